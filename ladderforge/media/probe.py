@@ -1,0 +1,167 @@
+"""Probing a source with PyAV: what it is, checked before any work is spent on it.
+
+The frame count comes from counting the video stream's packets (no decoding), not from the
+container's claim; the first frame is decoded to prove the stream decodes at all. Every problem
+becomes an :class:`~ladderforge.errors.InvalidMediaError` (or a subclass) naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from ladderforge.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError
+from ladderforge.types import SourceInfo
+
+__all__ = ["check_input_file", "content_hash", "probe", "SUPPORTED_BIT_DEPTHS"]
+
+SUPPORTED_BIT_DEPTHS = (8, 10)
+_UNSUPPORTED_PREFIXES = ("pal8", "bayer", "monow", "monob", "xyz")
+
+# ffmpeg's enum values (libavutil/pixfmt.h) -> names, for the values seen in practice.
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020",
+              11: "smpte431", 12: "smpte432"}
+_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 8: "linear",
+             13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084",
+             18: "arib-std-b67"}
+_MATRIX = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc",
+           10: "bt2020c"}
+_RANGE = {1: "tv", 2: "pc"}
+
+
+def check_input_file(path: str | os.PathLike[str]) -> Path:
+    """The path as a :class:`Path` if it is a non-empty regular file, else a clear error."""
+    p = Path(path)
+    if not p.exists():
+        raise MediaNotFoundError(f"{p}: no such file", path=p)
+    if p.is_dir():
+        raise MediaNotFoundError(f"{p}: is a directory, not a video file", path=p)
+    if not p.is_file():
+        raise MediaNotFoundError(f"{p}: is not a regular file", path=p)
+    if p.stat().st_size == 0:
+        raise InvalidMediaError(f"{p}: the file is empty (0 bytes)", path=p)
+    if not os.access(p, os.R_OK):
+        raise MediaNotFoundError(f"{p}: not readable (permission denied)", path=p)
+    return p
+
+
+def content_hash(path: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20) -> str:
+    """sha256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    for depth in (16, 14, 12, 10, 9):
+        if f"p{depth}" in pix_fmt or pix_fmt.endswith(f"{depth}le") or pix_fmt.endswith(f"{depth}be"):
+            return depth
+    return 8
+
+
+def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceInfo:
+    """Describe a video file, or raise a :class:`~ladderforge.errors.LadderforgeError` naming it.
+
+    Raises:
+        MediaNotFoundError: missing path, a directory, unreadable.
+        InvalidMediaError: empty, not a media file, truncated/corrupt, no video stream, no frame.
+        UnsupportedMediaError: a pixel format or bit depth ladderforge does not handle.
+    """
+    import av  # deferred: keeps `import ladderforge` light
+
+    p = check_input_file(path)
+    try:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InvalidMediaError(f"{p}: not a readable media file ({_av_reason(exc)})", path=p) from exc
+    with container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+            raise InvalidMediaError(
+                f"{p}: has no video stream (found: {', '.join(kinds)})", path=p
+            )
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        pix_fmt = cc.pix_fmt or (stream.format.name if stream.format else "") or ""
+        frame = _first_frame(container, stream, p)
+        pix_fmt = frame.format.name or pix_fmt
+        _check_pixel_format(pix_fmt, p)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        frame_rate = Fraction(rate) if rate else Fraction(25)
+        frame_count = _count_packets(str(p), p)
+        duration_s = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        if duration_s <= 0:
+            duration_s = frame_count / float(frame_rate)
+        return SourceInfo(
+            path=p,
+            width=frame.width,
+            height=frame.height,
+            frame_rate=frame_rate,
+            frame_count=frame_count,
+            duration_s=duration_s,
+            pix_fmt=pix_fmt,
+            bit_depth=_bit_depth(pix_fmt),
+            codec=cc.name,
+            container=container.format.name,
+            size_bytes=p.stat().st_size,
+            content_hash=content_hash(p) if hash_content else "",
+            color_primaries=_PRIMARIES.get(int(frame.color_primaries or 2), "unknown"),
+            color_transfer=_TRANSFER.get(int(frame.color_trc or 2), "unknown"),
+            color_matrix=_MATRIX.get(int(frame.colorspace or 2), "unknown"),
+            color_range=_RANGE.get(int(frame.color_range or 0), "unknown"),
+            interlaced=bool(frame.interlaced_frame),
+            rotation_deg=int(frame.rotation or 0),
+            has_audio=bool(container.streams.audio),
+        )
+
+
+def _av_reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(": '")[0]
+
+
+def _first_frame(container: object, stream: object, p: Path) -> object:
+    import av
+
+    try:
+        for frame in container.decode(stream):  # type: ignore[attr-defined]
+            return frame
+    except av.error.FFmpegError as exc:
+        raise InvalidMediaError(
+            f"{p}: the video stream does not decode ({_av_reason(exc)}); the file is corrupt "
+            "or truncated",
+            path=p,
+        ) from exc
+    raise InvalidMediaError(f"{p}: the video stream has no decodable frame", path=p)
+
+
+def _check_pixel_format(pix_fmt: str, p: Path) -> None:
+    depth = _bit_depth(pix_fmt)
+    if pix_fmt.startswith(_UNSUPPORTED_PREFIXES) or depth not in SUPPORTED_BIT_DEPTHS:
+        raise UnsupportedMediaError(
+            f"{p}: pixel format {pix_fmt} ({depth}-bit) is not supported; ladderforge handles "
+            "8- and 10-bit YUV/RGB sources: convert it first (e.g. ffmpeg -pix_fmt yuv420p10le)",
+            path=p,
+        )
+
+
+def _count_packets(path: str, p: Path) -> int:
+    """Video packets with data: one per frame for every codec ladderforge reads."""
+    import av
+
+    count = 0
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.size:
+                    count += 1
+    except av.error.FFmpegError:
+        pass  # a truncated tail: the packets before it are what decodes
+    if count == 0:
+        raise InvalidMediaError(f"{p}: the video stream has no frames", path=p)
+    return count

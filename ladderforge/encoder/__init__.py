@@ -1,0 +1,23 @@
+"""Codec backends and running encodes.
+
+``encode(source, settings, output)`` runs one verified encode; ``BACKENDS`` lists the backends
+(x265, x264, svtav1, nvenc_hevc, nvenc_h264, nvenc_av1); which of them run on this machine is
+``ladderforge.media.detect_capabilities().encoders``.
+"""
+
+from ladderforge.encoder import nvenc, software  # noqa: F401  (register the backends)
+from ladderforge.encoder.base import BACKENDS, BaseEncoder, get_encoder, register_encoder
+from ladderforge.encoder.run import build_command, check_available, encode
+from ladderforge.encoder.verify import Keyframe, keyframes
+
+__all__ = [
+    "BACKENDS",
+    "BaseEncoder",
+    "Keyframe",
+    "build_command",
+    "check_available",
+    "encode",
+    "get_encoder",
+    "keyframes",
+    "register_encoder",
+]

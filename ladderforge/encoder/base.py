@@ -1,0 +1,124 @@
+"""The encoder extension point: one small base class and a registry of backends.
+
+A backend turns :class:`~ladderforge.types.EncodeSettings` into ffmpeg's video-encoder arguments
+(``-c:v`` onwards) for one pass; everything shared (input, scaling, pixel format, forced
+keyframes, output) is built once in :mod:`ladderforge.encoder.run`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from ladderforge.errors import UsageError
+from ladderforge.types import EncodeSettings
+
+__all__ = ["BACKENDS", "BaseEncoder", "get_encoder", "register_encoder"]
+
+
+class BaseEncoder(ABC):
+    """One codec backend.
+
+    Required: :attr:`name`, :attr:`ffmpeg_encoder`, :attr:`codec_family`,
+    :meth:`rate_control_args`. Optional: :meth:`keyframe_args`, :meth:`validate`,
+    :meth:`extra_args`. Backends are stateless and thread-safe.
+    """
+
+    name: str
+    """ladderforge's name for the backend (``EncodeSettings.codec``)."""
+    ffmpeg_encoder: str
+    """ffmpeg's encoder name, e.g. ``libx265``."""
+    codec_family: str
+    """``hevc``, ``h264`` or ``av1``."""
+    rate_controls: tuple[str, ...] = ("crf", "qp", "bitrate")
+    """The rate controls this backend accepts."""
+    two_pass: bool = False
+    """Whether ``passes=2`` is supported."""
+    presets: tuple[str, ...] = ()
+    """Valid preset names (empty: not checked)."""
+
+    def validate(self, settings: EncodeSettings) -> None:
+        """Raise UsageError when the settings make no sense for this backend."""
+        if settings.rate_control not in self.rate_controls:
+            raise UsageError(
+                f"The {self.name} backend does not support rate_control="
+                f"{settings.rate_control!r}; use one of {', '.join(self.rate_controls)}."
+            )
+        if settings.passes == 2 and not self.two_pass:
+            raise UsageError(f"The {self.name} backend does not support two-pass encoding.")
+        if self.presets and settings.preset not in self.presets:
+            raise UsageError(
+                f"The 'preset' parameter of the {self.name} backend must be one of "
+                f"{', '.join(self.presets)}. Got {settings.preset!r} instead."
+            )
+        if settings.pix_fmt not in ("yuv420p", "yuv420p10le"):
+            raise UsageError(
+                f"The 'pix_fmt' parameter must be 'yuv420p' or 'yuv420p10le'. "
+                f"Got {settings.pix_fmt!r} instead."
+            )
+
+    def video_args(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
+        """All encoder arguments for one pass (``pass_no`` is 0 for single-pass encodes)."""
+        args = ["-c:v", self.ffmpeg_encoder, *self.preset_args(settings)]
+        args += self.rate_control_args(settings, pass_no=pass_no, passlog=passlog)
+        args += self.keyframe_args(settings)
+        args += self.extra_args(settings)
+        return args
+
+    def preset_args(self, settings: EncodeSettings) -> list[str]:
+        """Preset (and tune) arguments."""
+        args = ["-preset", settings.preset]
+        if settings.tune:
+            args += ["-tune", settings.tune]
+        return args
+
+    @abstractmethod
+    def rate_control_args(
+        self, settings: EncodeSettings, *, pass_no: int, passlog: Path
+    ) -> list[str]:
+        """Rate-control arguments, including two-pass bookkeeping."""
+
+    def ffmpeg_pix_fmt(self, settings: EncodeSettings) -> str:
+        """The pixel format handed to the encoder."""
+        return settings.pix_fmt
+
+    def keyframe_args(self, settings: EncodeSettings) -> list[str]:
+        """GOP length and the flag that makes forced keyframes IDR / closed-GOP."""
+        args: list[str] = []
+        if settings.gop:
+            args += ["-g", str(settings.gop)]
+        if settings.keyframes:
+            args += ["-forced-idr", "1"]
+        return args
+
+    def extra_args(self, settings: EncodeSettings) -> list[str]:
+        """Backend-specific extra parameters (settings.params)."""
+        return []
+
+
+def vbv_args(settings: EncodeSettings) -> list[str]:
+    """``-maxrate``/``-bufsize`` from the settings, when a maxrate is set."""
+    if settings.maxrate_kbps is None:
+        return []
+    bufsize = settings.bufsize_kbits or 2 * settings.maxrate_kbps
+    return ["-maxrate", f"{settings.maxrate_kbps:g}k", "-bufsize", f"{bufsize:g}k"]
+
+
+BACKENDS: dict[str, BaseEncoder] = {}
+"""Backend name -> instance. Availability on this machine: media.detect_capabilities()."""
+
+
+def register_encoder(backend: BaseEncoder) -> BaseEncoder:
+    """Add a backend to the registry (third-party backends may call this)."""
+    BACKENDS[backend.name] = backend
+    return backend
+
+
+def get_encoder(name: str) -> BaseEncoder:
+    """The backend called ``name``, or a UsageError listing the known ones."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise UsageError(
+            f"Unknown codec backend {name!r}; known: {', '.join(sorted(BACKENDS))}."
+        ) from None

@@ -1,0 +1,127 @@
+"""Software backends: x265 (HEVC), x264 (H.264) and SVT-AV1 through ffmpeg's wrappers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ladderforge.encoder.base import BaseEncoder, register_encoder, vbv_args
+from ladderforge.errors import UsageError
+from ladderforge.types import EncodeSettings
+
+__all__ = ["SvtAv1Encoder", "X264Encoder", "X265Encoder"]
+
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+
+
+def _kv(params: list[tuple[str, str]]) -> str:
+    return ":".join(f"{k}={v}" for k, v in params)
+
+
+class X265Encoder(BaseEncoder):
+    """libx265. Forced keyframes are IDR with ``open-gop=0`` (else x265 emits CRA frames)."""
+
+    name = "x265"
+    ffmpeg_encoder = "libx265"
+    codec_family = "hevc"
+    rate_controls = ("crf", "qp", "bitrate")
+    two_pass = True
+    presets = X26X_PRESETS
+
+    def validate(self, settings: EncodeSettings) -> None:
+        super().validate(settings)
+        if settings.rate_control == "crf" and not 0 <= (settings.q or 0) <= 51:
+            raise UsageError(f"x265 CRF must be in 0..51. Got {settings.q!r} instead.")
+
+    def rate_control_args(
+        self, settings: EncodeSettings, *, pass_no: int, passlog: Path
+    ) -> list[str]:
+        if settings.rate_control == "crf":
+            return ["-crf", f"{settings.q:g}"]
+        if settings.rate_control == "qp":
+            return ["-qp", f"{int(settings.q or 0)}"]
+        return ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
+
+    def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
+        params: list[tuple[str, str]] = [("log-level", "error")]
+        if settings.keyframes or settings.gop:
+            params.append(("open-gop", "0"))
+        if settings.gop:
+            params += [("keyint", str(settings.gop)), ("min-keyint", "1")]
+        if pass_no:
+            params += [("pass", str(pass_no)), ("stats", str(passlog) + ".log")]
+        params += list(settings.params)
+        return ["-x265-params", _kv(params)]
+
+    def video_args(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
+        args = super().video_args(settings, pass_no=pass_no, passlog=passlog)
+        return args + self._x265_params(settings, pass_no=pass_no, passlog=passlog)
+
+
+class X264Encoder(BaseEncoder):
+    """libx264. Forced keyframes are IDR with ``-forced-idr 1``."""
+
+    name = "x264"
+    ffmpeg_encoder = "libx264"
+    codec_family = "h264"
+    rate_controls = ("crf", "qp", "bitrate")
+    two_pass = True
+    presets = X26X_PRESETS
+
+    def validate(self, settings: EncodeSettings) -> None:
+        super().validate(settings)
+        if settings.rate_control == "crf" and not 0 <= (settings.q or 0) <= 51:
+            raise UsageError(f"x264 CRF must be in 0..51. Got {settings.q!r} instead.")
+
+    def rate_control_args(
+        self, settings: EncodeSettings, *, pass_no: int, passlog: Path
+    ) -> list[str]:
+        if settings.rate_control == "crf":
+            return ["-crf", f"{settings.q:g}"]
+        if settings.rate_control == "qp":
+            return ["-qp", f"{int(settings.q or 0)}"]
+        args = ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
+        if pass_no:
+            args += ["-pass", str(pass_no), "-passlogfile", str(passlog)]
+        return args
+
+    def extra_args(self, settings: EncodeSettings) -> list[str]:
+        return ["-x264-params", _kv(list(settings.params))] if settings.params else []
+
+
+class SvtAv1Encoder(BaseEncoder):
+    """libsvtav1. Presets are 0 (slowest) to 13 (fastest); CRF 1..63."""
+
+    name = "svtav1"
+    ffmpeg_encoder = "libsvtav1"
+    codec_family = "av1"
+    rate_controls = ("crf", "qp", "bitrate")
+    two_pass = False
+    presets = tuple(str(p) for p in range(14))
+
+    def validate(self, settings: EncodeSettings) -> None:
+        super().validate(settings)
+        if settings.rate_control == "crf" and not 1 <= (settings.q or 0) <= 63:
+            raise UsageError(f"SVT-AV1 CRF must be in 1..63. Got {settings.q!r} instead.")
+
+    def preset_args(self, settings: EncodeSettings) -> list[str]:
+        return ["-preset", settings.preset]
+
+    def rate_control_args(
+        self, settings: EncodeSettings, *, pass_no: int, passlog: Path
+    ) -> list[str]:
+        if settings.rate_control == "crf":
+            return ["-crf", f"{int(settings.q or 0)}"]
+        if settings.rate_control == "qp":
+            return ["-qp", f"{int(settings.q or 0)}"]
+        return ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
+
+    def keyframe_args(self, settings: EncodeSettings) -> list[str]:
+        return ["-g", str(settings.gop)] if settings.gop else []
+
+    def extra_args(self, settings: EncodeSettings) -> list[str]:
+        return ["-svtav1-params", _kv(list(settings.params))] if settings.params else []
+
+
+for _backend in (X265Encoder(), X264Encoder(), SvtAv1Encoder()):
+    register_encoder(_backend)

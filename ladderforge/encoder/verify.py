@@ -1,0 +1,72 @@
+"""Checking encoded files: where the keyframes are and whether they are IDR / closed-GOP.
+
+HEVC ``keyframe`` flags are also set on CRA frames (open GOP), which streaming cannot switch on
+cleanly; :func:`keyframes` therefore reads the NAL unit types of each HEVC keyframe packet.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["Keyframe", "keyframes"]
+
+_HEVC_IDR = {19, 20}  # IDR_W_RADL, IDR_N_LP
+_HEVC_IRAP = set(range(16, 24))
+_H264_IDR = 5
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A keyframe packet of an encoded file."""
+
+    index: int
+    """Frame index in decode (= presentation, for the closed-GOP streams checked) order."""
+    idr: bool
+    """True for an IDR (H.264/HEVC) or an AV1 key frame: a clean random-access point."""
+    nal_types: tuple[int, ...]
+    """NAL unit types found in the packet (H.264/HEVC; empty for other codecs)."""
+
+
+def _nal_types(data: bytes, family: str) -> tuple[int, ...]:
+    """NAL unit types of a length-prefixed (mp4/mkv) or Annex-B packet."""
+    types: list[int] = []
+    if data[:4] in (b"\x00\x00\x00\x01",) or data[:3] == b"\x00\x00\x01":
+        parts = [p for p in data.replace(b"\x00\x00\x01", b"\x00\x00\x00\x01").split(
+            b"\x00\x00\x00\x01") if p]
+    else:
+        parts, pos = [], 0
+        while pos + 4 <= len(data):
+            size = int.from_bytes(data[pos:pos + 4], "big")
+            parts.append(data[pos + 4:pos + 4 + size])
+            pos += 4 + size
+    for part in parts:
+        if part:
+            types.append((part[0] >> 1) & 0x3F if family == "hevc" else part[0] & 0x1F)
+    return tuple(types)
+
+
+def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
+    """Keyframes of the first video stream, in packet order, with their IDR status."""
+    import av
+
+    found: list[Keyframe] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        name = stream.codec_context.name
+        family = "hevc" if name == "hevc" else "h264" if name == "h264" else "other"
+        index = 0
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.is_keyframe:
+                types = _nal_types(bytes(packet), family) if family != "other" else ()
+                if family == "hevc":
+                    idr = any(t in _HEVC_IDR for t in types)
+                elif family == "h264":
+                    idr = _H264_IDR in types
+                else:
+                    idr = True
+                found.append(Keyframe(index, idr, types))
+            index += 1
+    return found

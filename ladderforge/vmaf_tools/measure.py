@@ -1,0 +1,213 @@
+"""Full-reference quality of a distorted video against its reference: VMAF, PSNR, SSIM, XPSNR.
+
+One ffmpeg run decodes both videos once and feeds libvmaf (every requested VMAF model plus its
+``psnr`` and ``float_ssim`` features) and, when asked, ffmpeg's ``xpsnr`` filter.
+
+Why our own thin wrapper rather than ffmpeg-quality-metrics (FQM): FQM has no XPSNR, runs the
+metrics as separate filters and cannot ask libvmaf for several models in one pass, pairs frames
+by timestamp (we pair by frame index, after checking both frame counts, so a dropped frame is an
+error rather than a silent shift), and needs ffprobe beside the binary, which imageio-ffmpeg does
+not ship. FQM stays in the test suite as an independent cross-check of our VMAF figures.
+
+Conventions (METRICS.md): the distorted video is scaled to the reference's grid with a named
+scaler (bicubic by default, as Netflix does) and the scaler is recorded; both sides are brought
+to limited-range 4:2:0 at the reference's bit depth.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ladderforge.errors import FrameCountMismatchError, MeasureError, UsageError
+from ladderforge.media.capabilities import VMAF_MODELS
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, ProgressCallback, ffmpeg_version, run_ffmpeg
+from ladderforge.media.probe import probe
+from ladderforge.types import PooledScores, QualityResult, SourceInfo
+
+__all__ = ["DEFAULT_METRICS", "KNOWN_METRICS", "measure", "pool"]
+
+DEFAULT_METRICS = ("vmaf", "psnr", "ssim", "xpsnr")
+KNOWN_METRICS = (*VMAF_MODELS, "psnr", "ssim", "xpsnr")
+SCALERS = ("bicubic", "bilinear", "lanczos", "spline", "neighbor", "area", "gauss")
+XPSNR_CAP_DB = 100.0
+"""XPSNR of identical frames is infinite; it is reported as this value."""
+
+
+def pool(values: Sequence[float]) -> PooledScores:
+    """Pool per-frame scores: mean, harmonic mean (of x+1, minus 1), 1%-low, 5th pct, min."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise UsageError("Cannot pool an empty list of scores.")
+    worst = np.sort(arr)[: max(1, math.ceil(arr.size * 0.01))]
+    return PooledScores(
+        mean=float(arr.mean()),
+        harmonic_mean=float(arr.size / np.sum(1.0 / (arr + 1.0)) - 1.0),
+        low_1pct=float(worst.mean()),
+        p5=float(np.percentile(arr, 5)),
+        min=float(arr.min()),
+    )
+
+
+def _check_metrics(metrics: Sequence[str]) -> list[str]:
+    unknown = [m for m in metrics if m not in KNOWN_METRICS]
+    if unknown or not metrics:
+        raise UsageError(
+            f"The 'metrics' parameter of measure must name some of {', '.join(KNOWN_METRICS)}. "
+            f"Got {list(metrics)!r} instead."
+        )
+    return list(dict.fromkeys(metrics))
+
+
+def _graph(
+    ref: SourceInfo, metrics: list[str], *, scaler: str, n_subsample: int, threads: int,
+    vmaf_log: Path, xpsnr_log: Path, frames: int,
+) -> str:
+    pix = "yuv420p10le" if ref.bit_depth > 8 else "yuv420p"
+    # Pair by frame index: timestamps n/25 s on both sides, whatever the containers said.
+    common = f"settb=1/25,setpts=N,trim=end_frame={frames},format={pix}"
+    dist_chain = (f"[1:v]scale={ref.width}:{ref.height}:flags={scaler}:out_range=tv,{common}")
+    ref_chain = f"[0:v]scale=out_range=tv,{common}"
+    models = [m for m in metrics if m in VMAF_MODELS]
+    features = [f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim")) if m in metrics]
+    want_xpsnr = "xpsnr" in metrics
+    split = ",split=2[d1][d2]" if want_xpsnr else "[d1]"
+    rsplit = ",split=2[r1][r2]" if want_xpsnr else "[r1]"
+    graph = [dist_chain + split, ref_chain + rsplit]
+    model_opt = "|".join(f"{VMAF_MODELS[m]}\\:name={m}" for m in models or ["vmaf"])
+    vmaf = (f"[d1][r1]libvmaf=model='{model_opt}':n_threads={threads}:n_subsample={n_subsample}"
+            f":log_fmt=json:log_path='{_escape(vmaf_log)}'")
+    if features:
+        vmaf += ":feature='" + "|".join(f"name={f}" for f in features) + "'"
+    graph.append(vmaf + "[vout]")
+    if want_xpsnr:
+        # XPSNR weights each frame with its temporal activity, so it sees every frame; the
+        # subsampled frames are picked from its log afterwards.
+        graph.append(f"[d2][r2]xpsnr=stats_file='{_escape(xpsnr_log)}'[xout]")
+    return ";".join(graph)
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+
+
+def measure(
+    ref: str | os.PathLike[str] | SourceInfo,
+    dist: str | os.PathLike[str] | SourceInfo,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    n_subsample: int = 1,
+    scaler: str = "bicubic",
+    threads: int | None = None,
+    frame_mismatch: str = "error",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_progress: ProgressCallback | None = None,
+) -> QualityResult:
+    """Measure ``dist`` against ``ref`` (reference first, always).
+
+    Args:
+        metrics: any of ``vmaf`` (vmaf_v0.6.1), ``vmaf_neg``, ``vmaf_4k``, ``vmaf_phone``,
+            ``vmaf_v1_3d0h``, ``vmaf_v1_5d0h``, ``psnr`` (Y, Cb, Cr), ``ssim`` (libvmaf's
+            float_ssim), ``xpsnr`` (ffmpeg's xpsnr filter, luma).
+        n_subsample: score every n-th frame (1 = all).
+        scaler: swscale algorithm that brings ``dist`` to ``ref``'s grid.
+        threads: libvmaf threads (default: all cores).
+        frame_mismatch: ``error`` (default) or ``truncate`` (score the common first frames).
+
+    Raises:
+        FrameCountMismatchError: the two videos have different frame counts.
+        MeasureError: ffmpeg/libvmaf failed, or fewer frames were scored than expected.
+    """
+    chosen = _check_metrics(metrics)
+    if n_subsample < 1:
+        raise UsageError(f"The 'n_subsample' parameter of measure must be >= 1. Got {n_subsample}.")
+    if scaler not in SCALERS:
+        raise UsageError(f"The 'scaler' parameter of measure must be one of {SCALERS}. "
+                         f"Got {scaler!r} instead.")
+    if frame_mismatch not in ("error", "truncate"):
+        raise UsageError("The 'frame_mismatch' parameter must be 'error' or 'truncate'.")
+    ref_info = ref if isinstance(ref, SourceInfo) else probe(ref, hash_content=False)
+    dist_info = dist if isinstance(dist, SourceInfo) else probe(dist, hash_content=False)
+    if ref_info.frame_count != dist_info.frame_count and frame_mismatch == "error":
+        raise FrameCountMismatchError(
+            f"{dist_info.path}: has {dist_info.frame_count} frames but the reference "
+            f"{ref_info.path} has {ref_info.frame_count}; pass frame_mismatch='truncate' to "
+            "score the common frames",
+            path=dist_info.path,
+        )
+    frames = min(ref_info.frame_count, dist_info.frame_count)
+    with tempfile.TemporaryDirectory(prefix="lf-measure-") as tmp:
+        vmaf_log, xpsnr_log = Path(tmp) / "vmaf.json", Path(tmp) / "xpsnr.log"
+        graph = _graph(ref_info, chosen, scaler=scaler, n_subsample=n_subsample,
+                       threads=threads or os.cpu_count() or 1, vmaf_log=vmaf_log,
+                       xpsnr_log=xpsnr_log, frames=frames)
+        outputs = ["-map", "[vout]", "-f", "null", "-"]
+        if "xpsnr" in chosen:
+            outputs += ["-map", "[xout]", "-f", "null", "-"]
+        run_ffmpeg(["-loglevel", "error", "-i", str(ref_info.path), "-i", str(dist_info.path),
+                    "-filter_complex", graph, *outputs],
+                   timeout_s=timeout_s, on_progress=on_progress, error_path=dist_info.path,
+                   error_type=MeasureError, error_message=f"measuring against {ref_info.path} failed")
+        per_frame, indices = _read_vmaf_log(vmaf_log, chosen, dist_info.path)
+        if "xpsnr" in chosen:
+            per_frame["xpsnr_y"] = _read_xpsnr(xpsnr_log, dist_info.path)[::n_subsample]
+    expected = math.ceil(frames / n_subsample)
+    for name, values in per_frame.items():
+        if len(values) != expected:
+            raise MeasureError(
+                f"{dist_info.path}: {name} scored {len(values)} frames, expected {expected}",
+                path=dist_info.path,
+            )
+    return QualityResult(
+        pooled={name: pool(values) for name, values in per_frame.items()},
+        per_frame=per_frame,
+        frame_indices=indices,
+        models={m: VMAF_MODELS[m].replace("\\:", ":") for m in chosen if m in VMAF_MODELS},
+        display_width=ref_info.width,
+        display_height=ref_info.height,
+        scaler=scaler,
+        n_subsample=n_subsample,
+        frames_ref=ref_info.frame_count,
+        frames_dist=dist_info.frame_count,
+        tool_version=ffmpeg_version(),
+    )
+
+
+def _read_vmaf_log(
+    log_path: Path, metrics: list[str], dist: Path
+) -> tuple[dict[str, list[float]], list[int]]:
+    try:
+        frames = json.loads(log_path.read_text())["frames"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise MeasureError(f"{dist}: libvmaf wrote no readable log ({exc})", path=dist) from exc
+    wanted: dict[str, str] = {m: m for m in metrics if m in VMAF_MODELS}
+    if "psnr" in metrics:
+        wanted.update({"psnr_y": "psnr_y", "psnr_cb": "psnr_cb", "psnr_cr": "psnr_cr"})
+    if "ssim" in metrics:
+        wanted["ssim"] = "float_ssim"
+    per_frame: dict[str, list[float]] = {name: [] for name in wanted}
+    for frame in frames:
+        for name, key in wanted.items():
+            per_frame[name].append(float(frame["metrics"][key]))
+    return per_frame, [int(f["frameNum"]) for f in frames]
+
+
+def _read_xpsnr(log_path: Path, dist: Path) -> list[float]:
+    values: list[float] = []
+    try:
+        lines = log_path.read_text().splitlines()
+    except OSError as exc:
+        raise MeasureError(f"{dist}: the xpsnr filter wrote no log ({exc})", path=dist) from exc
+    for line in lines:
+        if "XPSNR y:" not in line:
+            continue
+        token = line.split("XPSNR y:")[1].split()[0]
+        value = float(token) if token not in ("inf", "nan") else XPSNR_CAP_DB
+        values.append(min(value, XPSNR_CAP_DB))
+    return values

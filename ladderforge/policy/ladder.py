@@ -208,8 +208,8 @@ def _gap_warnings(rungs: list[RDPoint], max_rate_ratio: float) -> list[str]:
         if ratio > max_rate_ratio * (1 + _EPS):
             warnings.append(
                 f"Rungs {_describe(low)} and {_describe(high)} are {ratio:.2f}x apart, more than "
-                f"max_rate_ratio={max_rate_ratio:g}: the hull or max_rungs leave no closer "
-                "choice."
+                f"max_rate_ratio={max_rate_ratio:g}: the hull's points, max_rungs or the "
+                "min_step_vmaf/min_rate_ratio rules leave no closer choice."
             )
     return warnings
 

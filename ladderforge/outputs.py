@@ -28,15 +28,25 @@ def points_frame(points: Sequence[SweepPoint]) -> pl.DataFrame:
     rows = []
     for p in points:
         row: dict[str, Any] = {
-            "title": p.title, "source": str(p.source.path), "source_hash": p.source.content_hash,
-            "source_width": p.source.width, "source_height": p.source.height,
-            "codec": p.settings.codec, "preset": p.settings.preset,
-            "width": p.settings.width, "height": p.settings.height,
-            "rate_control": p.settings.rate_control, "crf": p.settings.q,
-            "bitrate_kbps": p.encode["bitrate_kbps"], "size_bytes": p.encode["size_bytes"],
-            "frames": p.encode["frames"], "encode_cpu_s": p.encode["cpu_s"],
-            "encode_wall_s": p.encode["wall_s"], "scaler": p.quality.scaler,
-            "n_subsample": p.quality.n_subsample, "tool_version": p.quality.tool_version,
+            "title": p.title,
+            "source": str(p.source.path),
+            "source_hash": p.source.content_hash,
+            "source_width": p.source.width,
+            "source_height": p.source.height,
+            "codec": p.settings.codec,
+            "preset": p.settings.preset,
+            "width": p.settings.width,
+            "height": p.settings.height,
+            "rate_control": p.settings.rate_control,
+            "crf": p.settings.q,
+            "bitrate_kbps": p.encode["bitrate_kbps"],
+            "size_bytes": p.encode["size_bytes"],
+            "frames": p.encode["frames"],
+            "encode_cpu_s": p.encode["cpu_s"],
+            "encode_wall_s": p.encode["wall_s"],
+            "scaler": p.quality.scaler,
+            "n_subsample": p.quality.n_subsample,
+            "tool_version": p.quality.tool_version,
         }
         for name, pooled in p.quality.pooled.items():
             row[name] = pooled.mean
@@ -46,7 +56,9 @@ def points_frame(points: Sequence[SweepPoint]) -> pl.DataFrame:
                 row[f"{name}_min"] = pooled.min
         rows.append(row)
     frame = pl.DataFrame(rows)
-    return frame.sort(["title", "height", "crf"], descending=[False, True, False]) if rows else frame
+    return (
+        frame.sort(["title", "height", "crf"], descending=[False, True, False]) if rows else frame
+    )
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:
@@ -56,13 +68,25 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def _hull_rows(title: str, hull: Sequence[RDPoint]) -> list[dict[str, Any]]:
-    return [{"title": title, "width": p.settings.width, "height": p.settings.height,
-             "crf": p.settings.q, "bitrate_kbps": p.bitrate_kbps, "vmaf": p.quality,
-             "encode_cpu_s": p.cost_cpu_s} for p in hull]
+    return [
+        {
+            "title": title,
+            "width": p.settings.width,
+            "height": p.settings.height,
+            "crf": p.settings.q,
+            "bitrate_kbps": p.bitrate_kbps,
+            "vmaf": p.quality,
+            "encode_cpu_s": p.cost_cpu_s,
+        }
+        for p in hull
+    ]
 
 
 def write_sweep_outputs(
-    points: Sequence[SweepPoint], out_dir: str | Path, *, ladder_options: LadderOptions | None = None
+    points: Sequence[SweepPoint],
+    out_dir: str | Path,
+    *,
+    ladder_options: LadderOptions | None = None,
 ) -> dict[str, Ladder]:
     """Write ``points.parquet``, ``hull.parquet`` and ``<title>.ladder.json`` under ``out_dir``.
 
@@ -80,8 +104,9 @@ def write_sweep_outputs(
         rungs, notes = ladder_from_hull(hull, source_height=source.height, **(ladder_options or {}))
         by_settings = {p.settings: p for p in mine}
         measured = tuple(_with_measured(r, by_settings.get(r.settings)) for r in rungs)
-        ladders[title] = Ladder(title=title, source=source, rungs=measured, mode="exhaustive",
-                                notes=tuple(notes))
+        ladders[title] = Ladder(
+            title=title, source=source, rungs=measured, mode="exhaustive", notes=tuple(notes)
+        )
         atomic_write_json(out / f"{title}.ladder.json", ladders[title].to_dict())
     atomic_write_bytes(out / "hull.parquet", _parquet_bytes(pl.DataFrame(hull_rows)))
     return ladders
@@ -90,7 +115,11 @@ def write_sweep_outputs(
 def _with_measured(rung: Rung, point: SweepPoint | None) -> Rung:
     if point is None:
         return rung
-    return Rung(settings=rung.settings, bitrate_kbps=rung.bitrate_kbps, vmaf=rung.vmaf,
-                measured_bitrate_kbps=float(point.encode["bitrate_kbps"]),
-                measured_vmaf=point.quality.vmaf,
-                cost={"encode_cpu_s": float(point.encode["cpu_s"])})
+    return Rung(
+        settings=rung.settings,
+        bitrate_kbps=rung.bitrate_kbps,
+        vmaf=rung.vmaf,
+        measured_bitrate_kbps=float(point.encode["bitrate_kbps"]),
+        measured_vmaf=point.quality.vmaf,
+        cost={"encode_cpu_s": float(point.encode["cpu_s"])},
+    )

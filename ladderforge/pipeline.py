@@ -22,7 +22,7 @@ from ladderforge.encoder import check_available, encode, get_encoder
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable_dir, measure_key
-from ladderforge.types import EncodeSettings, QualityResult, RDPoint, SourceInfo
+from ladderforge.types import EncodeSettings, QualityResult, RateControl, RDPoint, SourceInfo
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["SweepConfig", "SweepEvent", "SweepPoint", "SweepReport", "candidate_sizes", "sweep"]
@@ -61,8 +61,11 @@ class SweepConfig:
             raise UsageError("The 'crfs' parameter of sweep must not be empty.")
 
     def measure_config(self) -> dict[str, Any]:
-        return {"metrics": list(self.metrics), "n_subsample": self.n_subsample,
-                "scaler": self.scaler}
+        return {
+            "metrics": list(self.metrics),
+            "n_subsample": self.n_subsample,
+            "scaler": self.scaler,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,12 @@ class SweepPoint:
     quality: QualityResult
 
     def rd_point(self, metric: str = "vmaf") -> RDPoint:
-        return RDPoint(self.settings, float(self.encode["bitrate_kbps"]),
-                       self.quality.get(metric), float(self.encode["cpu_s"]))
+        return RDPoint(
+            self.settings,
+            float(self.encode["bitrate_kbps"]),
+            self.quality.get(metric),
+            float(self.encode["cpu_s"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -142,25 +149,43 @@ class _Runner:
         if stored_q is not None and stored_e is not None:
             self._count("encodes_reused")
             self._count("measurements_reused")
-            return SweepPoint(job.title, job.source, job.settings, stored_e.to_dict(), stored_q), False
+            return SweepPoint(
+                job.title, job.source, job.settings, stored_e.to_dict(), stored_q
+            ), False
         path = self.work.encode_path(job.ekey)
         encoded = False
         if stored_e is None or not path.is_file():
-            stored_e = encode(job.source, job.settings, path, timeout_s=self.config.timeout_s,
-                              check_encoder=False)
-            self.store.put_encode(job.ekey, source_hash=job.source.content_hash, title=job.title,
-                                  tool_version=ffmpeg_version(), result=stored_e)
+            stored_e = encode(
+                job.source, job.settings, path, timeout_s=self.config.timeout_s, check_encoder=False
+            )
+            self.store.put_encode(
+                job.ekey,
+                source_hash=job.source.content_hash,
+                title=job.title,
+                tool_version=ffmpeg_version(),
+                result=stored_e,
+            )
             self._count("encodes_run")
             encoded = True
         else:
             self._count("encodes_reused")
-        quality = measure(job.source, path, metrics=self.config.metrics,
-                          n_subsample=self.config.n_subsample, scaler=self.config.scaler,
-                          threads=1, timeout_s=self.config.timeout_s)
-        self.store.put_measurement(job.mkey, encode_key=job.ekey,
-                                   source_hash=job.source.content_hash,
-                                   config=self.config.measure_config(),
-                                   tool_version=ffmpeg_version(), result=quality)
+        quality = measure(
+            job.source,
+            path,
+            metrics=self.config.metrics,
+            n_subsample=self.config.n_subsample,
+            scaler=self.config.scaler,
+            threads=1,
+            timeout_s=self.config.timeout_s,
+        )
+        self.store.put_measurement(
+            job.mkey,
+            encode_key=job.ekey,
+            source_hash=job.source.content_hash,
+            config=self.config.measure_config(),
+            tool_version=ffmpeg_version(),
+            result=quality,
+        )
         self._count("measurements_run")
         if not self.config.keep_encodes:
             with contextlib.suppress(OSError):
@@ -171,14 +196,23 @@ class _Runner:
 def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
     jobs = []
     version = ffmpeg_version()
-    rc = "cq" if config.codec.startswith("nvenc") else "crf"
+    rc: RateControl = "cq" if config.codec.startswith("nvenc") else "crf"
     for width, height in candidate_sizes(info, config.heights):
         for crf in config.crfs:
-            settings = EncodeSettings(codec=config.codec, width=width, height=height,
-                                      rate_control=rc, q=float(crf), preset=config.preset)
+            settings = EncodeSettings(
+                codec=config.codec,
+                width=width,
+                height=height,
+                rate_control=rc,
+                q=float(crf),
+                preset=config.preset,
+            )
             ekey = encode_key(info.content_hash, settings.key(), version)
-            jobs.append(_Job(title, info, settings, ekey,
-                             measure_key(ekey, config.measure_config(), version)))
+            jobs.append(
+                _Job(
+                    title, info, settings, ekey, measure_key(ekey, config.measure_config(), version)
+                )
+            )
     return jobs
 
 
@@ -209,7 +243,7 @@ def sweep(
     the others go on. ``on_title_start(title, n_jobs)`` and ``on_event`` report progress.
     """
     config = config or SweepConfig()
-    out = ensure_writable_dir(out_dir)
+    out = ensure_writable_dir(Path(out_dir))
     check_available(config.codec)
     report = SweepReport()
     infos: list[SourceInfo] = []
@@ -221,7 +255,7 @@ def sweep(
     with ResultsStore(out / "results.sqlite") as store:
         runner = _Runner(config, store, WorkDir(out / "work"))
         runner.report = report
-        for title, info in zip(_unique_titles(infos), infos):
+        for title, info in zip(_unique_titles(infos), infos, strict=False):
             jobs = _jobs_for(title, info, config)
             if on_title_start:
                 on_title_start(title, len(jobs))
@@ -230,12 +264,18 @@ def sweep(
 
 
 def _run_title(
-    runner: _Runner, title: str, jobs: list[_Job], *, workers: int,
+    runner: _Runner,
+    title: str,
+    jobs: list[_Job],
+    *,
+    workers: int,
     on_event: Callable[[SweepEvent], None] | None,
 ) -> None:
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: set[Future[tuple[SweepPoint, bool]]] = {pool.submit(runner.run_job, j) for j in jobs}
+        pending: set[Future[tuple[SweepPoint, bool]]] = {
+            pool.submit(runner.run_job, j) for j in jobs
+        }
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -256,4 +296,3 @@ def _run_title(
 def rd_points(points: Sequence[SweepPoint], title: str, metric: str = "vmaf") -> list[RDPoint]:
     """The RD points of one title."""
     return [p.rd_point(metric) for p in points if p.title == title]
-

@@ -16,16 +16,16 @@ from typing import Any, Literal
 from ladderforge.errors import UsageError
 
 __all__ = [
+    "LADDER_SCHEMA_VERSION",
+    "EncodeResult",
+    "EncodeSettings",
     "Ladder",
     "PooledScores",
     "QualityResult",
     "RDPoint",
     "RateControl",
     "Rung",
-    "EncodeResult",
-    "EncodeSettings",
     "SourceInfo",
-    "LADDER_SCHEMA_VERSION",
 ]
 
 RateControl = Literal["crf", "cq", "qp", "bitrate"]
@@ -110,7 +110,8 @@ class EncodeSettings:
     """Everything that decides an encode's output; one backend turns it into ffmpeg arguments."""
 
     codec: str
-    """Backend name: ``x265``, ``x264``, ``svtav1``, ``nvenc_hevc``, ``nvenc_h264``, ``nvenc_av1``."""
+    """Backend name: ``x265``, ``x264``, ``svtav1``, ``nvenc_hevc``, ``nvenc_h264``,
+    ``nvenc_av1``."""
     width: int
     """Output width in pixels (even)."""
     height: int
@@ -284,7 +285,9 @@ class QualityResult:
         try:
             return self.pooled[metric].mean
         except KeyError:
-            raise KeyError(f"{metric!r} was not measured; measured: {sorted(self.pooled)}") from None
+            raise KeyError(
+                f"{metric!r} was not measured; measured: {sorted(self.pooled)}"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -334,7 +337,11 @@ class Rung:
     """Costs attached by the cost model (e.g. ``encode_cpu_s``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: _to_jsonable(getattr(self, f.name)) for f in fields(self) if f.name != "settings"}
+        data = {
+            f.name: _to_jsonable(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "settings"
+        }
         data["settings"] = self.settings.to_dict()
         data["resolution"] = f"{self.settings.width}x{self.settings.height}"
         return data

@@ -44,13 +44,36 @@ MakeClip = Callable[..., Path]
 
 
 def make_clip(
-    path: Path, *, source: str = "testsrc2", size: str = "320x240", rate: int = 25,
-    frames: int = 25, pix_fmt: str = "yuv420p", codec: str = "libx264", extra: list[str] | None = None,
+    path: Path,
+    *,
+    source: str = "testsrc2",
+    size: str = "320x240",
+    rate: int = 25,
+    frames: int = 25,
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    extra: list[str] | None = None,
 ) -> Path:
     """Write a lavfi clip (few frames, small) and return its path."""
-    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-           f"{source}=size={size}:rate={rate}", "-frames:v", str(frames), "-pix_fmt", pix_fmt,
-           "-c:v", codec, *(extra or []), str(path)]
+    cmd = [
+        ffmpeg_path(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{source}=size={size}:rate={rate}",
+        "-frames:v",
+        str(frames),
+        "-pix_fmt",
+        pix_fmt,
+        "-c:v",
+        codec,
+        *(extra or []),
+        str(path),
+    ]
     subprocess.run(cmd, check=True, timeout=120, capture_output=True)
     return path
 
@@ -66,8 +89,13 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m ladderforge ARGS`` and return the completed process."""
 
     def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ladderforge", *args], capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "ladderforge", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     return run
 

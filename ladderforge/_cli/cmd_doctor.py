@@ -15,22 +15,29 @@ def register(app: typer.Typer) -> None:
     def doctor(
         refresh: bool = typer.Option(False, "--refresh", help="Ignore the cached answers."),
     ) -> None:
-        """Check the toolchain by trying it: a one-frame encode per encoder, a libvmaf run per model."""
+        """Check the toolchain by trying it: one-frame encodes, one libvmaf run per model."""
         caps = guarded(lambda: detect_capabilities(refresh=refresh))
         console.print(f"ffmpeg: {caps.ffmpeg}\nversion: {caps.version}")
         table = Table("component", "available", "note")
         for name, ff_name in ENCODERS.items():
             ok = caps.encoders.get(name, False)
-            table.add_row(f"encoder {name} ({ff_name})", _yes(ok), caps.encoder_errors.get(name, ""))
+            table.add_row(
+                f"encoder {name} ({ff_name})", _yes(ok), caps.encoder_errors.get(name, "")
+            )
         table.add_row("filter libvmaf", _yes(caps.libvmaf), "")
         for metric, opts in VMAF_MODELS.items():
-            table.add_row(f"vmaf model {metric}", _yes(caps.vmaf_models.get(metric, False)),
-                          opts.replace("\\:", ":"))
+            table.add_row(
+                f"vmaf model {metric}",
+                _yes(caps.vmaf_models.get(metric, False)),
+                opts.replace("\\:", ":"),
+            )
         table.add_row("filter xpsnr", _yes(caps.xpsnr), "")
         console.print(table)
         if not (caps.libvmaf and caps.encoders.get("x265")):
-            console.print("[red]ladderforge needs libvmaf and libx265: set LADDERFORGE_FFMPEG to "
-                          "an ffmpeg built with both, or pip install imageio-ffmpeg.[/]")
+            console.print(
+                "[red]ladderforge needs libvmaf and libx265: set LADDERFORGE_FFMPEG to "
+                "an ffmpeg built with both, or pip install imageio-ffmpeg.[/]"
+            )
             raise typer.Exit(EXIT_ERROR)
 
 

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
         dist: Path = typer.Argument(..., help="Distorted video (an encode)."),
         metrics: str = typer.Option(
             "vmaf,psnr,ssim,xpsnr",
-            help="vmaf, vmaf_neg, vmaf_4k, vmaf_phone, vmaf_v1_3d0h, vmaf_v1_5d0h, psnr, ssim, xpsnr."),
+            help="vmaf, vmaf_neg, vmaf_4k, vmaf_phone, vmaf_v1_3d0h, vmaf_v1_5d0h, psnr, ssim, "
+            "xpsnr.",
+        ),
         subsample: int = typer.Option(1, help="Score every n-th frame."),
         scaler: str = typer.Option("bicubic", help="Scaler bringing DIST to REF's grid."),
         threads: int = typer.Option(0, help="libvmaf threads (0: all cores)."),
@@ -30,9 +32,17 @@ def register(app: typer.Typer) -> None:
         """Measure DIST against REF (DIST scaled to REF's grid; frame counts must match)."""
         from ladderforge.vmaf_tools import measure
 
-        result = guarded(lambda: measure(
-            ref, dist, metrics=[m.strip() for m in metrics.split(",") if m.strip()],
-            n_subsample=subsample, scaler=scaler, threads=threads or None), verbose=verbose)
+        result = guarded(
+            lambda: measure(
+                ref,
+                dist,
+                metrics=[m.strip() for m in metrics.split(",") if m.strip()],
+                n_subsample=subsample,
+                scaler=scaler,
+                threads=threads or None,
+            ),
+            verbose=verbose,
+        )
         if output is not None:
             guarded(lambda: atomic_write_json(output, result.to_dict()))
         if as_json:
@@ -40,8 +50,16 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("metric", "mean", "harmonic", "1% low", "p5", "min")
         for name, p in result.pooled.items():
-            table.add_row(name, f"{p.mean:.3f}", f"{p.harmonic_mean:.3f}", f"{p.low_1pct:.3f}",
-                          f"{p.p5:.3f}", f"{p.min:.3f}")
+            table.add_row(
+                name,
+                f"{p.mean:.3f}",
+                f"{p.harmonic_mean:.3f}",
+                f"{p.low_1pct:.3f}",
+                f"{p.p5:.3f}",
+                f"{p.min:.3f}",
+            )
         console.print(table)
-        console.print(f"frames scored: {len(result.frame_indices)} of {result.frames_ref}; grid "
-                      f"{result.display_width}x{result.display_height}, scaler {result.scaler}")
+        console.print(
+            f"frames scored: {len(result.frame_indices)} of {result.frames_ref}; grid "
+            f"{result.display_width}x{result.display_height}, scaler {result.scaler}"
+        )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
 from ladderforge.errors import UsageError
+from ladderforge.types import Ladder
 
 
 def parse_crfs(text: str) -> tuple[float, ...]:
@@ -18,7 +21,7 @@ def parse_crfs(text: str) -> tuple[float, ...]:
             start, stop, step = (float(x) for x in text.split(":"))
             if step <= 0 or stop < start:
                 raise ValueError
-            count = int(round((stop - start) / step)) + 1
+            count = round((stop - start) / step) + 1
             return tuple(start + i * step for i in range(count) if start + i * step <= stop + 1e-9)
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
@@ -31,7 +34,9 @@ def parse_heights(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise UsageError(f"--heights must be a list of integers (1080,720). Got {text!r}.") from None
+        raise UsageError(
+            f"--heights must be a list of integers (1080,720). Got {text!r}."
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +54,9 @@ def register(app: typer.Typer) -> None:
         top_vmaf: float = typer.Option(95.0, help="Ladder: VMAF of the top rung."),
         max_rungs: int = typer.Option(8, help="Ladder: most rungs."),
         keep_encodes: bool = typer.Option(False, help="Keep encoded files under OUT/work."),
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Show ffmpeg commands on errors."),
+        verbose: bool = typer.Option(
+            False, "--verbose", "-v", help="Show ffmpeg commands on errors."
+        ),
     ) -> None:
         """Encode every (height, CRF) of each title, measure VMAF, take the hull, pick a ladder.
 
@@ -57,25 +64,45 @@ def register(app: typer.Typer) -> None:
         OUT/results.sqlite. Rerunning with the same -o resumes without redoing finished work.
         """
         from ladderforge.outputs import write_sweep_outputs
-        from ladderforge.pipeline import SweepConfig, sweep
+        from ladderforge.pipeline import SweepConfig, SweepEvent, sweep
 
-        config = guarded(lambda: SweepConfig(
-            codec=codec, heights=parse_heights(heights), crfs=parse_crfs(crf), preset=preset,
-            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
-            n_subsample=subsample, keep_encodes=keep_encodes), verbose=verbose)
+        config = guarded(
+            lambda: SweepConfig(
+                codec=codec,
+                heights=parse_heights(heights),
+                crfs=parse_crfs(crf),
+                preset=preset,
+                metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+                n_subsample=subsample,
+                keep_encodes=keep_encodes,
+            ),
+            verbose=verbose,
+        )
         with progress_bar() as bars:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def start(title: str, n_jobs: int) -> None:
                 tasks[title] = bars.add_task(title, total=n_jobs)
 
-            def event(ev: object) -> None:
-                bars.update(tasks[ev.title], completed=ev.done)  # type: ignore[attr-defined]
+            def event(ev: SweepEvent) -> None:
+                bars.update(tasks[ev.title], completed=ev.done)
 
-            report = guarded(lambda: sweep(sources, output, config=config, workers=workers,
-                                           on_event=event, on_title_start=start), verbose=verbose)
-        ladders = guarded(lambda: write_sweep_outputs(
-            report.points, output, ladder_options={"top_vmaf": top_vmaf, "max_rungs": max_rungs}))
+            report = guarded(
+                lambda: sweep(
+                    sources,
+                    output,
+                    config=config,
+                    workers=workers,
+                    on_event=event,
+                    on_title_start=start,
+                ),
+                verbose=verbose,
+            )
+        ladders = guarded(
+            lambda: write_sweep_outputs(
+                report.points, output, ladder_options={"top_vmaf": top_vmaf, "max_rungs": max_rungs}
+            )
+        )
         _print_summary(ladders)
         console.print(
             f"encodes run: {report.encodes_run}, reused: {report.encodes_reused}; "
@@ -87,12 +114,18 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_PARTIAL)
 
 
-def _print_summary(ladders: dict[str, object]) -> None:
+def _print_summary(ladders: Mapping[str, Ladder]) -> None:
     table = Table("title", "rung", "resolution", "crf", "kbps", "vmaf", "cpu s")
     for title, ladder in ladders.items():
-        for i, rung in enumerate(ladder.rungs):  # type: ignore[attr-defined]
+        for i, rung in enumerate(ladder.rungs):
             s = rung.settings
-            table.add_row(title if i == 0 else "", str(i + 1), f"{s.width}x{s.height}",
-                          f"{s.q:g}", f"{rung.bitrate_kbps:.0f}", f"{rung.vmaf:.2f}",
-                          f"{rung.cost.get('encode_cpu_s', 0):.1f}")
+            table.add_row(
+                title if i == 0 else "",
+                str(i + 1),
+                f"{s.width}x{s.height}",
+                f"{s.q:g}",
+                f"{rung.bitrate_kbps:.0f}",
+                f"{rung.vmaf:.2f}",
+                f"{rung.cost.get('encode_cpu_s', 0):.1f}",
+            )
     console.print(table)

@@ -20,7 +20,15 @@ from rich.progress import (
 
 from ladderforge.errors import LadderforgeError
 
-__all__ = ["EXIT_ERROR", "EXIT_PARTIAL", "console", "err_console", "fail", "progress_bar", "guarded"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_PARTIAL",
+    "console",
+    "err_console",
+    "fail",
+    "guarded",
+    "progress_bar",
+]
 
 EXIT_ERROR = 1
 """Exit code when a command could not do its job."""

@@ -21,7 +21,7 @@ from ladderforge.encoder.base import BaseEncoder, register_encoder, vbv_args
 from ladderforge.errors import UsageError
 from ladderforge.types import EncodeSettings
 
-__all__ = ["NvencEncoder", "NVENC_PRESETS", "NVENC_TUNES"]
+__all__ = ["NVENC_PRESETS", "NVENC_TUNES", "NvencEncoder"]
 
 NVENC_PRESETS = tuple(f"p{i}" for i in range(1, 8))
 NVENC_TUNES = ("hq", "uhq", "ll", "ull", "lossless")

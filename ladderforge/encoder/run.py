@@ -29,8 +29,12 @@ from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
 __all__ = ["build_command", "check_available", "encode"]
 
 log = logging.getLogger(__name__)
-_OUTPUT_ERRORS = ("No space left on device", "Read-only file system", "Permission denied",
-                  "Disk quota exceeded")
+_OUTPUT_ERRORS = (
+    "No space left on device",
+    "Read-only file system",
+    "Permission denied",
+    "Disk quota exceeded",
+)
 
 
 def check_available(codec: str) -> None:
@@ -39,8 +43,12 @@ def check_available(codec: str) -> None:
     caps = detect_capabilities()
     if not caps.encoders.get(codec, False):
         reason = caps.encoder_errors.get(codec) or "its one-frame trial encode failed"
-        hint = (" NVENC needs an NVIDIA GPU with NVENC units and its driver (libcuda); "
-                "data-centre GPUs such as H100/H200 have none." if codec.startswith("nvenc") else "")
+        hint = (
+            " NVENC needs an NVIDIA GPU with NVENC units and its driver (libcuda); "
+            "data-centre GPUs such as H100/H200 have none."
+            if codec.startswith("nvenc")
+            else ""
+        )
         raise EncoderUnavailableError(
             f"encoder {codec} ({backend.ffmpeg_encoder}) is not available with {caps.ffmpeg}: "
             f"{reason}.{hint} Run 'ladderforge doctor' to see what is.",
@@ -57,14 +65,31 @@ def _filters(settings: EncodeSettings, source: SourceInfo, pix_fmt: str) -> str:
 
 
 def build_command(
-    source: SourceInfo, settings: EncodeSettings, output: Path | str, *, pass_no: int,
+    source: SourceInfo,
+    settings: EncodeSettings,
+    output: Path | str,
+    *,
+    pass_no: int,
     passlog: Path,
 ) -> list[str]:
     """ffmpeg arguments (without the binary) for one pass of one encode."""
     backend = get_encoder(settings.codec)
-    args = ["-y", "-loglevel", "error", "-i", str(source.path), "-map", "0:v:0",
-            "-an", "-sn", "-dn", "-fps_mode", "passthrough",
-            "-vf", _filters(settings, source, backend.ffmpeg_pix_fmt(settings))]
+    args = [
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(source.path),
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-fps_mode",
+        "passthrough",
+        "-vf",
+        _filters(settings, source, backend.ffmpeg_pix_fmt(settings)),
+    ]
     if settings.keyframes:
         expr = "+".join(f"eq(n,{k})" for k in settings.keyframes)
         args += ["-force_key_frames", f"expr:{expr}"]
@@ -79,8 +104,9 @@ def _check_output_folder(output: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot create the output folder ({exc.strerror})",
-                          path=folder) from exc
+        raise OutputError(
+            f"{folder}: cannot create the output folder ({exc.strerror})", path=folder
+        ) from exc
     if not folder.is_dir():
         raise OutputError(f"{folder}: is not a folder", path=folder)
     if not os.access(folder, os.W_OK):
@@ -123,9 +149,14 @@ def encode(
         try:
             for pass_no in passes:
                 cmd = build_command(info, settings, tmp, pass_no=pass_no, passlog=passlog)
-                run = run_ffmpeg(cmd, timeout_s=timeout_s, on_progress=on_progress,
-                                 error_path=info.path, error_type=EncodeError,
-                                 error_message=f"{settings.codec} encode to {out.name} failed")
+                run = run_ffmpeg(
+                    cmd,
+                    timeout_s=timeout_s,
+                    on_progress=on_progress,
+                    error_path=info.path,
+                    error_type=EncodeError,
+                    error_message=f"{settings.codec} encode to {out.name} failed",
+                )
                 wall_s += run.wall_s
                 cpu_s += run.cpu_s
             result = _verify(info, settings, tmp, out, wall_s=wall_s, cpu_s=cpu_s)
@@ -133,8 +164,12 @@ def encode(
         except FFmpegError as exc:
             _remove(tmp)
             if any(m in exc.log_tail for m in _OUTPUT_ERRORS):
-                raise OutputError(f"{out}: cannot write the output ({_first(exc.log_tail)})",
-                                  path=out, command=exc.command, log_tail=exc.log_tail) from exc
+                raise OutputError(
+                    f"{out}: cannot write the output ({_first(exc.log_tail)})",
+                    path=out,
+                    command=exc.command,
+                    log_tail=exc.log_tail,
+                ) from exc
             raise
         except BaseException:
             _remove(tmp)
@@ -151,7 +186,12 @@ def _first(log_tail: str) -> str:
 
 
 def _verify(
-    info: SourceInfo, settings: EncodeSettings, tmp: Path, out: Path, *, wall_s: float,
+    info: SourceInfo,
+    settings: EncodeSettings,
+    tmp: Path,
+    out: Path,
+    *,
+    wall_s: float,
     cpu_s: float,
 ) -> EncodeResult:
     try:
@@ -182,11 +222,11 @@ def _rename(tmp: Path, out: Path) -> None:
     try:
         tmp.replace(out)
     except OSError as exc:
-        raise OutputError(f"{out}: cannot move the finished encode into place ({exc.strerror})",
-                          path=out) from exc
+        raise OutputError(
+            f"{out}: cannot move the finished encode into place ({exc.strerror})", path=out
+        ) from exc
 
 
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-

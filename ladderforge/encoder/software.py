@@ -10,8 +10,18 @@ from ladderforge.types import EncodeSettings
 
 __all__ = ["SvtAv1Encoder", "X264Encoder", "X265Encoder"]
 
-X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow", "placebo")
+X26X_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
 
 
 def _kv(params: list[tuple[str, str]]) -> str:

@@ -32,13 +32,16 @@ def _nal_types(data: bytes, family: str, *, annex_b: bool) -> tuple[int, ...]:
     """NAL unit types of a length-prefixed (mp4/mkv: avcC/hvcC) or Annex-B packet."""
     types: list[int] = []
     if annex_b:
-        parts = [p for p in data.replace(b"\x00\x00\x01", b"\x00\x00\x00\x01").split(
-            b"\x00\x00\x00\x01") if p]
+        parts = [
+            p
+            for p in data.replace(b"\x00\x00\x01", b"\x00\x00\x00\x01").split(b"\x00\x00\x00\x01")
+            if p
+        ]
     else:
         parts, pos = [], 0
         while pos + 4 <= len(data):
-            size = int.from_bytes(data[pos:pos + 4], "big")
-            parts.append(data[pos + 4:pos + 4 + size])
+            size = int.from_bytes(data[pos : pos + 4], "big")
+            parts.append(data[pos + 4 : pos + 4 + size])
             pos += 4 + size
     for part in parts:
         if part:
@@ -57,13 +60,15 @@ def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
         family = "hevc" if name == "hevc" else "h264" if name == "h264" else "other"
         # avcC/hvcC extradata (version byte 1) means 4-byte length prefixes; else Annex-B.
         extradata = stream.codec_context.extradata or b""
-        annex_b = not extradata[:1] == b"\x01"
+        annex_b = extradata[:1] != b"\x01"
         index = 0
         for packet in container.demux(stream):
             if not packet.size:
                 continue
             if packet.is_keyframe:
-                types = _nal_types(bytes(packet), family, annex_b=annex_b) if family != "other" else ()
+                types = (
+                    _nal_types(bytes(packet), family, annex_b=annex_b) if family != "other" else ()
+                )
                 if family == "hevc":
                     idr = any(t in _HEVC_IDR for t in types)
                 elif family == "h264":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ladderforge.media.ffmpeg import ffmpeg_path, ffmpeg_version
 
-__all__ = ["Capabilities", "ENCODERS", "VMAF_MODELS", "cache_dir", "detect_capabilities"]
+__all__ = ["ENCODERS", "VMAF_MODELS", "Capabilities", "cache_dir", "detect_capabilities"]
 
 # ffmpeg encoder name for each ladderforge backend.
 ENCODERS = {
@@ -78,7 +78,9 @@ class Capabilities:
 def _run_trial(args: list[str]) -> tuple[bool, str]:
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=_TRIAL_TIMEOUT_S, check=False)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=_TRIAL_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         return False, f"trial timed out after {_TRIAL_TIMEOUT_S} s"
     # The first line is the cause (e.g. "Cannot load libcuda.so.1"); later ones are consequences.
@@ -95,9 +97,7 @@ def _trial_encoder(ffmpeg_encoder: str) -> tuple[bool, str]:
 
 
 def _trial_filter(graph: str) -> tuple[bool, str]:
-    return _run_trial(
-        [*_SRC, *_SRC, "-filter_complex", graph, "-frames:v", "1", "-f", "null", "-"]
-    )
+    return _run_trial([*_SRC, *_SRC, "-filter_complex", graph, "-frames:v", "1", "-f", "null", "-"])
 
 
 def _cache_file(binary: str) -> Path:

@@ -60,7 +60,11 @@ def ffmpeg_path() -> str:
 @functools.lru_cache(maxsize=4)
 def _version_of(binary: str) -> str:
     out = subprocess.run(
-        [binary, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30, check=False
+        [binary, "-hide_banner", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     first = out.stdout.splitlines()[0] if out.stdout else ""
     return first.replace("ffmpeg version ", "").split(" Copyright")[0].strip() or "unknown"
@@ -113,7 +117,9 @@ def run_ffmpeg(
     timed_out = threading.Event()
     with tempfile.TemporaryFile() as err_file:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=err_file, stdin=subprocess.DEVNULL
+        )
 
         def _kill() -> None:
             timed_out.set()
@@ -160,7 +166,9 @@ def run_ffmpeg(
         else:
             why = f"exit code {run.returncode}"
         last = tail(stderr, 1)
-        message = f"{error_path}: {error_message} ({why})" if error_path else f"{error_message} ({why})"
+        message = (
+            f"{error_path}: {error_message} ({why})" if error_path else f"{error_message} ({why})"
+        )
         if last and not timed_out.is_set():
             message += f": {last}"
         raise error_type(message, path=error_path, command=cmd, log_tail=tail(stderr))

@@ -11,23 +11,53 @@ import hashlib
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ladderforge.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError
 from ladderforge.types import SourceInfo
 
-__all__ = ["check_input_file", "content_hash", "probe", "SUPPORTED_BIT_DEPTHS"]
+if TYPE_CHECKING:
+    import av.container
+    import av.video.frame
+    import av.video.stream
+
+__all__ = ["SUPPORTED_BIT_DEPTHS", "check_input_file", "content_hash", "probe"]
 
 SUPPORTED_BIT_DEPTHS = (8, 10)
 _UNSUPPORTED_PREFIXES = ("pal8", "bayer", "monow", "monob", "xyz")
 
 # ffmpeg's enum values (libavutil/pixfmt.h) -> names, for the values seen in practice.
-_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020",
-              11: "smpte431", 12: "smpte432"}
-_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 8: "linear",
-             13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084",
-             18: "arib-std-b67"}
-_MATRIX = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc",
-           10: "bt2020c"}
+_PRIMARIES = {
+    1: "bt709",
+    4: "bt470m",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    9: "bt2020",
+    11: "smpte431",
+    12: "smpte432",
+}
+_TRANSFER = {
+    1: "bt709",
+    4: "gamma22",
+    5: "gamma28",
+    6: "smpte170m",
+    8: "linear",
+    13: "iec61966-2-1",
+    14: "bt2020-10",
+    15: "bt2020-12",
+    16: "smpte2084",
+    18: "arib-std-b67",
+}
+_MATRIX = {
+    0: "gbr",
+    1: "bt709",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    9: "bt2020nc",
+    10: "bt2020c",
+}
 _RANGE = {1: "tv", 2: "pc"}
 
 
@@ -58,7 +88,11 @@ def content_hash(path: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20) ->
 
 def _bit_depth(pix_fmt: str) -> int:
     for depth in (16, 14, 12, 10, 9):
-        if f"p{depth}" in pix_fmt or pix_fmt.endswith(f"{depth}le") or pix_fmt.endswith(f"{depth}be"):
+        if (
+            f"p{depth}" in pix_fmt
+            or pix_fmt.endswith(f"{depth}le")
+            or pix_fmt.endswith(f"{depth}be")
+        ):
             return depth
     return 8
 
@@ -77,13 +111,13 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
     try:
         container = av.open(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise InvalidMediaError(f"{p}: not a readable media file ({_av_reason(exc)})", path=p) from exc
+        raise InvalidMediaError(
+            f"{p}: not a readable media file ({_av_reason(exc)})", path=p
+        ) from exc
     with container:
         if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-            raise InvalidMediaError(
-                f"{p}: has no video stream (found: {', '.join(kinds)})", path=p
-            )
+            kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["no streams"]
+            raise InvalidMediaError(f"{p}: has no video stream (found: {', '.join(kinds)})", path=p)
         stream = container.streams.video[0]
         cc = stream.codec_context
         pix_fmt = cc.pix_fmt or (stream.format.name if stream.format else "") or ""
@@ -93,7 +127,11 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
         frame_count = _count_packets(str(p), p)
-        duration_s = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        duration_s = (
+            float(stream.duration * stream.time_base)
+            if stream.duration and stream.time_base
+            else 0.0
+        )
         if duration_s <= 0:
             duration_s = frame_count / float(frame_rate)
         return SourceInfo(
@@ -124,11 +162,13 @@ def _av_reason(exc: BaseException) -> str:
     return str(text).split(": '")[0]
 
 
-def _first_frame(container: object, stream: object, p: Path) -> object:
+def _first_frame(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, p: Path
+) -> av.video.frame.VideoFrame:
     import av
 
     try:
-        for frame in container.decode(stream):  # type: ignore[attr-defined]
+        for frame in container.decode(stream):
             return frame
     except av.error.FFmpegError as exc:
         raise InvalidMediaError(

@@ -1,6 +1,11 @@
 """Results store (SQLite, WAL) and work directory with atomic writes."""
 
-from ladderforge.store.files import WorkDir, atomic_write_bytes, atomic_write_json, ensure_writable_dir
+from ladderforge.store.files import (
+    WorkDir,
+    atomic_write_bytes,
+    atomic_write_json,
+    ensure_writable_dir,
+)
 from ladderforge.store.results import ResultsStore, encode_key, measure_key
 
 __all__ = [

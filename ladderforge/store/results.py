@@ -20,7 +20,7 @@ from typing import Any
 from ladderforge.errors import OutputError, StoreError
 from ladderforge.types import EncodeResult, QualityResult
 
-__all__ = ["ResultsStore", "SCHEMA_VERSION", "encode_key", "measure_key"]
+__all__ = ["SCHEMA_VERSION", "ResultsStore", "encode_key", "measure_key"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -68,11 +68,13 @@ class ResultsStore:
             self._conn.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable results store ({exc})",
-                             path=self.path) from exc
+            raise StoreError(
+                f"{self.path}: not a usable results store ({exc})", path=self.path
+            ) from exc
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot create the results store ({exc.strerror})",
-                              path=self.path) from exc
+            raise OutputError(
+                f"{self.path}: cannot create the results store ({exc.strerror})", path=self.path
+            ) from exc
         self._lock = threading.Lock()
 
     def _check_schema(self) -> None:
@@ -101,8 +103,9 @@ class ResultsStore:
             with self._lock, self._conn:
                 self._conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
-            raise OutputError(f"{self.path}: cannot write the results store ({exc})",
-                              path=self.path) from exc
+            raise OutputError(
+                f"{self.path}: cannot write the results store ({exc})", path=self.path
+            ) from exc
 
     def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         with self._lock:
@@ -114,8 +117,15 @@ class ResultsStore:
         """Record a finished encode (committed at once)."""
         self._write(
             "INSERT OR REPLACE INTO encodes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, source_hash, title, result.settings.key(), tool_version,
-             json.dumps(result.to_dict()), time.time()),
+            (
+                key,
+                source_hash,
+                title,
+                result.settings.key(),
+                tool_version,
+                json.dumps(result.to_dict()),
+                time.time(),
+            ),
         )
 
     def get_encode(self, key: str) -> EncodeResult | None:
@@ -123,14 +133,27 @@ class ResultsStore:
         return EncodeResult.from_dict(json.loads(row[0])) if row else None
 
     def put_measurement(
-        self, key: str, *, encode_key: str, source_hash: str, config: dict[str, Any],
-        tool_version: str, result: QualityResult,
+        self,
+        key: str,
+        *,
+        encode_key: str,
+        source_hash: str,
+        config: dict[str, Any],
+        tool_version: str,
+        result: QualityResult,
     ) -> None:
         """Record a finished measurement (committed at once)."""
         self._write(
             "INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, encode_key, source_hash, json.dumps(config, sort_keys=True), tool_version,
-             json.dumps(result.to_dict()), time.time()),
+            (
+                key,
+                encode_key,
+                source_hash,
+                json.dumps(config, sort_keys=True),
+                tool_version,
+                json.dumps(result.to_dict()),
+                time.time(),
+            ),
         )
 
     def get_measurement(self, key: str) -> QualityResult | None:
@@ -147,6 +170,7 @@ class ResultsStore:
         """(key, title, result, created_at) of every stored encode."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT key, title, result, created_at FROM encodes ORDER BY created_at").fetchall()
+                "SELECT key, title, result, created_at FROM encodes ORDER BY created_at"
+            ).fetchall()
         for key, title, result, created in rows:
             yield key, title, EncodeResult.from_dict(json.loads(result)), created

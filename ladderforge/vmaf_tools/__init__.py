@@ -1,4 +1,4 @@
-"""Quality measurement with libvmaf through ffmpeg: VMAF (+NEG, 4K, phone, v1), PSNR, SSIM, XPSNR."""
+"""Quality measurement through ffmpeg: VMAF (+NEG, 4K, phone, v1), PSNR, SSIM, XPSNR."""
 
 from ladderforge.vmaf_tools.measure import DEFAULT_METRICS, KNOWN_METRICS, measure, pool
 

@@ -66,13 +66,20 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
 
 
 def _graph(
-    ref: SourceInfo, metrics: list[str], *, scaler: str, n_subsample: int, threads: int,
-    vmaf_log: Path, xpsnr_log: Path, frames: int,
+    ref: SourceInfo,
+    metrics: list[str],
+    *,
+    scaler: str,
+    n_subsample: int,
+    threads: int,
+    vmaf_log: Path,
+    xpsnr_log: Path,
+    frames: int,
 ) -> str:
     pix = "yuv420p10le" if ref.bit_depth > 8 else "yuv420p"
     # Pair by frame index: timestamps n/25 s on both sides, whatever the containers said.
     common = f"settb=1/25,setpts=N,trim=end_frame={frames},format={pix}"
-    dist_chain = (f"[1:v]scale={ref.width}:{ref.height}:flags={scaler}:out_range=tv,{common}")
+    dist_chain = f"[1:v]scale={ref.width}:{ref.height}:flags={scaler}:out_range=tv,{common}"
     ref_chain = f"[0:v]scale=out_range=tv,{common}"
     models = [m for m in metrics if m in VMAF_MODELS]
     features = [f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim")) if m in metrics]
@@ -81,8 +88,10 @@ def _graph(
     rsplit = ",split=2[r1][r2]" if want_xpsnr else "[r1]"
     graph = [dist_chain + split, ref_chain + rsplit]
     model_opt = "|".join(f"{VMAF_MODELS[m]}\\:name={m}" for m in models or ["vmaf"])
-    vmaf = (f"[d1][r1]libvmaf=model='{model_opt}':n_threads={threads}:n_subsample={n_subsample}"
-            f":log_fmt=json:log_path='{_escape(vmaf_log)}'")
+    vmaf = (
+        f"[d1][r1]libvmaf=model='{model_opt}':n_threads={threads}:n_subsample={n_subsample}"
+        f":log_fmt=json:log_path='{_escape(vmaf_log)}'"
+    )
     if features:
         vmaf += ":feature='" + "|".join(f"name={f}" for f in features) + "'"
     graph.append(vmaf + "[vout]")
@@ -128,8 +137,9 @@ def measure(
     if n_subsample < 1:
         raise UsageError(f"The 'n_subsample' parameter of measure must be >= 1. Got {n_subsample}.")
     if scaler not in SCALERS:
-        raise UsageError(f"The 'scaler' parameter of measure must be one of {SCALERS}. "
-                         f"Got {scaler!r} instead.")
+        raise UsageError(
+            f"The 'scaler' parameter of measure must be one of {SCALERS}. Got {scaler!r} instead."
+        )
     if frame_mismatch not in ("error", "truncate"):
         raise UsageError("The 'frame_mismatch' parameter must be 'error' or 'truncate'.")
     ref_info = ref if isinstance(ref, SourceInfo) else probe(ref, hash_content=False)
@@ -144,16 +154,37 @@ def measure(
     frames = min(ref_info.frame_count, dist_info.frame_count)
     with tempfile.TemporaryDirectory(prefix="lf-measure-") as tmp:
         vmaf_log, xpsnr_log = Path(tmp) / "vmaf.json", Path(tmp) / "xpsnr.log"
-        graph = _graph(ref_info, chosen, scaler=scaler, n_subsample=n_subsample,
-                       threads=threads or os.cpu_count() or 1, vmaf_log=vmaf_log,
-                       xpsnr_log=xpsnr_log, frames=frames)
+        graph = _graph(
+            ref_info,
+            chosen,
+            scaler=scaler,
+            n_subsample=n_subsample,
+            threads=threads or os.cpu_count() or 1,
+            vmaf_log=vmaf_log,
+            xpsnr_log=xpsnr_log,
+            frames=frames,
+        )
         outputs = ["-map", "[vout]", "-f", "null", "-"]
         if "xpsnr" in chosen:
             outputs += ["-map", "[xout]", "-f", "null", "-"]
-        run_ffmpeg(["-loglevel", "error", "-i", str(ref_info.path), "-i", str(dist_info.path),
-                    "-filter_complex", graph, *outputs],
-                   timeout_s=timeout_s, on_progress=on_progress, error_path=dist_info.path,
-                   error_type=MeasureError, error_message=f"measuring against {ref_info.path} failed")
+        run_ffmpeg(
+            [
+                "-loglevel",
+                "error",
+                "-i",
+                str(ref_info.path),
+                "-i",
+                str(dist_info.path),
+                "-filter_complex",
+                graph,
+                *outputs,
+            ],
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+            error_path=dist_info.path,
+            error_type=MeasureError,
+            error_message=f"measuring against {ref_info.path} failed",
+        )
         per_frame, indices = _read_vmaf_log(vmaf_log, chosen, dist_info.path)
         if "xpsnr" in chosen:
             per_frame["xpsnr_y"] = _read_xpsnr(xpsnr_log, dist_info.path)[::n_subsample]

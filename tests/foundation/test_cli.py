@@ -1,4 +1,4 @@
-"""The CLI: doctor, probe, measure, and bad input ending in one line, exit code != 0, no traceback."""
+"""The CLI: doctor, probe, measure; bad input ends in one line, exit code != 0, no traceback."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def test_probe_json(run_cli, bikes_mp4: Path) -> None:
 
 def test_measure_json(run_cli, lavfi_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "q.json"
-    done = run_cli("measure", str(lavfi_clip), str(lavfi_clip), "--metrics", "vmaf,psnr",
-                   "-o", str(out))
+    done = run_cli(
+        "measure", str(lavfi_clip), str(lavfi_clip), "--metrics", "vmaf,psnr", "-o", str(out)
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["pooled"]["vmaf"]["mean"] > 97
 
@@ -63,10 +64,13 @@ def test_leading_dash_name(run_cli, tmp_path: Path, make_clip) -> None:
 
 
 def test_sweep_bad_arguments(run_cli, lavfi_clip: Path, tmp_path: Path) -> None:
-    _clean_failure(run_cli("sweep", str(lavfi_clip), "-o", str(tmp_path / "o"), "--crf", "a:b"),
-                   "--crf")
-    _clean_failure(run_cli("sweep", str(lavfi_clip), "-o", str(tmp_path / "o"), "--codec", "vp9"),
-                   "Unknown codec backend 'vp9'")
+    _clean_failure(
+        run_cli("sweep", str(lavfi_clip), "-o", str(tmp_path / "o"), "--crf", "a:b"), "--crf"
+    )
+    _clean_failure(
+        run_cli("sweep", str(lavfi_clip), "-o", str(tmp_path / "o"), "--codec", "vp9"),
+        "Unknown codec backend 'vp9'",
+    )
 
 
 def test_sweep_output_is_a_file(run_cli, lavfi_clip: Path, tmp_path: Path) -> None:
@@ -80,6 +84,14 @@ def test_sweep_nvenc_unavailable(run_cli, lavfi_clip: Path, tmp_path: Path) -> N
 
     if detect_capabilities().encoders.get("nvenc_hevc"):
         pytest.skip("NVENC works here")
-    done = run_cli("sweep", str(lavfi_clip), "-o", str(tmp_path / "o"), "--codec", "nvenc_hevc",
-                   "--preset", "p4")
+    done = run_cli(
+        "sweep",
+        str(lavfi_clip),
+        "-o",
+        str(tmp_path / "o"),
+        "--codec",
+        "nvenc_hevc",
+        "--preset",
+        "p4",
+    )
     _clean_failure(done, "nvenc_hevc", "not available")

@@ -57,10 +57,27 @@ def test_two_pass_args(lavfi_clip: Path) -> None:
     [
         ({"rate_control": "cq", "q": 28}, ["-rc", "vbr", "-cq", "28", "-b:v", "0"]),
         ({"rate_control": "qp", "q": 25}, ["-rc", "constqp", "-qp", "25"]),
-        ({"rate_control": "bitrate", "q": None, "bitrate_kbps": 3000, "passes": 2,
-          "maxrate_kbps": 4500},
-         ["-rc", "vbr", "-b:v", "3000k", "-maxrate", "4500k", "-bufsize", "9000k",
-          "-multipass", "fullres"]),
+        (
+            {
+                "rate_control": "bitrate",
+                "q": None,
+                "bitrate_kbps": 3000,
+                "passes": 2,
+                "maxrate_kbps": 4500,
+            },
+            [
+                "-rc",
+                "vbr",
+                "-b:v",
+                "3000k",
+                "-maxrate",
+                "4500k",
+                "-bufsize",
+                "9000k",
+                "-multipass",
+                "fullres",
+            ],
+        ),
     ],
 )
 def test_nvenc_rate_control_args(lavfi_clip: Path, kw: dict, expected: list[str]) -> None:
@@ -68,19 +85,36 @@ def test_nvenc_rate_control_args(lavfi_clip: Path, kw: dict, expected: list[str]
     s = _settings(codec="nvenc_hevc", preset="p5", tune="hq", **kw)
     cmd = _cmd(info, s)
     start = cmd.index("-rc")
-    assert cmd[start:start + len(expected)] == expected
+    assert cmd[start : start + len(expected)] == expected
     assert cmd[cmd.index("-c:v") + 1] == "hevc_nvenc"
     assert cmd[cmd.index("-preset") + 1] == "p5" and cmd[cmd.index("-tune") + 1] == "hq"
 
 
 def test_nvenc_params_and_ten_bit(lavfi_clip: Path) -> None:
     info = probe(lavfi_clip)
-    s = _settings(codec="nvenc_hevc", preset="p7", rate_control="cq", q=24, pix_fmt="yuv420p10le",
-                  keyframes=(0,), params=(("spatial-aq", "1"), ("temporal-aq", "1"),
-                                          ("rc-lookahead", "32"), ("b_ref_mode", "middle")))
+    s = _settings(
+        codec="nvenc_hevc",
+        preset="p7",
+        rate_control="cq",
+        q=24,
+        pix_fmt="yuv420p10le",
+        keyframes=(0,),
+        params=(
+            ("spatial-aq", "1"),
+            ("temporal-aq", "1"),
+            ("rc-lookahead", "32"),
+            ("b_ref_mode", "middle"),
+        ),
+    )
     cmd = _cmd(info, s)
-    for key, value in (("-spatial-aq", "1"), ("-temporal-aq", "1"), ("-rc-lookahead", "32"),
-                       ("-b_ref_mode", "middle"), ("-profile:v", "main10"), ("-forced-idr", "1")):
+    for key, value in (
+        ("-spatial-aq", "1"),
+        ("-temporal-aq", "1"),
+        ("-rc-lookahead", "32"),
+        ("-b_ref_mode", "middle"),
+        ("-profile:v", "main10"),
+        ("-forced-idr", "1"),
+    ):
         assert cmd[cmd.index(key) + 1] == value
     assert "format=p010le" in cmd[cmd.index("-vf") + 1]
 
@@ -91,10 +125,21 @@ def test_nvenc_params_and_ten_bit(lavfi_clip: Path) -> None:
         {"codec": "nvenc_hevc", "preset": "slow", "rate_control": "cq", "q": 28},
         {"codec": "nvenc_h264", "preset": "p4", "rate_control": "crf", "q": 28},
         {"codec": "nvenc_h264", "preset": "p4", "rate_control": "cq", "q": 28, "tune": "uhq"},
-        {"codec": "nvenc_av1", "preset": "p4", "rate_control": "cq", "q": 28,
-         "params": (("bogus", "1"),)},
-        {"codec": "svtav1", "preset": "8", "rate_control": "bitrate", "q": None,
-         "bitrate_kbps": 100, "passes": 2},
+        {
+            "codec": "nvenc_av1",
+            "preset": "p4",
+            "rate_control": "cq",
+            "q": 28,
+            "params": (("bogus", "1"),),
+        },
+        {
+            "codec": "svtav1",
+            "preset": "8",
+            "rate_control": "bitrate",
+            "q": None,
+            "bitrate_kbps": 100,
+            "passes": 2,
+        },
         {"codec": "x265", "q": 60},
     ],
 )
@@ -113,13 +158,16 @@ def test_nvenc_unavailable_fails_cleanly(lavfi_clip: Path, tmp_path: Path) -> No
     assert not out.exists()
 
 
-@pytest.mark.parametrize("codec,preset", [("x265", "ultrafast"), ("x264", "ultrafast"),
-                                          ("svtav1", "12")])
-def test_real_encode_with_forced_idr(bikes_mp4: Path, tmp_path: Path, codec: str,
-                                     preset: str) -> None:
+@pytest.mark.parametrize(
+    "codec,preset", [("x265", "ultrafast"), ("x264", "ultrafast"), ("svtav1", "12")]
+)
+def test_real_encode_with_forced_idr(
+    bikes_mp4: Path, tmp_path: Path, codec: str, preset: str
+) -> None:
     forced = (0, 40, 101, 177)
-    s = EncodeSettings(codec=codec, width=320, height=136, q=32, preset=preset, keyframes=forced,
-                       gop=250)
+    s = EncodeSettings(
+        codec=codec, width=320, height=136, q=32, preset=preset, keyframes=forced, gop=250
+    )
     progress: list[int] = []
     result = encode(bikes_mp4, s, tmp_path / f"{codec}.mp4", on_progress=progress.append)
     assert result.frames == 250 and result.size_bytes > 0
@@ -138,20 +186,33 @@ def test_ten_bit_output(lavfi_clip: Path, tmp_path: Path) -> None:
 
 
 def test_two_pass_hits_target(bikes_mp4: Path, tmp_path: Path) -> None:
-    s = EncodeSettings(codec="x264", width=320, height=136, rate_control="bitrate",
-                       bitrate_kbps=250, passes=2, preset="ultrafast")
+    s = EncodeSettings(
+        codec="x264",
+        width=320,
+        height=136,
+        rate_control="bitrate",
+        bitrate_kbps=250,
+        passes=2,
+        preset="ultrafast",
+    )
     result = encode(bikes_mp4, s, tmp_path / "2p.mp4")
     assert result.bitrate_kbps == pytest.approx(250, rel=0.15)
 
 
 def test_odd_dimension_source_encodes(tmp_path: Path, make_clip) -> None:
-    clip = make_clip(tmp_path / "odd.mkv", source="testsrc", size="321x241", pix_fmt="yuv444p", codec="ffv1",
-                     frames=5)
+    clip = make_clip(
+        tmp_path / "odd.mkv",
+        source="testsrc",
+        size="321x241",
+        pix_fmt="yuv444p",
+        codec="ffv1",
+        frames=5,
+    )
     result = encode(clip, _settings(width=320, height=240), tmp_path / "even.mp4")
     assert result.frames == 5
 
 
-@pytest.mark.parametrize("name", ["with space.mp4", "it's \"quoted\".mp4", "-dash.mp4"])
+@pytest.mark.parametrize("name", ["with space.mp4", 'it\'s "quoted".mp4', "-dash.mp4"])
 def test_awkward_output_names(lavfi_clip: Path, tmp_path: Path, name: str) -> None:
     out = tmp_path / name
     assert encode(lavfi_clip, _settings(), out).output_path == out and out.is_file()
@@ -196,16 +257,23 @@ def test_ffmpeg_killed_mid_encode(bbb_mp4: Path, tmp_path: Path) -> None:
 
 def test_timeout(bbb_mp4: Path, tmp_path: Path) -> None:
     with pytest.raises(EncodeError, match="timed out"):
-        encode(bbb_mp4, _settings(width=1280, height=720, preset="medium"), tmp_path / "t.mp4",
-               timeout_s=0.5)
+        encode(
+            bbb_mp4,
+            _settings(width=1280, height=720, preset="medium"),
+            tmp_path / "t.mp4",
+            timeout_s=0.5,
+        )
 
 
 def _mount_tmpfs(where: Path, options: str) -> bool:
     where.mkdir()
     if shutil.which("mount") is None:
         return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
     return done.returncode == 0
 
 

@@ -27,10 +27,28 @@ def bikes_low(bikes_mp4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def _direct_libvmaf(ref: Path, dist: Path, log: Path) -> float:
     """The plain ffmpeg command Netflix documents: dist scaled (bicubic) to ref, then libvmaf."""
-    graph = (f"[0:v]scale=640:272:flags=bicubic[d];"
-             f"[d][1:v]libvmaf=log_fmt=json:log_path={log}:n_threads=2")
-    subprocess.run([ffmpeg_path(), "-loglevel", "error", "-i", str(dist), "-i", str(ref),
-                    "-lavfi", graph, "-f", "null", "-"], check=True, timeout=300)
+    graph = (
+        f"[0:v]scale=640:272:flags=bicubic[d];"
+        f"[d][1:v]libvmaf=log_fmt=json:log_path={log}:n_threads=2"
+    )
+    subprocess.run(
+        [
+            ffmpeg_path(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(dist),
+            "-i",
+            str(ref),
+            "-lavfi",
+            graph,
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        timeout=300,
+    )
     return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
 
 
@@ -42,24 +60,39 @@ def test_agrees_with_direct_libvmaf(bikes_mp4: Path, bikes_low: Path, tmp_path: 
     assert ours.scaler == "bicubic" and (ours.display_width, ours.display_height) == (640, 272)
 
 
-def test_agrees_with_ffmpeg_quality_metrics(bikes_mp4: Path, bikes_low: Path,
-                                            tmp_path: Path) -> None:
+def test_agrees_with_ffmpeg_quality_metrics(
+    bikes_mp4: Path, bikes_low: Path, tmp_path: Path
+) -> None:
     fqm = pytest.importorskip("ffmpeg_quality_metrics")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns that imageio's ffmpeg has no ffprobe beside it
-        runner = fqm.FfmpegQualityMetrics(str(bikes_mp4), str(bikes_low), ffmpeg_path=ffmpeg_path(),
-                                          threads=2, tmp_dir=str(tmp_path))
+        runner = fqm.FfmpegQualityMetrics(
+            str(bikes_mp4),
+            str(bikes_low),
+            ffmpeg_path=ffmpeg_path(),
+            threads=2,
+            tmp_dir=str(tmp_path),
+        )
         frames = runner.calculate(["vmaf"])["vmaf"]
     theirs = sum(f["vmaf"] for f in frames) / len(frames)
     assert measure(bikes_mp4, bikes_low, metrics=["vmaf"]).vmaf == pytest.approx(theirs, abs=0.01)
 
 
 def test_all_metrics(bikes_mp4: Path, bikes_low: Path) -> None:
-    result = measure(bikes_mp4, bikes_low,
-                     metrics=["vmaf", "vmaf_neg", "vmaf_phone", "psnr", "ssim", "xpsnr"])
+    result = measure(
+        bikes_mp4, bikes_low, metrics=["vmaf", "vmaf_neg", "vmaf_phone", "psnr", "ssim", "xpsnr"]
+    )
     names = set(result.pooled)
-    assert names == {"vmaf", "vmaf_neg", "vmaf_phone", "psnr_y", "psnr_cb", "psnr_cr", "ssim",
-                     "xpsnr_y"}
+    assert names == {
+        "vmaf",
+        "vmaf_neg",
+        "vmaf_phone",
+        "psnr_y",
+        "psnr_cb",
+        "psnr_cr",
+        "ssim",
+        "xpsnr_y",
+    }
     assert result.get("vmaf_neg") <= result.vmaf + 1e-6
     assert result.get("vmaf_phone") > result.vmaf
     assert 25 < result.get("psnr_y") < 50 and 0.8 < result.get("ssim") < 1.0
@@ -99,8 +132,15 @@ def test_frame_count_mismatch(lavfi_clip: Path, tmp_path: Path, make_clip) -> No
     assert len(truncated.per_frame["vmaf"]) == 20
 
 
-@pytest.mark.parametrize("kw", [{"metrics": ["vmaf", "bogus"]}, {"n_subsample": 0},
-                                {"scaler": "magic"}, {"frame_mismatch": "ignore"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"metrics": ["vmaf", "bogus"]},
+        {"n_subsample": 0},
+        {"scaler": "magic"},
+        {"frame_mismatch": "ignore"},
+    ],
+)
 def test_bad_parameters(lavfi_clip: Path, kw: dict) -> None:
     with pytest.raises(UsageError):
         measure(lavfi_clip, lavfi_clip, **kw)
@@ -108,7 +148,10 @@ def test_bad_parameters(lavfi_clip: Path, kw: dict) -> None:
 
 def test_measure_error_names_file(lavfi_clip: Path, tmp_path: Path) -> None:
     audio = tmp_path / "a.m4a"
-    subprocess.run([ffmpeg_path(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.3",
-                    str(audio)], check=True, timeout=60)
+    subprocess.run(
+        [ffmpeg_path(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.3", str(audio)],
+        check=True,
+        timeout=60,
+    )
     with pytest.raises((MeasureError, ValueError), match="a.m4a"):
         measure(lavfi_clip, audio)

@@ -28,8 +28,13 @@ def test_probe_real_clip(bikes_mp4: Path) -> None:
 
 
 def test_probe_ten_bit(tmp_path: Path, make_clip) -> None:
-    clip = make_clip(tmp_path / "ten.mkv", pix_fmt="yuv420p10le", codec="libx265",
-                     extra=["-x265-params", "log-level=error"], frames=5)
+    clip = make_clip(
+        tmp_path / "ten.mkv",
+        pix_fmt="yuv420p10le",
+        codec="libx265",
+        extra=["-x265-params", "log-level=error"],
+        frames=5,
+    )
     info = probe(clip)
     assert info.bit_depth == 10 and info.frame_count == 5
 
@@ -61,7 +66,7 @@ def test_not_media(tmp_path: Path) -> None:
 
 def test_truncated_mp4(tmp_path: Path, bikes_mp4: Path) -> None:
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(bikes_mp4.read_bytes()[: 30_000])
+    cut.write_bytes(bikes_mp4.read_bytes()[:30_000])
     with pytest.raises(InvalidMediaError, match="cut.mp4"):
         probe(cut)
 
@@ -70,7 +75,7 @@ def test_corrupt_stream(tmp_path: Path, bikes_mp4: Path) -> None:
     """Garbage over the whole video payload: the stream does not decode."""
     data = bytearray(bikes_mp4.read_bytes())
     mdat = data.find(b"mdat")
-    data[mdat + 8:] = bytes(len(data) - mdat - 8)
+    data[mdat + 8 :] = bytes(len(data) - mdat - 8)
     broken = tmp_path / "zeros.mp4"
     broken.write_bytes(bytes(data))
     with pytest.raises(InvalidMediaError, match="zeros.mp4"):
@@ -79,9 +84,22 @@ def test_corrupt_stream(tmp_path: Path, bikes_mp4: Path) -> None:
 
 def test_audio_only(tmp_path: Path) -> None:
     audio = tmp_path / "tone.m4a"
-    subprocess.run([ffmpeg_path(), "-loglevel", "error", "-f", "lavfi", "-i",
-                    "sine=frequency=440:duration=0.5", "-c:a", "aac", str(audio)],
-                   check=True, timeout=60)
+    subprocess.run(
+        [
+            ffmpeg_path(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=0.5",
+            "-c:a",
+            "aac",
+            str(audio),
+        ],
+        check=True,
+        timeout=60,
+    )
     with pytest.raises(InvalidMediaError, match=r"tone\.m4a: has no video stream \(found: audio\)"):
         probe(audio)
 
@@ -93,8 +111,14 @@ def test_unsupported_pixel_format(tmp_path: Path, make_clip) -> None:
 
 
 def test_odd_dimensions_are_probed(tmp_path: Path, make_clip) -> None:
-    clip = make_clip(tmp_path / "odd.mkv", source="testsrc", size="321x241", pix_fmt="yuv444p", codec="ffv1",
-                     frames=3)
+    clip = make_clip(
+        tmp_path / "odd.mkv",
+        source="testsrc",
+        size="321x241",
+        pix_fmt="yuv444p",
+        codec="ffv1",
+        frames=3,
+    )
     info = probe(clip)
     assert (info.width, info.height) == (321, 241)
 

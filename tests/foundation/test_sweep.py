@@ -16,12 +16,20 @@ import polars as pl
 import pytest
 
 from ladderforge.errors import StoreError
-from ladderforge.pipeline import SweepConfig, candidate_sizes, sweep
 from ladderforge.media import probe
+from ladderforge.pipeline import SweepConfig, candidate_sizes, sweep
 from ladderforge.store import ResultsStore, encode_key
 
-SMALL = ["--heights", "144,96", "--crf", "20:44:4", "--preset", "ultrafast",
-         "--metrics", "vmaf,psnr"]
+SMALL = [
+    "--heights",
+    "144,96",
+    "--crf",
+    "20:44:4",
+    "--preset",
+    "ultrafast",
+    "--metrics",
+    "vmaf,psnr",
+]
 
 
 def _stored_encodes(db: Path) -> dict[str, float]:
@@ -43,8 +51,9 @@ def _counts(stdout: str) -> tuple[int, int]:
 def test_sweep_killed_then_resumed_redoes_no_encode(carphone_mp4: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ladderforge", "sweep", str(carphone_mp4), "-o", str(out), *SMALL]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 240
     while time.time() < deadline and len(_stored_encodes(out / "results.sqlite")) < 4:
         time.sleep(0.1)
@@ -107,8 +116,21 @@ def test_store_keys_and_schema(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sweep_bigbuckbunny_four_heights_six_crfs(bbb_mp4: Path, tmp_path: Path, run_cli) -> None:
     out = tmp_path / "bbb"
-    done = run_cli("sweep", str(bbb_mp4), "-o", str(out), "--heights", "720,540,360,240",
-                   "--crf", "22:47:5", "--preset", "fast", "--workers", "2", timeout=1800)
+    done = run_cli(
+        "sweep",
+        str(bbb_mp4),
+        "-o",
+        str(out),
+        "--heights",
+        "720,540,360,240",
+        "--crf",
+        "22:47:5",
+        "--preset",
+        "fast",
+        "--workers",
+        "2",
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr
     points = pl.read_parquet(out / "points.parquet")
     assert points.height == 24

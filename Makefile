@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(LF) doctor
 	$(LF) sweep $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
-		--heights 720,540,360,240 --crf 22:42:5 --preset ultrafast --workers $(DEMO_WORKERS)
+		--heights 720,540,360,240 --crf 20:45:5 --preset ultrafast --workers $(DEMO_WORKERS)
 
 test: install
 	$(VENV)/bin/pytest

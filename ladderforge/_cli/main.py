@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "ladderforge._cli.cmd_doctor",
     "ladderforge._cli.cmd_probe",
+    "ladderforge._cli.cmd_analyze",
     "ladderforge._cli.cmd_measure",
     "ladderforge._cli.cmd_sweep",
 ]

@@ -15,6 +15,7 @@ from ladderforge.errors import FrameCountMismatchError, MeasureError, UsageError
 from ladderforge.media import ffmpeg_path
 from ladderforge.types import EncodeSettings
 from ladderforge.vmaf_tools import measure, pool
+from ladderforge.vmaf_tools.measure import sampled_frames
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +112,23 @@ def test_identical_is_perfect(lavfi_clip: Path) -> None:
 def test_subsample(bikes_mp4: Path, bikes_low: Path) -> None:
     full = measure(bikes_mp4, bikes_low, metrics=["vmaf", "xpsnr"])
     fifth = measure(bikes_mp4, bikes_low, metrics=["vmaf", "xpsnr"], n_subsample=5)
-    assert fifth.frame_indices == list(range(0, 250, 5))
-    assert len(fifth.per_frame["xpsnr_y"]) == 50
-    assert fifth.per_frame["xpsnr_y"] == full.per_frame["xpsnr_y"][::5]
-    # Each scored frame is fed with its neighbours, so it gets exactly its full-run score
-    # (libvmaf's own n_subsample would compute motion across 5 frames and inflate VMAF).
-    assert fifth.per_frame["vmaf"] == pytest.approx(full.per_frame["vmaf"][::5], abs=1e-4)
+    scored = sampled_frames(250, 5)[1]
+    assert fifth.frame_indices == scored and len(scored) == 50
+    assert sorted(k % 5 for k in scored[:5]) == [0, 1, 2, 3, 4], "offsets walk the block"
+    # Each scored frame is fed with its neighbours, so it gets exactly its full-run score.
+    assert fifth.per_frame["vmaf"] == pytest.approx([full.per_frame["vmaf"][k] for k in scored],
+                                                    abs=1e-4)
+    assert fifth.per_frame["xpsnr_y"] == [full.per_frame["xpsnr_y"][k] for k in scored]
     assert abs(fifth.vmaf - full.vmaf) <= 0.5
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 10])
+def test_sampled_frames(n: int) -> None:
+    fed, scored = sampled_frames(103, n)
+    assert set(scored) <= set(fed) and fed == sorted(fed)
+    assert len(scored) in (103 // n, 103 // n + 1)
+    for k in scored:  # neighbours are fed, so the motion feature is exact
+        assert all(m in fed for m in (k - 1, k + 1) if 0 <= m < 103)
 
 
 def test_pool_by_hand() -> None:

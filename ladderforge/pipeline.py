@@ -25,7 +25,17 @@ from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable
 from ladderforge.types import EncodeSettings, QualityResult, RateControl, RDPoint, SourceInfo
 from ladderforge.vmaf_tools import measure
 
-__all__ = ["SweepConfig", "SweepEvent", "SweepPoint", "SweepReport", "candidate_sizes", "sweep"]
+__all__ = [
+    "SweepConfig",
+    "SweepEvent",
+    "SweepPoint",
+    "SweepReport",
+    "candidate_sizes",
+    "encoded_path",
+    "measure_settings",
+    "rd_points",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
 
@@ -193,27 +203,31 @@ class _Runner:
         return SweepPoint(job.title, job.source, job.settings, stored_e.to_dict(), quality), encoded
 
 
-def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
-    jobs = []
+def _job(title: str, info: SourceInfo, settings: EncodeSettings, config: SweepConfig) -> _Job:
     version = ffmpeg_version()
+    ekey = encode_key(info.content_hash, settings.key(), version)
+    return _Job(title, info, settings, ekey, measure_key(ekey, config.measure_config(), version))
+
+
+def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
     rc: RateControl = "cq" if config.codec.startswith("nvenc") else "crf"
-    for width, height in candidate_sizes(info, config.heights):
-        for crf in config.crfs:
-            settings = EncodeSettings(
+    return [
+        _job(
+            title,
+            info,
+            EncodeSettings(
                 codec=config.codec,
                 width=width,
                 height=height,
                 rate_control=rc,
                 q=float(crf),
                 preset=config.preset,
-            )
-            ekey = encode_key(info.content_hash, settings.key(), version)
-            jobs.append(
-                _Job(
-                    title, info, settings, ekey, measure_key(ekey, config.measure_config(), version)
-                )
-            )
-    return jobs
+            ),
+            config,
+        )
+        for width, height in candidate_sizes(info, config.heights)
+        for crf in config.crfs
+    ]
 
 
 def _unique_titles(infos: Sequence[SourceInfo]) -> list[str]:
@@ -261,6 +275,39 @@ def sweep(
                 on_title_start(title, len(jobs))
             _run_title(runner, title, jobs, workers=workers, on_event=on_event)
     return report
+
+
+def measure_settings(
+    source: SourceInfo,
+    settings: Sequence[EncodeSettings],
+    out_dir: str | os.PathLike[str],
+    *,
+    config: SweepConfig | None = None,
+    title: str | None = None,
+    workers: int = 1,
+    on_event: Callable[[SweepEvent], None] | None = None,
+) -> SweepReport:
+    """Encode and measure explicit settings of one probed source, stored and resumable like a
+    sweep (``config`` gives the metrics, scaler, subsampling, timeout and whether to keep the
+    encodes; its codec/heights/crfs are not used)."""
+    config = config or SweepConfig()
+    out = ensure_writable_dir(Path(out_dir))
+    for codec in {s.codec for s in settings}:
+        check_available(codec)
+    name = title or source.title
+    with ResultsStore(out / "results.sqlite") as store:
+        runner = _Runner(config, store, WorkDir(out / "work"))
+        jobs = [_job(name, source, s, config) for s in settings]
+        _run_title(runner, name, jobs, workers=workers, on_event=on_event)
+    return runner.report
+
+
+def encoded_path(
+    out_dir: str | os.PathLike[str], source: SourceInfo, settings: EncodeSettings
+) -> Path:
+    """Where :func:`measure_settings` keeps the encode of ``settings`` (with keep_encodes)."""
+    key = encode_key(source.content_hash, settings.key(), ffmpeg_version())
+    return WorkDir(Path(out_dir) / "work").encode_path(key)
 
 
 def _run_title(

@@ -1,0 +1,121 @@
+"""``ladderforge ladder``: the main job, a ladder per title (predict | probe | exhaustive)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from ladderforge._cli.cmd_sweep import parse_heights
+from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
+from ladderforge.errors import UsageError
+
+if TYPE_CHECKING:
+    from ladderforge.batch import BatchReport
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ladder")
+    def ladder_cmd(
+        sources: list[Path] = typer.Argument(None, help="Source videos (titles)."),
+        manifest: Path = typer.Option(
+            None, help="CSV with a 'path' (and optional 'title') column."
+        ),
+        output: Path = typer.Option(..., "-o", "--output", help="Output folder (resumable)."),
+        mode: str = typer.Option("probe", help="predict | probe | exhaustive."),
+        codec: str = typer.Option("x265", help="Encoder backend."),
+        preset: str = typer.Option("veryfast", help="Encoder preset."),
+        heights: str = typer.Option("1080,720,540,432,360,270", help="Candidate heights."),
+        top_vmaf: float = typer.Option(95.0, help="VMAF of the top rung."),
+        floor_vmaf: float = typer.Option(40.0, help="VMAF of the bottom rung."),
+        max_rungs: int = typer.Option(6, help="Most rungs."),
+        encode: bool = typer.Option(False, "--encode", help="Encode every rung."),
+        validate: bool = typer.Option(False, "--validate", help="Encode and measure every rung."),
+        model: Path = typer.Option(None, help="Model file (default: the shipped model)."),
+        workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes."),
+        verbose: bool = typer.Option(False, "--verbose", "-v"),
+    ) -> None:
+        """Choose a ladder per title; write OUT/<title>.ladder.json, OUT/<title>/master.m3u8,
+        OUT/summary.parquet. A failing title is reported at the end (exit code 3)."""
+        from ladderforge.batch import read_manifest, run_batch
+        from ladderforge.planner import LadderConfig
+
+        def _sources() -> list[Path]:
+            if manifest is not None and sources:
+                raise UsageError("give source files or --manifest, not both")
+            if manifest is not None:
+                return read_manifest(manifest)
+            if not sources:
+                raise UsageError("no title given: pass source files or --manifest titles.csv")
+            return list(sources)
+
+        titles = guarded(_sources, verbose=verbose)
+        config = guarded(
+            lambda: LadderConfig(
+                mode=mode,
+                codec=codec,
+                preset=preset,
+                heights=parse_heights(heights),
+                top_vmaf=top_vmaf,
+                floor_vmaf=floor_vmaf,
+                max_rungs=max_rungs,
+                encode=encode,
+                validate=validate,
+                model_path=model,
+                workers=workers,
+            ),
+            verbose=verbose,
+        )
+        with progress_bar() as bars:
+            task = bars.add_task("titles", total=len(titles))
+
+            def stage(title: str, what: str) -> None:
+                bars.update(task, description=f"{title}: {what}")
+
+            def done(title: str, plan: object, error: str | None) -> None:
+                bars.advance(task)
+
+            report = guarded(
+                lambda: run_batch(
+                    titles, output, config=config, on_stage=stage, on_title_done=done
+                ),
+                verbose=verbose,
+            )
+        _print(report)
+        if report.failures:
+            for src, message in report.failures.items():
+                err_console.print(f"[red]failed:[/] {src}: {message}", highlight=False)
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print(report: BatchReport) -> None:
+    table = Table(
+        "title",
+        "rung",
+        "resolution",
+        "crf",
+        "pred kbps",
+        "pred vmaf",
+        "meas kbps",
+        "meas vmaf",
+        "decision cpu s",
+    )
+    for title, plan in report.plans.items():
+        for i, r in enumerate(plan.ladder.rungs):
+            s = r.settings
+            table.add_row(
+                title if i == 0 else "",
+                str(i + 1),
+                f"{s.width}x{s.height}",
+                f"{s.q:g}",
+                f"{r.bitrate_kbps:.0f}",
+                f"{r.vmaf:.1f}",
+                "" if r.measured_bitrate_kbps is None else f"{r.measured_bitrate_kbps:.0f}",
+                "" if r.measured_vmaf is None else f"{r.measured_vmaf:.1f}",
+                f"{plan.decision_cpu_s:.1f}" if i == 0 else "",
+            )
+        for note in plan.ladder.notes:
+            table.add_row("", "", f"[yellow]{note}[/]", "", "", "", "", "", "")
+    console.print(table)

@@ -1,0 +1,133 @@
+"""A batch of titles through the main job: manifest checking, per-title isolation, summary.
+
+A manifest is a CSV with a ``path`` column (and optionally ``title``); it is checked whole before
+any work starts (missing files, duplicate titles, unknown columns). A title that fails is
+recorded with its error and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ladderforge.errors import LadderforgeError, MediaNotFoundError, UsageError
+from ladderforge.planner import LadderConfig, StageCallback, TitlePlan, plan_title
+from ladderforge.store import atomic_write_bytes, ensure_writable_dir
+
+__all__ = ["BatchReport", "read_manifest", "run_batch", "summary_frame"]
+
+_MANIFEST_COLUMNS = {"path", "title"}
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[Path]:
+    """Source paths from a manifest CSV, checked whole (every problem listed at once)."""
+    manifest = Path(path)
+    try:
+        text = manifest.read_text()
+    except OSError as exc:
+        raise MediaNotFoundError(
+            f"{manifest}: cannot read the manifest ({exc.strerror})", path=manifest
+        ) from exc
+    reader = csv.DictReader(io.StringIO(text))
+    columns = set(reader.fieldnames or [])
+    if "path" not in columns or columns - _MANIFEST_COLUMNS:
+        raise UsageError(
+            f"{manifest}: a manifest needs a 'path' column and may have 'title'; "
+            f"found columns {sorted(columns)}",
+            path=manifest,
+        )
+    problems, paths, titles = [], [], set()
+    for line, row in enumerate(reader, start=2):
+        src = Path(row["path"] or "")
+        if not src.is_absolute():
+            src = manifest.parent / src
+        title = (row.get("title") or "").strip() or src.stem
+        if not row["path"]:
+            problems.append(f"line {line}: empty path")
+        elif not src.is_file():
+            problems.append(f"line {line}: {src} does not exist")
+        if title in titles:
+            problems.append(f"line {line}: duplicate title {title!r}")
+        titles.add(title)
+        paths.append(src)
+    if problems:
+        raise UsageError(f"{manifest}: " + "; ".join(problems), path=manifest)
+    if not paths:
+        raise UsageError(f"{manifest}: the manifest lists no title", path=manifest)
+    return paths
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: one plan per finished title, one message per failed title."""
+
+    plans: dict[str, TitlePlan] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def run_batch(
+    sources: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    config: LadderConfig,
+    on_stage: StageCallback | None = None,
+    on_title_done: Callable[[str, TitlePlan | None, str | None], None] | None = None,
+) -> BatchReport:
+    """Plan every title; failures are recorded and the batch goes on. Writes the summary."""
+    out = ensure_writable_dir(Path(out_dir))
+    stems = [Path(s).stem for s in sources]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise UsageError(
+            f"titles appear twice: {', '.join(duplicates)} (rename or use a "
+            "manifest with a title column)"
+        )
+    report = BatchReport()
+    for src in sources:
+        name = Path(src).stem
+        try:
+            plan = plan_title(src, out, config=config, on_stage=on_stage)
+        except LadderforgeError as exc:
+            report.failures[str(src)] = exc.message
+            if on_title_done:
+                on_title_done(name, None, exc.message)
+            continue
+        report.plans[plan.ladder.title] = plan
+        if on_title_done:
+            on_title_done(plan.ladder.title, plan, None)
+    frame = summary_frame(report)
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    atomic_write_bytes(out / "summary.parquet", buf.getvalue())
+    return report
+
+
+def summary_frame(report: BatchReport) -> pl.DataFrame:
+    """One row per rung of every planned title."""
+    rows = []
+    for title, plan in report.plans.items():
+        for i, r in enumerate(plan.ladder.rungs):
+            rows.append(
+                {
+                    "title": title,
+                    "mode": plan.ladder.mode,
+                    "rung": i + 1,
+                    "width": r.settings.width,
+                    "height": r.settings.height,
+                    "crf": r.settings.q,
+                    "predicted_kbps": r.bitrate_kbps,
+                    "predicted_vmaf": r.vmaf,
+                    "measured_kbps": r.measured_bitrate_kbps,
+                    "measured_vmaf": r.measured_vmaf,
+                    "total_usd": r.cost.get("total_usd"),
+                    "decision_cpu_s": plan.decision_cpu_s,
+                    "analysis_s": plan.analysis_s,
+                }
+            )
+    return pl.DataFrame(rows, infer_schema_length=None)

@@ -1,0 +1,138 @@
+"""Probe planning and calibration: a few short real encodes correct the predicted RD surface.
+
+Which segments to probe and how to correct a prediction is policy (pure functions, tested on
+recorded values); running the probe encodes is the pipeline's job.
+
+- :func:`plan_probe_segments` picks short segments from the scene list that span its complexity
+  (the easiest, the median and the hardest scene by texture and motion).
+- :func:`fit_calibration` turns probe results (predicted vs measured, per height and CRF) into a
+  per-height correction: an offset and a slope in CRF for VMAF and for log2 rate (slope only
+  where a height was probed at two CRFs or more). Heights that were not probed take the
+  correction of the nearest probed height (by log2 of the height).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ladderforge.errors import UsageError
+
+__all__ = ["Calibration", "HeightCorrection", "ProbeResult", "fit_calibration",
+           "plan_probe_segments"]
+
+_SLOPE_LIMIT_VMAF = 1.5
+"""Largest |VMAF correction per CRF step| accepted from two probe points."""
+_SLOPE_LIMIT_RATE = 0.08
+"""Largest |log2-rate correction per CRF step| accepted from two probe points."""
+
+
+def _complexity(features: Mapping[str, float]) -> float:
+    texture = float(features.get("texture_e_mean", 0.0) or 0.0)
+    motion = float(features.get("ti_mean", 0.0) or 0.0)
+    return math.log1p(max(texture, 0.0)) + math.log1p(max(motion, 0.0))
+
+
+def plan_probe_segments(
+    scenes: Sequence[tuple[int, int, Mapping[str, float]]],
+    *,
+    frame_rate: float,
+    n_segments: int = 3,
+    segment_s: float = 2.0,
+) -> list[tuple[int, int]]:
+    """(start, end) frame ranges to probe: up to ``n_segments`` scenes spanning complexity.
+
+    ``scenes`` are (start_frame, end_frame, pooled features). Each segment is the middle
+    ``segment_s`` seconds of its scene (the whole scene when shorter). Sorted by start frame.
+    """
+    if not scenes:
+        raise UsageError("plan_probe_segments needs at least one scene.")
+    if n_segments < 1 or segment_s <= 0 or frame_rate <= 0:
+        raise UsageError("n_segments, segment_s and frame_rate must be positive.")
+    ranked = sorted(scenes, key=lambda s: _complexity(s[2]))
+    if len(ranked) <= n_segments:
+        picks = ranked
+    else:
+        idx = sorted({round(i * (len(ranked) - 1) / (n_segments - 1)) for i in range(n_segments)}
+                     if n_segments > 1 else {len(ranked) // 2})
+        picks = [ranked[i] for i in idx]
+    length = max(1, round(segment_s * frame_rate))
+    segments = []
+    for start, end, _ in picks:
+        if end - start <= length:
+            segments.append((start, end))
+        else:
+            mid = (start + end) // 2
+            segments.append((mid - length // 2, mid - length // 2 + length))
+    return sorted(segments)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe: a segment encoded at one height and CRF, predicted and measured."""
+
+    height: int
+    crf: float
+    predicted_vmaf: float
+    measured_vmaf: float
+    predicted_kbps: float
+    measured_kbps: float
+
+
+@dataclass(frozen=True)
+class HeightCorrection:
+    """vmaf += a_vmaf + b_vmaf (crf - crf0); log2 kbps += a_rate + b_rate (crf - crf0)."""
+
+    crf0: float
+    a_vmaf: float
+    b_vmaf: float
+    a_rate: float
+    b_rate: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-height corrections of a predicted RD surface."""
+
+    by_height: Mapping[int, HeightCorrection]
+
+    def correction(self, height: int) -> HeightCorrection:
+        if not self.by_height:
+            return HeightCorrection(0.0, 0.0, 0.0, 0.0, 0.0)
+        nearest = min(self.by_height, key=lambda h: abs(math.log2(h) - math.log2(height)))
+        return self.by_height[nearest]
+
+    def apply(self, height: int, crf: np.ndarray, vmaf: np.ndarray,
+              kbps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Corrected (vmaf, kbps) for one height over an array of CRFs."""
+        c = self.correction(height)
+        d = np.asarray(crf, float) - c.crf0
+        new_vmaf = np.clip(np.asarray(vmaf) + c.a_vmaf + c.b_vmaf * d, 0.0, 100.0)
+        new_kbps = np.asarray(kbps) * np.exp2(c.a_rate + c.b_rate * d)
+        return new_vmaf, new_kbps
+
+
+def _line(x: np.ndarray, y: np.ndarray, limit: float) -> tuple[float, float, float]:
+    x0 = float(x.mean())
+    if len(np.unique(x)) < 2:
+        return x0, float(y.mean()), 0.0
+    slope = float(np.polyfit(x - x0, y, 1)[0])
+    slope = max(-limit, min(limit, slope))
+    return x0, float(np.mean(y - slope * (x - x0))), slope
+
+
+def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
+    """Per-height offset and slope (in CRF) of the prediction errors seen in the probes."""
+    by_height: dict[int, HeightCorrection] = {}
+    for height in sorted({p.height for p in probes}):
+        mine = [p for p in probes if p.height == height]
+        crf = np.array([p.crf for p in mine], float)
+        dv = np.array([p.measured_vmaf - p.predicted_vmaf for p in mine])
+        dr = np.array([math.log2(p.measured_kbps / p.predicted_kbps) for p in mine])
+        crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF)
+        _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE)
+        by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r)
+    return Calibration(by_height)

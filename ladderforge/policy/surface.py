@@ -1,0 +1,84 @@
+"""The predicted RD surface of a title: (height, CRF) -> (kbps, VMAF, encode cost), as RD points.
+
+The model predicts every candidate of a grid from the title's pooled content features; an
+optional :class:`~ladderforge.policy.calibrate.Calibration` corrects it per height; each height's
+curve is then made monotone in CRF (quality and rate never rise with CRF) so that the convex
+hull and the ladder see a well-formed surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from ladderforge.errors import UsageError
+from ladderforge.policy.calibrate import Calibration
+from ladderforge.policy.cost import encode_cpu_s
+from ladderforge.policy.models import CONTENT_FEATURES, RDModel
+from ladderforge.types import EncodeSettings, RDPoint
+
+__all__ = ["candidate_grid", "predict_surface", "surface_points"]
+
+DEFAULT_CRFS = tuple(float(c) for c in range(16, 47))
+
+
+def candidate_grid(
+    *, source_width: int, source_height: int, heights: Sequence[int],
+    crfs: Sequence[float] = DEFAULT_CRFS,
+) -> list[tuple[int, int, float]]:
+    """(width, height, crf) candidates: heights capped at the source, even sizes, aspect kept."""
+    if source_width <= 0 or source_height <= 0:
+        raise UsageError("candidate_grid needs a positive source size.")
+    sizes = set()
+    for h in heights:
+        out_h = min(h, source_height) // 2 * 2
+        out_w = max(2, round(source_width * out_h / source_height / 2) * 2)
+        sizes.add((out_w, out_h))
+    return [(w, h, float(c)) for w, h in sorted(sizes, key=lambda s: -s[1]) for c in crfs]
+
+
+def predict_surface(
+    model: RDModel, features: Mapping[str, float], *, source_width: int, source_height: int,
+    fps: float, frames: int, heights: Sequence[int], crfs: Sequence[float] = DEFAULT_CRFS,
+    calibration: Calibration | None = None, codec: str = "x265", preset: str = "veryfast",
+) -> pl.DataFrame:
+    """One row per candidate: width, height, crf, bitrate_kbps, vmaf, encode_cpu_s (predicted)."""
+    grid = candidate_grid(source_width=source_width, source_height=source_height,
+                          heights=heights, crfs=crfs)
+    content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
+    rows = pl.DataFrame({
+        "width": [w for w, _, _ in grid], "height": [h for _, h, _ in grid],
+        "crf": [c for _, _, c in grid], "source_height": source_height, "source_fps": fps,
+        **{k: v for k, v in content.items()},
+    })
+    pred = model.predict(rows)
+    vmaf, kbps = pred.vmaf.copy(), pred.bitrate_kbps.copy()
+    heights_col = rows["height"].to_numpy()
+    crf_col = rows["crf"].to_numpy()
+    for h in np.unique(heights_col):
+        mask = heights_col == h
+        order = np.argsort(crf_col[mask])
+        v, k = vmaf[mask][order], kbps[mask][order]
+        if calibration is not None:
+            v, k = calibration.apply(int(h), crf_col[mask][order], v, k)
+        # monotone in CRF: a higher CRF never gives more quality or more bits
+        v, k = np.minimum.accumulate(v), np.minimum.accumulate(k)
+        idx = np.flatnonzero(mask)[order]
+        vmaf[idx], kbps[idx] = v, k
+    cost = [encode_cpu_s(codec, preset, width=w, height=h, frames=frames) for w, h, _ in grid]
+    return rows.select("width", "height", "crf").with_columns(
+        pl.Series("bitrate_kbps", kbps), pl.Series("vmaf", vmaf),
+        pl.Series("encode_cpu_s", cost))
+
+
+def surface_points(surface: pl.DataFrame, *, codec: str, preset: str) -> list[RDPoint]:
+    """The surface as RD points with the settings each point stands for."""
+    rc = "cq" if codec.startswith("nvenc") else "crf"
+    return [
+        RDPoint(EncodeSettings(codec=codec, width=int(r["width"]), height=int(r["height"]),
+                               rate_control=rc, q=float(r["crf"]), preset=preset),  # type: ignore[arg-type]
+                float(r["bitrate_kbps"]), float(r["vmaf"]), float(r["encode_cpu_s"]))
+        for r in surface.iter_rows(named=True)
+    ]

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_analyze",
     "ladderforge._cli.cmd_measure",
     "ladderforge._cli.cmd_sweep",
+    "ladderforge._cli.cmd_ladder",
 ]
 
 

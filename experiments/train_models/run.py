@@ -6,7 +6,7 @@ LinearRDBaseline (per-height ridge). Prints VMAF MAE and kbps MAPE per held-out 
 overall, writes results/cv.json, then fits RDModel on every row and writes the shipped model
 ladderforge/policy/models/x265_veryfast.json (with the CV figures and the dataset provenance).
 
-Usage: python experiments/train_models/run.py [--dataset experiments/build_dataset/results/dataset.parquet]
+Usage: python experiments/train_models/run.py [--dataset PATH]  (default: the build_dataset output)
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ SHIPPED = ROOT / "ladderforge" / "policy" / "models" / "x265_veryfast.json"
 def errors(rows: pl.DataFrame, pred: Any) -> dict[str, float]:
     vmaf = rows["vmaf"].to_numpy()
     kbps = rows["bitrate_kbps"].to_numpy()
-    return {"vmaf_mae": float(np.mean(np.abs(pred.vmaf - vmaf))),
-            "kbps_mape": float(np.mean(np.abs(pred.bitrate_kbps - kbps) / kbps) * 100)}
+    return {
+        "vmaf_mae": float(np.mean(np.abs(pred.vmaf - vmaf))),
+        "kbps_mape": float(np.mean(np.abs(pred.bitrate_kbps - kbps) / kbps) * 100),
+    }
 
 
 def cross_validate(data: pl.DataFrame, make: Any) -> dict[str, dict[str, float]]:
@@ -54,8 +56,11 @@ def main() -> int:
     data = pl.read_parquet(args.dataset).filter(pl.col("bitrate_kbps") > 0)
     provenance_file = args.dataset.parent / "provenance.json"
     provenance = json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
-    candidates = {"lightgbm_monotone": RDModel, "hist_gbm_monotone": HGBRDBaseline,
-                  "linear_per_height": LinearRDBaseline}
+    candidates = {
+        "lightgbm_monotone": RDModel,
+        "hist_gbm_monotone": HGBRDBaseline,
+        "linear_per_height": LinearRDBaseline,
+    }
     results: dict[str, Any] = {}
     for name, make in candidates.items():
         per_title = cross_validate(data, make)
@@ -64,20 +69,32 @@ def main() -> int:
             "median_vmaf_mae": statistics.median(v["vmaf_mae"] for v in per_title.values()),
             "median_kbps_mape": statistics.median(v["kbps_mape"] for v in per_title.values()),
         }
-        print(f"{name:20s} median over held-out titles: VMAF MAE "
-              f"{results[name]['median_vmaf_mae']:.2f}, kbps MAPE "
-              f"{results[name]['median_kbps_mape']:.1f} %", flush=True)
+        print(
+            f"{name:20s} median over held-out titles: VMAF MAE "
+            f"{results[name]['median_vmaf_mae']:.2f}, kbps MAPE "
+            f"{results[name]['median_kbps_mape']:.1f} %",
+            flush=True,
+        )
         for group, e in per_title.items():
-            print(f"    {group:40s} VMAF MAE {e['vmaf_mae']:6.2f}  kbps MAPE "
-                  f"{e['kbps_mape']:6.1f} %")
+            print(
+                f"    {group:40s} VMAF MAE {e['vmaf_mae']:6.2f}  kbps MAPE {e['kbps_mape']:6.1f} %"
+            )
     atomic_write_json(HERE / "results" / "cv.json", results)
     model = RDModel().fit(data)
-    model.save(args.out, metadata={
-        "trained_on": provenance, "rows": data.height,
-        "cv_leave_one_title_out": {k: {"median_vmaf_mae": v["median_vmaf_mae"],
-                                       "median_kbps_mape": v["median_kbps_mape"]}
-                                   for k, v in results.items()},
-    })
+    model.save(
+        args.out,
+        metadata={
+            "trained_on": provenance,
+            "rows": data.height,
+            "cv_leave_one_title_out": {
+                k: {
+                    "median_vmaf_mae": v["median_vmaf_mae"],
+                    "median_kbps_mape": v["median_kbps_mape"],
+                }
+                for k, v in results.items()
+            },
+        },
+    )
     print(f"shipped model: {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
     return 0
 

@@ -174,3 +174,19 @@ class ResultsStore:
             ).fetchall()
         for key, title, result, created in rows:
             yield key, title, EncodeResult.from_dict(json.loads(result)), created
+
+    def measured(self, title: str | None = None) -> list[tuple[str, EncodeResult, QualityResult]]:
+        """(title, encode, measurement) of every measured encode (of one title when given)."""
+        sql = (
+            "SELECT e.title, e.result, m.result FROM encodes e JOIN measurements m "
+            "ON m.encode_key = e.key"
+        )
+        params: tuple[Any, ...] = ()
+        if title is not None:
+            sql, params = sql + " WHERE e.title = ?", (title,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY e.created_at", params).fetchall()
+        return [
+            (t, EncodeResult.from_dict(json.loads(e)), QualityResult.from_dict(json.loads(q)))
+            for t, e, q in rows
+        ]

@@ -19,6 +19,7 @@ from ladderforge._cli.common import (
     guarded,
     progress_bar,
 )
+from ladderforge.analysis.schema import DEFAULT_ANALYSIS_PIXELS
 from ladderforge.errors import LadderforgeError
 
 if TYPE_CHECKING:
@@ -32,9 +33,14 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(
             None, "-o", "--output", help="Write every title's per-frame features to this parquet."
         ),
-        stride: int = typer.Option(1, "--stride", min=1, help="Analyse every n-th frame."),
+        stride: int | None = typer.Option(
+            None, "--stride", min=1, help="Analyse every n-th frame [default: 1; 2 with --fast]."
+        ),
         fast: bool = typer.Option(
             False, "--fast", help="Skip non-reference frames and the loop filter in the decoder."
+        ),
+        analysis_pixels: int = typer.Option(
+            DEFAULT_ANALYSIS_PIXELS, "--analysis-pixels", help="Pixel budget of the analysis grid."
         ),
         scene_detector: str = typer.Option(
             "adaptive", "--scene-detector", help="PySceneDetect detector: adaptive or content."
@@ -62,7 +68,8 @@ def register(app: typer.Typer) -> None:
 
                 try:
                     profiles.append(
-                        analyze(src, stride=stride, fast=fast, scene_detector=scene_detector,
+                        analyze(src, stride=stride, fast=fast, analysis_pixels=analysis_pixels,
+                                scene_detector=scene_detector,
                                 min_scene_s=min_scene_s, cache_dir=cache, on_progress=report)
                     )
                 except LadderforgeError as exc:

@@ -22,6 +22,7 @@ from ladderforge.analysis.profile import (
 from ladderforge.analysis.schema import (
     AGGREGATES,
     ANALYSIS_VERSION,
+    FRAME_COLUMNS,
     FRAME_FEATURES,
     NUMERIC_FEATURES,
     TITLE_FIELDS,
@@ -32,6 +33,7 @@ from ladderforge.analysis.schema import (
 __all__ = [
     "AGGREGATES",
     "ANALYSIS_VERSION",
+    "FRAME_COLUMNS",
     "FRAME_FEATURES",
     "MAX_SIDE",
     "MIN_SIDE",

@@ -31,7 +31,7 @@ from ladderforge.analysis.profile import (
     frame_schema,
 )
 from ladderforge.analysis.scenes import CutDetector
-from ladderforge.analysis.schema import FRAME_COLUMNS
+from ladderforge.analysis.schema import DEFAULT_ANALYSIS_PIXELS, FAST_STRIDE, FRAME_COLUMNS
 from ladderforge.errors import InvalidMediaError, UnsupportedMediaError
 from ladderforge.media import probe
 from ladderforge.types import SourceInfo
@@ -47,7 +47,7 @@ MIN_SIDE = 16
 """Smallest picture side analysed (smaller pictures raise UnsupportedMediaError)."""
 MAX_SIDE = 16384
 """Largest picture side analysed."""
-THUMB_WIDTH = 256
+THUMB_WIDTH = 192
 SCREEN_CONTENT_SCORE = 0.15
 _PROGRESS_EVERY = 16
 
@@ -55,9 +55,9 @@ _PROGRESS_EVERY = 16
 def analyze(
     path: str | os.PathLike[str],
     *,
-    stride: int = 1,
+    stride: int | None = None,
     fast: bool = False,
-    analysis_pixels: int = 640 * 360,
+    analysis_pixels: int = DEFAULT_ANALYSIS_PIXELS,
     scene_detector: str = "adaptive",
     min_scene_s: float = 0.5,
     flash_s: float = 0.25,
@@ -70,10 +70,11 @@ def analyze(
 
     Args:
         path: the video file.
-        stride: analyse every n-th frame (cuts still use every frame).
+        stride: analyse every n-th decoded frame (cuts still use every decoded frame); default
+            1, or 2 in fast mode.
         fast: the decoder skips non-reference frames and the loop filter (see the benchmark
             README for what that changes); motion then comes from optical flow.
-        analysis_pixels: most pixels of the analysis grid (default 640x360).
+        analysis_pixels: most pixels of the analysis grid (default 480x270).
         scene_detector: ``adaptive`` (PySceneDetect's AdaptiveDetector) or ``content``.
         min_scene_s: shortest scene in seconds.
         flash_s: longest flash that is not a cut, in seconds.
@@ -87,7 +88,8 @@ def analyze(
         a picture size outside 16..16384 pixels.
     """
     params = AnalysisParams(
-        stride=stride, fast=fast, analysis_pixels=analysis_pixels, scene_detector=scene_detector,
+        stride=stride if stride is not None else (FAST_STRIDE if fast else 1),
+        fast=fast, analysis_pixels=analysis_pixels, scene_detector=scene_detector,
         min_scene_s=min_scene_s, flash_s=flash_s, motion_vectors=motion_vectors,
     )
     source = probe(path)
@@ -152,8 +154,10 @@ class _Pass:
         self.cuts.push(fr.index, fr.pts_s, bgr)
         if not analyse:
             return
+        frames = self.columns["frame"]
+        gap = fr.index - frames[-1] if frames else 1
         row = self.features.compute(fr.luma, cb if fr.cb is not None else None,
-                                    cr if fr.cr is not None else None)
+                                    cr if fr.cr is not None else None, gap=gap)
         mv = motion_from_vectors(fr.motion_vectors) if fr.motion_vectors is not None else None
         row["motion"] = mv
         row.update(frame=fr.index, pts_s=fr.pts_s, key=fr.key, pict_type=fr.pict_type)

@@ -31,8 +31,8 @@ EDGE_MAGNITUDE = 128.0
 SHARP_MAGNITUDE = 384.0
 SHARP_SHARE_FULL = 0.03
 STILL_MAD = 0.5
-FLOW_WIDTH = 160
-NOISE_CROP = 320
+FLOW_WIDTH = 128
+NOISE_CROP = 256
 NOISE_PERCENTILE = 25
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
@@ -149,9 +149,9 @@ def noise_sigma(luma: U8) -> float:
     h, w = luma.shape
     ch, cw = min(h, NOISE_CROP), min(w, NOISE_CROP)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    crop = luma[y0 : y0 + ch, x0 : x0 + cw].astype(np.float32)
     if ch < 3 or cw < 3:
         return 0.0
+    crop = luma[y0 : y0 + ch, x0 : x0 + cw]
     resp = np.abs(cv2.filter2D(crop, cv2.CV_32F, _LAPLACE)[1:-1, 1:-1])
     bh, bw = resp.shape[0] // 16, resp.shape[1] // 16
     if bh and bw:  # block means: an exact INTER_AREA reduction
@@ -196,8 +196,12 @@ class FrameFeatures:
             return luma
         return downscale(luma, (self.grid_w, self.grid_h))
 
-    def compute(self, luma: U8, cb: U8 | None, cr: U8 | None) -> dict[str, Any]:
-        """One row of features for a full-resolution luma plane and chroma thumbnails."""
+    def compute(self, luma: U8, cb: U8 | None, cr: U8 | None, *, gap: int = 1) -> dict[str, Any]:
+        """One row of features for a full-resolution luma plane and chroma thumbnails.
+
+        ``gap`` is the distance in frames to the previous analysed frame (stride, fast mode):
+        the flow motion is divided by it, so that it stays in pixels per frame.
+        """
         g8 = self.grid(luma)
         area = active_area(luma, self.black, g8)
         g = g8.astype(np.float32)
@@ -214,7 +218,7 @@ class FrameFeatures:
         row.update(self._screen(mag, variance, area))
         row["colorfulness"] = colorfulness(cb, cr) if cb is not None and cr is not None else 0.0
         row["noise_sigma"] = noise_sigma(luma)
-        row["motion_flow"] = self._flow_motion(g8)
+        row["motion_flow"] = self._flow_motion(g8) / max(1, gap)
         if area is None:
             row.update(active_x=None, active_y=None, active_w=None, active_h=None)
         else:

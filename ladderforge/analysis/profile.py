@@ -21,6 +21,7 @@ import polars as pl
 from ladderforge.analysis.schema import (
     AGGREGATES,
     ANALYSIS_VERSION,
+    DEFAULT_ANALYSIS_PIXELS,
     FRAME_FEATURES,
     NUMERIC_FEATURES,
 )
@@ -49,7 +50,7 @@ class AnalysisParams:
     """Analyse every n-th decoded frame (scene cuts still see every decoded frame)."""
     fast: bool = False
     """Decoder skips non-reference frames and the loop filter; motion from optical flow."""
-    analysis_pixels: int = 640 * 360
+    analysis_pixels: int = DEFAULT_ANALYSIS_PIXELS
     """Most pixels of the analysis grid."""
     scene_detector: str = "adaptive"
     """PySceneDetect detector: ``adaptive`` or ``content``."""

@@ -1,7 +1,7 @@
 """Hard scene cuts from the frames of the analysis pass: PySceneDetect's detectors, fed in place.
 
 PySceneDetect's detectors are plain objects that take one BGR picture at a time; this module
-feeds them a 256-px-wide thumbnail of every decoded frame (never a second decode), then checks
+feeds them a 192-px-wide thumbnail of every decoded frame (never a second decode), then checks
 each candidate cut:
 
 - *flashes*: when the pictures just before a candidate and a few frames after it match (a flash,

@@ -6,10 +6,11 @@ stored in every profile, so a learned model can refuse features of another versi
 
 Conventions:
 
-- *Analysis grid*: the luma plane area-downscaled (OpenCV ``INTER_AREA``) so that it holds at
-  most ``analysis_pixels`` pixels (default 640x360), aspect kept; smaller sources are analysed at
-  their own size. Features marked "grid" are computed there, so they do not depend on the
-  source resolution.
+- *Analysis grid*: the luma plane downscaled so that it holds at most ``analysis_pixels`` pixels
+  (default 480x270), aspect kept: exact 2x area halvings (OpenCV ``INTER_AREA``) while the
+  picture is at least twice the grid, then one bilinear step of less than 2x (720p: 1.33x;
+  1080p and 2160p need none). Smaller sources are analysed at their own size. Features on the
+  grid do not depend on the source resolution (16:9 sources all land on 480x270).
 - *8-bit code values*: samples of any bit depth are brought to 0-255 first (10-bit / 4).
 - *Temporal features* compare an analysed frame with the previous analysed frame; with
   ``stride > 1`` or in fast mode that spans the gap between them (see the benchmark's README for
@@ -27,6 +28,8 @@ import polars as pl
 __all__ = [
     "AGGREGATES",
     "ANALYSIS_VERSION",
+    "DEFAULT_ANALYSIS_PIXELS",
+    "FAST_STRIDE",
     "FRAME_COLUMNS",
     "FRAME_FEATURES",
     "NUMERIC_FEATURES",
@@ -37,6 +40,11 @@ __all__ = [
 
 ANALYSIS_VERSION = "ladderforge.analysis/1"
 """Version of the feature recipes; part of every cache key and stored in every profile."""
+
+DEFAULT_ANALYSIS_PIXELS = 480 * 270
+"""Default pixel budget of the analysis grid: 1080p and 2160p reach it by exact 2x halvings."""
+FAST_STRIDE = 2
+"""Default stride in fast mode."""
 
 AGGREGATES = ("mean", "p90", "std")
 """How frame features are pooled over a scene or a title: ``{name}_{aggregate}``; ``p90`` is the
@@ -97,13 +105,13 @@ FRAME_FEATURES: tuple[FeatureSpec, ...] = (
                 "Share of grid luma samples <= 40 (8-bit): near-black picture."),
     FeatureSpec("colorfulness", pl.Float64, "8-bit code values", 0, 182,
                 "Hasler-Suesstrunk colourfulness computed on chroma: sqrt(sd(Cb)^2 + sd(Cr)^2) "
-                "+ 0.3 * sqrt(mean(Cb-128)^2 + mean(Cr-128)^2), on a 256-px-wide chroma "
+                "+ 0.3 * sqrt(mean(Cb-128)^2 + mean(Cr-128)^2), on a 192-px-wide chroma "
                 "thumbnail."),
     FeatureSpec("edge_density", pl.Float64, "fraction", 0, 1,
                 "Share of grid pixels whose Sobel magnitude is >= 128 (a step of >= 32 levels)."),
     FeatureSpec("noise_sigma", pl.Float64, "8-bit code values", 0, _INF,
                 "Noise/grain: Immerkaer's estimator (|3x3 Laplacian-difference mask| * "
-                "sqrt(pi/2) / 6) on a full-resolution centre crop (<= 320x320), averaged per "
+                "sqrt(pi/2) / 6) on a full-resolution centre crop (<= 256x256), averaged per "
                 "16x16 block; the 25th percentile of blocks (flat areas carry the noise). "
                 "Compressed sources keep little grain: expect 0-1."),
     FeatureSpec("motion", pl.Float64, "source px per frame", 0, _INF,
@@ -112,8 +120,8 @@ FRAME_FEATURES: tuple[FeatureSpec, ...] = (
                 "fast mode: equal to motion_flow. The title's motion_source says which."),
     FeatureSpec("motion_flow", pl.Float64, "source px per frame", 0, _INF,
                 "Motion proxy on every source: mean length of DIS optical flow (OpenCV, "
-                "ultrafast preset) between 160-px-wide thumbnails of consecutive analysed "
-                "frames, scaled to source pixels."),
+                "ultrafast preset) between 128-px-wide thumbnails of consecutive analysed "
+                "frames, scaled to source pixels and divided by their distance in frames."),
     FeatureSpec("active_x", pl.Int32, "source px", 0, _INF,
                 "Active picture area, left edge: columns at the left whose mean luma is <= "
                 "black + 10 are bars. Null when the whole frame is dark.", False),

@@ -117,7 +117,7 @@ def test_8k_frames_are_handled(clips: Path) -> None:
                 "-q:v", "20", "-pix_fmt", "yuvj420p", str(big)])
     profile = analyze(big, cache_dir=False)
     assert profile.frames.height == 2
-    assert (profile.title["grid_width"], profile.title["grid_height"]) == (640, 360)
+    assert (profile.title["grid_width"], profile.title["grid_height"]) == (480, 270)
     assert profile.title["active_w"] == 7680
 
 

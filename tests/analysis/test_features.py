@@ -15,6 +15,7 @@ from ladderforge.analysis.features import (
     motion_from_vectors,
     noise_sigma,
 )
+from ladderforge.analysis.schema import DEFAULT_ANALYSIS_PIXELS
 
 RNG = np.random.default_rng(7)
 
@@ -36,7 +37,7 @@ def _slide(h: int = 360, w: int = 640) -> np.ndarray:
 
 
 def _features(w: int = 640, h: int = 360) -> FrameFeatures:
-    return FrameFeatures(width=w, height=h, max_pixels=640 * 360, black=16.0)
+    return FrameFeatures(width=w, height=h, max_pixels=DEFAULT_ANALYSIS_PIXELS, black=16.0)
 
 
 def test_si_of_flat_frame_is_below_si_of_detailed_frame() -> None:
@@ -66,7 +67,7 @@ def test_active_area_is_found_to_the_pixel(top: int, bottom: int, left: int, rig
     h, w = 720, 1280
     luma = np.full((h, w), 16, np.uint8)
     luma[top : h - bottom, left : w - right] = _natural(h - top - bottom, w - left - right)
-    grid = downscale(luma, grid_size(w, h, 640 * 360))
+    grid = downscale(luma, grid_size(w, h, DEFAULT_ANALYSIS_PIXELS))
     area = active_area(luma, 16.0, grid)
     assert area is not None
     assert (area.x, area.y, area.w, area.h) == (left, top, w - left - right, h - top - bottom)
@@ -109,9 +110,10 @@ def test_motion_from_vectors_weights_by_block_area() -> None:
     assert motion_from_vectors(mvs[:0]) is None
 
 
-@pytest.mark.parametrize(("size", "grid"), [((1920, 1080), (640, 360)), ((1280, 720), (640, 360)),
-                                            ((3840, 2160), (640, 360)), ((320, 240), (320, 240))])
+@pytest.mark.parametrize(("size", "grid"), [((1920, 1080), (480, 270)), ((1280, 720), (480, 270)),
+                                            ((3840, 2160), (480, 270)), ((320, 240), (320, 240)),
+                                            ((1200, 1200), (360, 360))])
 def test_grid_holds_at_most_the_pixel_budget(size: tuple[int, int], grid: tuple[int, int]) -> None:
-    assert grid_size(*size, 640 * 360) == grid
+    assert grid_size(*size, DEFAULT_ANALYSIS_PIXELS) == grid
     img = np.zeros(size[::-1], np.uint8)
     assert downscale(img, grid).shape == grid[::-1]

@@ -1,8 +1,10 @@
 """``analyze()``: one decode pass per title -> per-frame features, scene cuts, scenes, title.
 
-The loop keeps nothing of a frame once its row is computed (memory is bounded by the row lists,
-a few hundred bytes per analysed frame). Every decoded frame feeds the cut detector through a
-256-px thumbnail; every ``stride``-th one gets the full feature set.
+The decoding thread reads each frame once (thumbnail, analysis grid, active area, noise, motion
+vectors) and lets it go; one worker thread runs the cut detector and the grid features, fed
+through a bounded queue. Memory is bounded by the row lists (a few hundred bytes per analysed
+frame). Every decoded frame feeds the cut detector through a 192-px thumbnail; every
+``stride``-th one gets the full feature set.
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from ladderforge.analysis.cache import default_cache_dir, load_cached, store_cached
 from ladderforge.analysis.decode import DecodedFrame, DecodeStats, decode_frames, open_video
-from ladderforge.analysis.features import FrameFeatures, motion_from_vectors
+from ladderforge.analysis.features import FrameFeatures, Prepared, motion_from_vectors
 from ladderforge.analysis.profile import (
     AnalysisParams,
     ContentProfile,
@@ -50,6 +56,7 @@ MAX_SIDE = 16384
 THUMB_WIDTH = 192
 SCREEN_CONTENT_SCORE = 0.15
 _PROGRESS_EVERY = 16
+_QUEUE_FRAMES = 8
 
 
 def analyze(
@@ -142,27 +149,87 @@ class _Pass:
         self.columns: dict[str, list[Any]] = {c: [] for c in FRAME_COLUMNS}
         self.grey = np.full(self.thumb[::-1], 128, np.uint8)
 
-    def push(self, fr: DecodedFrame, analyse: bool) -> None:
+    def prepare(self, fr: DecodedFrame, analyse: bool) -> _Item:
+        """Decoding thread: everything that reads the decoder's frame (which is then freed)."""
         tw, th = self.thumb
         y = cv2.resize(fr.luma, (tw, th), interpolation=cv2.INTER_LINEAR)
+        cb: npt.NDArray[Any] | None = None
+        cr: npt.NDArray[Any] | None = None
         if fr.cb is not None and fr.cr is not None:
             cb = cv2.resize(fr.cb, (tw, th), interpolation=cv2.INTER_NEAREST)
             cr = cv2.resize(fr.cr, (tw, th), interpolation=cv2.INTER_NEAREST)
-        else:
-            cb = cr = self.grey
-        bgr = cv2.cvtColor(cv2.merge([y, cb, cr]), cv2.COLOR_YUV2BGR)
-        self.cuts.push(fr.index, fr.pts_s, bgr)
-        if not analyse:
+        prep = self.features.prepare(fr.luma) if analyse else None
+        mv = motion_from_vectors(fr.motion_vectors) if fr.motion_vectors is not None else None
+        return _Item(fr.index, fr.pts_s, fr.key, fr.pict_type, y, cb, cr, prep, mv)
+
+    def consume(self, item: _Item) -> None:
+        """Worker thread: cut detection and the grid features, in frame order."""
+        cb = item.cb if item.cb is not None else self.grey
+        cr = item.cr if item.cr is not None else self.grey
+        bgr = cv2.cvtColor(cv2.merge([item.y, cb, cr]), cv2.COLOR_YUV2BGR)
+        self.cuts.push(item.index, item.pts_s, bgr)
+        if item.prep is None:
             return
         frames = self.columns["frame"]
-        gap = fr.index - frames[-1] if frames else 1
-        row = self.features.compute(fr.luma, cb if fr.cb is not None else None,
-                                    cr if fr.cr is not None else None, gap=gap)
-        mv = motion_from_vectors(fr.motion_vectors) if fr.motion_vectors is not None else None
-        row["motion"] = mv
-        row.update(frame=fr.index, pts_s=fr.pts_s, key=fr.key, pict_type=fr.pict_type)
+        gap = item.index - frames[-1] if frames else 1
+        row = self.features.compute_prepared(item.prep, item.cb, item.cr, gap=gap)
+        row.update(motion=item.motion, frame=item.index, pts_s=item.pts_s, key=item.key,
+                   pict_type=item.pict_type)
         for name, values in self.columns.items():
             values.append(row.get(name))
+
+
+@dataclass
+class _Item:
+    """One decoded frame, reduced to what the worker needs (owned arrays, no frame buffer)."""
+
+    index: int
+    pts_s: float
+    key: bool
+    pict_type: str
+    y: npt.NDArray[Any]
+    cb: npt.NDArray[Any] | None
+    cr: npt.NDArray[Any] | None
+    prep: Prepared | None
+    motion: float | None
+
+
+def _pipeline(
+    frames: Iterator[DecodedFrame], state: _Pass, stats: DecodeStats, *, stride: int,
+    total: int, on_progress: ProgressCallback | None,
+) -> None:
+    """Decode (this thread) and analyse (one worker thread) side by side, in frame order.
+
+    OpenCV and numpy release the GIL, so the worker's features overlap the decoder's own
+    threads; the bounded queue keeps memory flat. An exception in either side stops both and
+    is raised here.
+    """
+    todo: queue.Queue[_Item | None] = queue.Queue(maxsize=_QUEUE_FRAMES)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while (item := todo.get()) is not None:
+                state.consume(item)
+        except BaseException as exc:  # handed to the decoding thread, which raises it
+            failure.append(exc)
+            while todo.get() is not None:  # keep draining so that put() never blocks
+                pass
+
+    worker = threading.Thread(target=work, name="ladderforge-analysis", daemon=True)
+    worker.start()
+    try:
+        for fr in frames:
+            todo.put(state.prepare(fr, analyse=(stats.frames_decoded - 1) % stride == 0))
+            if failure:
+                break
+            if on_progress is not None and stats.frames_decoded % _PROGRESS_EVERY == 0:
+                on_progress(min(fr.index + 1, total), total)
+    finally:
+        todo.put(None)
+        worker.join()
+    if failure:
+        raise failure[0]
 
 
 def _analyze_source(
@@ -176,10 +243,8 @@ def _analyze_source(
     with open_video(source.path) as container:
         frames = decode_frames(container, stats=stats, fast=params.fast, threads=threads,
                                motion_vectors=params.motion_vectors, frame_rate=source.frame_rate)
-        for fr in frames:
-            state.push(fr, analyse=(stats.frames_decoded - 1) % params.stride == 0)
-            if on_progress is not None and stats.frames_decoded % _PROGRESS_EVERY == 0:
-                on_progress(min(fr.index + 1, total), total)
+        _pipeline(frames, state, stats, stride=params.stride, total=total,
+                  on_progress=on_progress)
     if stats.frames_decoded == 0:
         raise InvalidMediaError(f"{source.path}: no frame of the video stream decodes",
                                 path=source.path)
@@ -191,7 +256,7 @@ def _analyze_source(
         columns["motion"] = list(columns["motion_flow"])
     df = pl.DataFrame(columns, schema=frame_schema(), strict=False)
     df = _mark_scenes(df, [c for c, _ in cuts])
-    scenes = _scenes(df, cuts, source, stats)
+    scenes = _scenes(df, cuts, source, stats, fast=params.fast)
     title = _title_features(df, scenes, source, params, stats, state)
     wall = time.perf_counter() - start
     logger.debug("%s: %d frames analysed in %.2f s", source.path, df.height, wall)
@@ -214,11 +279,13 @@ def _mark_scenes(df: pl.DataFrame, cut_frames: list[int]) -> pl.DataFrame:
 
 
 def _scenes(
-    df: pl.DataFrame, cuts: list[tuple[int, float]], source: SourceInfo, stats: DecodeStats
+    df: pl.DataFrame, cuts: list[tuple[int, float]], source: SourceInfo, stats: DecodeStats,
+    *, fast: bool,
 ) -> tuple[Scene, ...]:
     fps = float(source.frame_rate) or 25.0
     last_frame = int(df["frame"].max() or 0)  # type: ignore[arg-type]
-    end_frame = max(last_frame + 1, stats.frames_decoded if not df.is_empty() else 0)
+    # Fast mode skips frames on purpose: then the stream's own count is the end.
+    end_frame = max(last_frame + 1, source.frame_count if fast else stats.frames_decoded)
     first_pts = float(df["pts_s"][0]) if df.height else 0.0
     last_pts = float(df["pts_s"].max() or 0.0)  # type: ignore[arg-type]
     end_s = last_pts + 1.0 / fps

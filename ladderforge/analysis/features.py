@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ActiveArea", "FrameFeatures", "active_area", "grid_size"]
+__all__ = ["ActiveArea", "FrameFeatures", "Prepared", "active_area", "grid_size"]
 
 # OpenCV's stubs type every image as a loose ndarray: these aliases say what we mean.
 U8 = npt.NDArray[Any]
@@ -171,10 +171,23 @@ def colorfulness(cb: U8, cr: U8) -> float:
     return spread + 0.3 * offset
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What needs the full-resolution picture, taken while the decoder's frame is alive."""
+
+    grid: U8
+    """Luma on the analysis grid (an owned array)."""
+    area: ActiveArea | None
+    """Active picture area (None: a dark frame)."""
+    noise: float
+    """Noise estimate."""
+
+
 class FrameFeatures:
     """Computes the grid features of consecutive analysed frames of one title.
 
-    Not thread-safe: one instance per decode pass, fed frames in display order.
+    :meth:`prepare` (full-resolution work) may run in another thread than
+    :meth:`compute_prepared` (temporal state), but each in order: one instance per decode pass.
     """
 
     def __init__(self, *, width: int, height: int, max_pixels: int, black: float) -> None:
@@ -196,14 +209,26 @@ class FrameFeatures:
             return luma
         return downscale(luma, (self.grid_w, self.grid_h))
 
+    def prepare(self, luma: U8) -> Prepared:
+        """The full-resolution part: grid, active area, noise (stateless)."""
+        g8 = self.grid(luma)
+        area = active_area(luma, self.black, g8)
+        noise = noise_sigma(luma)
+        return Prepared(g8.copy() if g8 is luma else g8, area, noise)
+
     def compute(self, luma: U8, cb: U8 | None, cr: U8 | None, *, gap: int = 1) -> dict[str, Any]:
         """One row of features for a full-resolution luma plane and chroma thumbnails.
 
         ``gap`` is the distance in frames to the previous analysed frame (stride, fast mode):
         the flow motion is divided by it, so that it stays in pixels per frame.
         """
-        g8 = self.grid(luma)
-        area = active_area(luma, self.black, g8)
+        return self.compute_prepared(self.prepare(luma), cb, cr, gap=gap)
+
+    def compute_prepared(
+        self, prep: Prepared, cb: U8 | None, cr: U8 | None, *, gap: int = 1
+    ) -> dict[str, Any]:
+        """:meth:`compute` from the output of :meth:`prepare`."""
+        g8, area = prep.grid, prep.area
         g = g8.astype(np.float32)
         row: dict[str, Any] = {}
         mean, std = cv2.meanStdDev(g8)
@@ -217,7 +242,7 @@ class FrameFeatures:
         row.update(self._temporal(g, energy))
         row.update(self._screen(mag, variance, area))
         row["colorfulness"] = colorfulness(cb, cr) if cb is not None and cr is not None else 0.0
-        row["noise_sigma"] = noise_sigma(luma)
+        row["noise_sigma"] = prep.noise
         row["motion_flow"] = self._flow_motion(g8) / max(1, gap)
         if area is None:
             row.update(active_x=None, active_y=None, active_w=None, active_h=None)

@@ -1,0 +1,176 @@
+"""Judging the stage: per-rung quality before and after, the no-harm guard, BD-rates, and a
+ladder chosen with enhancement on.
+
+Per rung, "before" is the rendition measured as METRICS.md says (bicubic upscale to the
+reference's grid, by ``vmaf_tools.measure``); "after" is the rendition enhanced on the same grid
+(:func:`~ladderforge.enhance.infer.apply`) and measured against the same reference. The guard
+switches the stage off for a rung where it would lower VMAF NEG (NEG, not plain VMAF, because
+plain VMAF can be raised by sharpening that does not restore the source); such a rung keeps its
+"before" figures in the enhanced ladder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ladderforge.enhance.infer import apply
+from ladderforge.enhance.model import EnhanceModel
+from ladderforge.types import EncodeSettings, Ladder, RDPoint
+
+__all__ = [
+    "EVAL_METRICS",
+    "RungEval",
+    "enhanced_ladder",
+    "evaluate_rendition",
+    "guard_allows",
+    "ladder_bd_rates",
+]
+
+EVAL_METRICS = ("vmaf", "vmaf_neg", "psnr")
+"""What is measured before and after (``psnr`` yields ``psnr_y``, ``psnr_cb``, ``psnr_cr``)."""
+REPORTED = ("vmaf", "vmaf_neg", "psnr_y")
+
+
+@dataclass(frozen=True)
+class RungEval:
+    """One rendition of one title, before and after enhancement."""
+
+    title: str
+    """The title's name."""
+    settings: EncodeSettings
+    """How the rendition was encoded."""
+    bitrate_kbps: float
+    """Its bitrate."""
+    before: dict[str, float]
+    """Mean ``vmaf``, ``vmaf_neg``, ``psnr_y`` of the plain rendition (bicubic upscale)."""
+    after: dict[str, float]
+    """The same after enhancement."""
+    enabled: bool
+    """Whether the guard keeps the stage on for this rung."""
+    model_fps: float = 0.0
+    """Frames per second of the network on this rung (display grid)."""
+
+    @property
+    def effective(self) -> dict[str, float]:
+        """What a player gets: ``after`` where the stage is on, ``before`` where it is off."""
+        return self.after if self.enabled else self.before
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["settings"] = self.settings.to_dict()
+        return data
+
+
+def guard_allows(before: dict[str, float], after: dict[str, float], *, margin: float = 0.0) -> bool:
+    """True when enhancement does not lower VMAF NEG (by more than ``margin``)."""
+    return after["vmaf_neg"] >= before["vmaf_neg"] - margin
+
+
+def evaluate_rendition(
+    model: EnhanceModel,
+    ref: str | os.PathLike[str],
+    dist: str | os.PathLike[str],
+    *,
+    settings: EncodeSettings,
+    bitrate_kbps: float,
+    workdir: str | os.PathLike[str],
+    title: str = "",
+    n_subsample: int = 1,
+    device: str | None = None,
+    guard_margin: float = 0.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> RungEval:
+    """Measure ``dist`` against ``ref`` before and after enhancement (enhanced file kept in
+    ``workdir``) and apply the guard."""
+    from ladderforge.enhance.frames import video_grid
+    from ladderforge.vmaf_tools import measure
+
+    grid = video_grid(ref)
+    enhanced = Path(workdir) / f"{Path(dist).stem}.enhanced.mkv"
+    done = apply(
+        model, dist, enhanced, width=grid.width, height=grid.height, device=device,
+        on_progress=on_progress,
+    )  # fmt: skip
+    plain = measure(ref, dist, metrics=EVAL_METRICS, n_subsample=n_subsample)
+    better = measure(ref, enhanced, metrics=EVAL_METRICS, n_subsample=n_subsample)
+    before = {m: plain.get(m) for m in REPORTED}
+    after = {m: better.get(m) for m in REPORTED}
+    return RungEval(
+        title=title or Path(ref).parent.name,
+        settings=settings,
+        bitrate_kbps=bitrate_kbps,
+        before=before,
+        after=after,
+        enabled=guard_allows(before, after, margin=guard_margin),
+        model_fps=done.model_fps,
+    )
+
+
+def ladder_bd_rates(
+    rungs: Sequence[RungEval],
+    *,
+    model_kbps: float = 0.0,
+    metrics: Sequence[str] = REPORTED,
+) -> dict[str, float | None]:
+    """BD-rate (percent) of the enhanced ladder against the plain one, per metric, over the
+    given rungs (one title). The enhanced points carry ``model_kbps`` more (a per-title model's
+    size spread over the title's duration). None where the BD-rate cannot be computed."""
+    from ladderforge.policy import BDRateError, bd_rate
+
+    out: dict[str, float | None] = {}
+    for metric in metrics:
+        plain = [(r.bitrate_kbps, r.before[metric]) for r in rungs]
+        enhanced = [(r.bitrate_kbps + model_kbps, r.effective[metric]) for r in rungs]
+        try:
+            out[metric] = bd_rate(plain, enhanced)
+        except BDRateError:
+            out[metric] = None
+    return out
+
+
+def enhanced_ladder(
+    rungs: Sequence[RungEval],
+    *,
+    source_height: int,
+    model: EnhanceModel | None,
+    model_kbps: float = 0.0,
+    **ladder_options: Any,
+) -> dict[str, Any]:
+    """A ladder (JSON-ready) chosen by ``policy.ladder_from_hull`` from the rungs' VMAF, with
+    enhancement on (``model`` given: each rung's quality is what the player shows after the
+    model, where the guard allows) or off. With enhancement on, the JSON carries an
+    ``enhance`` object naming the model and, per rung, whether the player must run it."""
+    from ladderforge.policy import ladder_from_hull
+
+    by_key: dict[str, RungEval] = {}
+    points = []
+    for r in rungs:
+        quality = (r.effective if model is not None else r.before)["vmaf"]
+        kbps = r.bitrate_kbps + (model_kbps if model is not None else 0.0)
+        points.append(RDPoint(r.settings, kbps, quality))
+        by_key[r.settings.key()] = r
+    chosen, warnings = ladder_from_hull(points, source_height=source_height, **ladder_options)
+    title = rungs[0].title if rungs else ""
+    notes = list(warnings)
+    if model is not None:
+        notes.append("enhancement on: players must run the model on the rungs flagged")
+    ladder = Ladder(title=title, source=None, rungs=tuple(chosen), notes=tuple(notes))
+    data = ladder.to_dict()
+    if model is not None:
+        data["enhance"] = {
+            "enabled": True,
+            "model": model.path.name if model.path else "",
+            "fingerprint": model.fingerprint(),
+            "preset": model.preset.name,
+            "flops_per_pixel": model.preset.flops_per_pixel,
+            "model_bytes": model.size_bytes,
+            "model_kbps": model_kbps,
+            "rungs": [by_key[r.settings.key()].enabled for r in chosen],
+        }
+    else:
+        data["enhance"] = {"enabled": False}
+    return data

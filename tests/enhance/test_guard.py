@@ -1,0 +1,83 @@
+"""The no-harm guard, BD-rates of the enhanced ladder and the ladder flagged for players."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from ladderforge.enhance import (  # noqa: E402
+    EnhanceModel,
+    RungEval,
+    enhanced_ladder,
+    guard_allows,
+    ladder_bd_rates,
+)
+from ladderforge.types import EncodeSettings, Ladder  # noqa: E402
+
+
+def rung(height: int, crf: int, kbps: float, vmaf: float, gain: float, neg_gain: float) -> RungEval:
+    """A recorded rung: ``gain`` added to VMAF and PSNR, ``neg_gain`` to VMAF NEG."""
+    before = {"vmaf": vmaf, "vmaf_neg": vmaf - 2, "psnr_y": 25 + vmaf / 5}
+    after = {
+        "vmaf": vmaf + gain,
+        "vmaf_neg": vmaf - 2 + neg_gain,
+        "psnr_y": 25 + vmaf / 5 + gain / 5,
+    }
+    settings = EncodeSettings(codec="x265", width=height * 16 // 9 // 2 * 2, height=height, q=crf)
+    return RungEval("t", settings, kbps, before, after, guard_allows(before, after))
+
+
+def test_guard_turns_the_stage_off_where_neg_drops() -> None:
+    assert guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 80.0})
+    assert not guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 79.9})
+    assert guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 79.9}, margin=0.2)
+    harmful = rung(720, 22, 3000, 95, gain=0.5, neg_gain=-0.3)
+    assert not harmful.enabled and harmful.effective == harmful.before
+
+
+RECORDED = [
+    rung(360, 37, 150, 55, 3.0, 2.5),
+    rung(360, 32, 260, 66, 2.5, 2.0),
+    rung(540, 32, 450, 75, 2.0, 1.5),
+    rung(540, 27, 800, 83, 1.5, 1.0),
+    rung(720, 27, 1400, 90, 0.5, 0.2),
+    rung(720, 22, 2600, 95, 0.4, -0.3),
+]
+
+
+def test_bd_rates_are_negative_when_every_rung_gains() -> None:
+    bd = ladder_bd_rates(RECORDED)
+    assert set(bd) == {"vmaf", "vmaf_neg", "psnr_y"}
+    assert all(v is not None and v < 0 for v in bd.values())
+
+
+def test_model_bits_count_against_the_enhanced_ladder() -> None:
+    free = ladder_bd_rates(RECORDED)["vmaf_neg"]
+    costly = ladder_bd_rates(RECORDED, model_kbps=200.0)["vmaf_neg"]
+    assert free is not None and costly is not None and costly > free
+
+
+def test_no_effective_rung_loses_neg() -> None:
+    assert all(r.effective["vmaf_neg"] >= r.before["vmaf_neg"] for r in RECORDED)
+
+
+def test_enhanced_ladder_is_flagged_for_players() -> None:
+    model = EnhanceModel.new("tiny")
+    data = enhanced_ladder(RECORDED, source_height=720, model=model, min_step_vmaf=4)
+    flags = data["enhance"]
+    assert flags["enabled"] is True and flags["preset"] == "tiny"
+    assert flags["fingerprint"] == model.fingerprint()
+    assert len(flags["rungs"]) == len(data["rungs"])
+    assert any(n.startswith("enhancement on") for n in data["notes"])
+    ladder = Ladder.from_dict(data)  # still a valid ladder for readers that ignore the flag
+    for r, flag in zip(ladder.rungs, flags["rungs"], strict=True):
+        match = next(x for x in RECORDED if x.settings == r.settings)
+        assert flag == match.enabled
+        assert r.vmaf == pytest.approx(match.effective["vmaf"])
+
+
+def test_plain_ladder_says_enhancement_is_off() -> None:
+    data = enhanced_ladder(RECORDED, source_height=720, model=None, min_step_vmaf=4)
+    assert data["enhance"] == {"enabled": False}
+    assert not any(n.startswith("enhancement on") for n in data["notes"])

@@ -116,6 +116,7 @@ def _print(report: BatchReport) -> None:
                 "" if r.measured_vmaf is None else f"{r.measured_vmaf:.1f}",
                 f"{plan.decision_cpu_s:.1f}" if i == 0 else "",
             )
-        for note in plan.ladder.notes:
-            table.add_row("", "", f"[yellow]{note}[/]", "", "", "", "", "", "")
     console.print(table)
+    for title, plan in report.plans.items():
+        for note in plan.ladder.notes:
+            console.print(f"[yellow]{title}:[/] {note}", highlight=False)

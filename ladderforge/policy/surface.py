@@ -28,12 +28,15 @@ def candidate_grid(
     *, source_width: int, source_height: int, heights: Sequence[int],
     crfs: Sequence[float] = DEFAULT_CRFS,
 ) -> list[tuple[int, int, float]]:
-    """(width, height, crf) candidates: heights capped at the source, even sizes, aspect kept."""
+    """(width, height, crf) candidates: heights capped at the source (those within 10 % of it
+    collapse onto it), even sizes, aspect kept."""
     if source_width <= 0 or source_height <= 0:
         raise UsageError("candidate_grid needs a positive source size.")
     sizes = set()
     for h in heights:
-        out_h = min(h, source_height) // 2 * 2
+        # heights within 10 % of the source's collapse onto it (636x270 next to 640x272 helps
+        # nobody)
+        out_h = (source_height if h >= 0.9 * source_height else h) // 2 * 2
         out_w = max(2, round(source_width * out_h / source_height / 2) * 2)
         sizes.add((out_w, out_h))
     return [(w, h, float(c)) for w, h in sorted(sizes, key=lambda s: -s[1]) for c in crfs]

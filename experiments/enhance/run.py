@@ -39,6 +39,7 @@ from ladderforge.enhance import (
     default_model_path,
     enhanced_ladder,
     evaluate_rendition,
+    guard_allows,
     ladder_bd_rates,
     load_model,
     make_pairs,
@@ -119,7 +120,9 @@ def title_rungs(title: str, model: EnhanceModel, args: argparse.Namespace) -> li
         cache = work / f"{pair.dist.stem}.{args.tag}.json"
         if cache.is_file():
             data = json.loads(cache.read_text())
-            out.append(RungEval(**{**data, "settings": pair.settings}))
+            rung = RungEval(**{**data, "settings": pair.settings})
+            enabled = guard_allows(rung.before, rung.after)  # recomputed: the guard may change
+            out.append(RungEval(**{**data, "settings": pair.settings, "enabled": enabled}))
             continue
         work.mkdir(parents=True, exist_ok=True)
         rung = evaluate_rendition(

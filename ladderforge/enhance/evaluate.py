@@ -5,8 +5,9 @@ Per rung, "before" is the rendition measured as METRICS.md says (bicubic upscale
 reference's grid, by ``vmaf_tools.measure``); "after" is the rendition enhanced on the same grid
 (:func:`~ladderforge.enhance.infer.apply`) and measured against the same reference. The guard
 switches the stage off for a rung where it would lower VMAF NEG (NEG, not plain VMAF, because
-plain VMAF can be raised by sharpening that does not restore the source); such a rung keeps its
-"before" figures in the enhanced ladder.
+plain VMAF can be raised by sharpening that does not restore the source), and by default where
+it would lower PSNR-Y too (:data:`GUARD_METRICS`); such a rung keeps its "before" figures in the
+enhanced ladder and the ladder JSON tells players not to run the model on it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ladderforge.types import EncodeSettings, Ladder, RDPoint
 
 __all__ = [
     "EVAL_METRICS",
+    "GUARD_METRICS",
     "RungEval",
     "enhanced_ladder",
     "evaluate_rendition",
@@ -65,9 +67,22 @@ class RungEval:
         return data
 
 
-def guard_allows(before: dict[str, float], after: dict[str, float], *, margin: float = 0.0) -> bool:
-    """True when enhancement does not lower VMAF NEG (by more than ``margin``)."""
-    return after["vmaf_neg"] >= before["vmaf_neg"] - margin
+GUARD_METRICS = ("vmaf_neg", "psnr_y")
+"""What the guard protects by default: VMAF NEG (the issue's rule) and PSNR-Y (a generic model
+trained mostly on upscaled rungs sharpens native rungs: NEG up a little, PSNR down)."""
+
+
+def guard_allows(
+    before: dict[str, float],
+    after: dict[str, float],
+    *,
+    margin: float = 0.0,
+    metrics: Sequence[str] = GUARD_METRICS,
+) -> bool:
+    """True when enhancement lowers none of ``metrics`` (by more than ``margin``); VMAF NEG is
+    always one of them."""
+    watched = dict.fromkeys(("vmaf_neg", *metrics))
+    return all(after[m] >= before[m] - margin for m in watched if m in before and m in after)
 
 
 def evaluate_rendition(

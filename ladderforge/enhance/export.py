@@ -46,11 +46,14 @@ def export_torchscript(model: EnhanceModel, path: str | os.PathLike[str]) -> Pat
     out = Path(path)
     net = model.network.cpu().eval()
     sample = _sample(model)
-    with torch.no_grad():
-        scripted = torch.jit.trace(net, sample, check_trace=False)
     tmp = _tmp(out)
     try:
-        torch.jit.save(scripted, str(tmp))
+        with warnings.catch_warnings(), torch.no_grad():
+            # torch.jit is deprecated in favour of torch.export, but TorchScript files are what
+            # C++/mobile players load today; the trace is checked against the model below.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.trace(net, sample, check_trace=False)
+            torch.jit.save(scripted, str(tmp))
         _check(model, load_torchscript(tmp), tmp)
         tmp.replace(out)
     except OSError as exc:
@@ -65,7 +68,9 @@ def load_torchscript(path: str | os.PathLike[str]) -> Any:
     torch = require_torch()
     src = Path(path)
     try:
-        return torch.jit.load(str(src), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(src), map_location="cpu").eval()
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(f"{src}: not a readable TorchScript file ({exc})", path=src) from exc
 

@@ -6,14 +6,14 @@ import pytest
 
 pytest.importorskip("torch")
 
-from ladderforge.enhance import (  # noqa: E402
+from ladderforge.enhance import (
     EnhanceModel,
     RungEval,
     enhanced_ladder,
     guard_allows,
     ladder_bd_rates,
 )
-from ladderforge.types import EncodeSettings, Ladder  # noqa: E402
+from ladderforge.types import EncodeSettings, Ladder
 
 
 def rung(height: int, crf: int, kbps: float, vmaf: float, gain: float, neg_gain: float) -> RungEval:
@@ -32,6 +32,8 @@ def test_guard_turns_the_stage_off_where_neg_drops() -> None:
     assert guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 80.0})
     assert not guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 79.9})
     assert guard_allows({"vmaf_neg": 80.0}, {"vmaf_neg": 79.9}, margin=0.2)
+    assert not guard_allows({"vmaf_neg": 80.0, "psnr_y": 40.0}, {"vmaf_neg": 81.0, "psnr_y": 39.9})
+    assert guard_allows({"vmaf_neg": 80, "psnr_y": 40}, {"vmaf_neg": 81, "psnr_y": 39}, metrics=())
     harmful = rung(720, 22, 3000, 95, gain=0.5, neg_gain=-0.3)
     assert not harmful.enabled and harmful.effective == harmful.before
 

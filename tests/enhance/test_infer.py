@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from ladderforge.enhance import EnhanceModel, Pair, apply, benchmark, enhance_luma  # noqa: E402
-from ladderforge.enhance.frames import iter_planes, video_grid  # noqa: E402
-from ladderforge.errors import UsageError  # noqa: E402
-from ladderforge.media import probe  # noqa: E402
+from ladderforge.enhance import EnhanceModel, Pair, apply, benchmark, enhance_luma
+from ladderforge.enhance.frames import iter_planes, video_grid
+from ladderforge.errors import UsageError
+from ladderforge.media import probe
 
 
 @pytest.fixture(scope="module")

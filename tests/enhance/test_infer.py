@@ -64,10 +64,16 @@ def test_apply_on_a_real_rendition(half_rendition: Pair, tmp_path: Path) -> None
     ref = list(iter_planes(half_rendition.ref))
     enh, base = list(iter_planes(out)), list(iter_planes(tmp_path / "plain.mkv"))
     assert plain.model_s == 0.0
-    mse_enh = np.mean([((e[0].astype(float) - r[0]) ** 2).mean() for e, r in zip(enh, ref)])
-    mse_base = np.mean([((b[0].astype(float) - r[0]) ** 2).mean() for b, r in zip(base, ref)])
+    mse_enh = np.mean(
+        [((e[0].astype(float) - r[0]) ** 2).mean() for e, r in zip(enh, ref, strict=True)]
+    )
+    mse_base = np.mean(
+        [((b[0].astype(float) - r[0]) ** 2).mean() for b, r in zip(base, ref, strict=True)]
+    )
     assert mse_enh < mse_base
-    assert all(np.array_equal(e[1], b[1]) for e, b in zip(enh, base))  # chroma untouched
+    assert all(
+        np.array_equal(e[1], b[1]) for e, b in zip(enh, base, strict=True)
+    )  # chroma untouched
 
 
 def _default() -> EnhanceModel:
@@ -81,7 +87,7 @@ def test_video_grid_of_an_odd_sized_output(trained_like: EnhanceModel, half_rend
     out = apply(trained_like, half_rendition.dist, tmp_path / "odd.mkv", width=91, height=75)
     grid = video_grid(out.output_path)
     assert (grid.width, grid.height) == (91, 75)
-    assert [p[0].shape for p in iter_planes(out.output_path)][0] == (75, 91)
+    assert next(p[0].shape for p in iter_planes(out.output_path)) == (75, 91)
 
 
 def test_benchmark_reports_fps(trained_like: EnhanceModel) -> None:

@@ -47,8 +47,9 @@ def sources() -> list[Path]:
     return found
 
 
-def segments(n_frames: int, scenes: list[tuple[int, int]], *, seg: int, min_frames: int,
-             max_per_title: int) -> list[tuple[int, int]]:
+def segments(
+    n_frames: int, scenes: list[tuple[int, int]], *, seg: int, min_frames: int, max_per_title: int
+) -> list[tuple[int, int]]:
     """(start, end) frame ranges: one per long-enough scene, windows inside long scenes."""
     chosen: list[tuple[int, int]] = []
     for start, end in scenes:
@@ -70,10 +71,25 @@ def make_reference(src: Path, start: int, end: int, out: Path) -> Path:
     height = min(info.height, 720) // 2 * 2
     width = round(info.width * height / info.height / 2) * 2
     tmp = out.with_suffix(".partial.mkv")
-    run_ffmpeg(["-y", "-loglevel", "error", "-i", str(src), "-an",
-                "-vf", f"select='between(n\\,{start}\\,{end - 1})',setpts=N/FRAME_RATE/TB,"
-                       f"scale={width}:{height}:flags=lanczos,format=yuv420p",
-                "-fps_mode", "passthrough", "-c:v", "ffv1", str(tmp)], error_path=src)
+    run_ffmpeg(
+        [
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(src),
+            "-an",
+            "-vf",
+            f"select='between(n\\,{start}\\,{end - 1})',setpts=N/FRAME_RATE/TB,"
+            f"scale={width}:{height}:flags=lanczos,format=yuv420p",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "ffv1",
+            str(tmp),
+        ],
+        error_path=src,
+    )
     tmp.replace(out)
     return out
 
@@ -91,44 +107,80 @@ def main() -> int:
     results = HERE / "results"
     refs = results / "refs"
     refs.mkdir(parents=True, exist_ok=True)
-    config = SweepConfig(codec="x265", heights=tuple(int(h) for h in args.heights.split(",")),
-                         crfs=tuple(float(c) for c in args.crf.split(",")), preset=args.preset,
-                         metrics=("vmaf", "vmaf_neg"))
+    config = SweepConfig(
+        codec="x265",
+        heights=tuple(int(h) for h in args.heights.split(",")),
+        crfs=tuple(float(c) for c in args.crf.split(",")),
+        preset=args.preset,
+        metrics=("vmaf", "vmaf_neg"),
+    )
     samples: list[dict[str, Any]] = []
     for src in sources():
         profile = analyze(src)
         scenes = [(s.start_frame, s.end_frame) for s in profile.scenes]
-        chosen = segments(profile.frames.height, scenes, seg=args.seg_frames,
-                          min_frames=args.min_frames, max_per_title=args.max_per_title)
+        chosen = segments(
+            profile.frames.height,
+            scenes,
+            seg=args.seg_frames,
+            min_frames=args.min_frames,
+            max_per_title=args.max_per_title,
+        )
         for start, end in chosen:
             ref = make_reference(src, start, end, refs / f"{src.stem}__{start:05d}.mkv")
             frames = profile.frames.filter(pl.col("frame").is_between(start, end - 1))
             feats = frames.select(aggregate_exprs()).row(0, named=True)
-            samples.append({"sample": ref.stem, "group": src.stem, "ref": ref, "start": start,
-                            "end": end, "source_fps": float(profile.source.frame_rate),
-                            "source_height": profile.source.height, **feats})
+            samples.append(
+                {
+                    "sample": ref.stem,
+                    "group": src.stem,
+                    "ref": ref,
+                    "start": start,
+                    "end": end,
+                    "source_fps": float(profile.source.frame_rate),
+                    "source_height": profile.source.height,
+                    **feats,
+                }
+            )
         print(f"{src.name}: {len(chosen)} samples", flush=True)
     t0 = time.time()
-    report = sweep([s["ref"] for s in samples], results / "sweep", config=config,
-                   workers=args.workers,
-                   on_title_start=lambda t, n: print(f"sweep {t}: {n} points", flush=True))
-    print(f"sweep: {report.encodes_run} encodes run, {report.encodes_reused} reused, "
-          f"{time.time() - t0:.0f} s; failures: {report.failures}", flush=True)
+    report = sweep(
+        [s["ref"] for s in samples],
+        results / "sweep",
+        config=config,
+        workers=args.workers,
+        on_title_start=lambda t, n: print(f"sweep {t}: {n} points", flush=True),
+    )
+    print(
+        f"sweep: {report.encodes_run} encodes run, {report.encodes_reused} reused, "
+        f"{time.time() - t0:.0f} s; failures: {report.failures}",
+        flush=True,
+    )
     points = points_frame(report.points)
-    meta = pl.DataFrame([{k: (str(v) if k == "ref" else v) for k, v in s.items()}
-                         for s in samples]).rename({"sample": "title"})
+    meta = pl.DataFrame(
+        [{k: (str(v) if k == "ref" else v) for k, v in s.items()} for s in samples]
+    ).rename({"sample": "title"})
     data = points.join(meta.drop("ref"), on="title", how="left")
     buf = __import__("io").BytesIO()
     data.write_parquet(buf)
     atomic_write_bytes(results / "dataset.parquet", buf.getvalue())
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=HERE, check=False).stdout.strip()
-    atomic_write_json(results / "provenance.json", {
-        "ladderforge": __version__, "commit": commit, "ffmpeg": ffmpeg_version(),
-        "preset": args.preset, "crfs": args.crf, "heights": args.heights,
-        "seg_frames": args.seg_frames, "samples": len(samples),
-        "groups": sorted({s["group"] for s in samples}), "rows": data.height,
-    })
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE, check=False
+    ).stdout.strip()
+    atomic_write_json(
+        results / "provenance.json",
+        {
+            "ladderforge": __version__,
+            "commit": commit,
+            "ffmpeg": ffmpeg_version(),
+            "preset": args.preset,
+            "crfs": args.crf,
+            "heights": args.heights,
+            "seg_frames": args.seg_frames,
+            "samples": len(samples),
+            "groups": sorted({s["group"] for s in samples}),
+            "rows": data.height,
+        },
+    )
     print(f"dataset: {data.height} rows, {len(samples)} samples -> {results / 'dataset.parquet'}")
     return 0
 

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             None, "-o", "--output", help="Write every title's per-frame features to this parquet."
         ),
         stride: int | None = typer.Option(
-            None, "--stride", min=1, help="Analyse every n-th frame [default: 1; 2 with --fast]."
+            None, "--stride", min=1, help="Analyse every n-th frame (default 1; 2 with --fast)."
         ),
         fast: bool = typer.Option(
             False, "--fast", help="Skip non-reference frames and the loop filter in the decoder."

@@ -132,6 +132,22 @@ def _pict_type(frame: Any) -> str:
     return name if isinstance(name, str) else _PICT_TYPES.get(int(value), "?")
 
 
+def _motion_vectors(frame: Any) -> npt.NDArray[np.void] | None:
+    """The frame's AVMotionVector records, or None.
+
+    Not through ``frame.side_data``: PyAV caches that container on the frame and the container
+    points back at the frame, a reference cycle that only a full garbage collection frees, so
+    decoded pictures (megabytes each) pile up in memory. A container of our own points one way.
+    """
+    try:
+        from av.sidedata.sidedata import SideDataContainer
+    except ImportError:  # pragma: no cover - other PyAV layouts
+        side = frame.side_data.get("MOTION_VECTORS")
+    else:
+        side = SideDataContainer(frame).get("MOTION_VECTORS")  # type: ignore[call-arg]
+    return None if side is None else side.to_ndarray()
+
+
 def decode_frames(
     container: Any,
     *,
@@ -185,12 +201,9 @@ def decode_frames(
                 if name not in logged_formats and name not in _PLANAR_8:
                     logged_formats.add(name)
                     logger.debug("pixel format %s read through the conversion path", name)
-                mvs = None
-                if motion_vectors and not fast:
-                    side = frame.side_data.get("MOTION_VECTORS")
-                    if side is not None:
-                        mvs = side.to_ndarray()
-                        stats.motion_vectors = True
+                mvs = _motion_vectors(frame) if motion_vectors and not fast else None
+                if mvs is not None:
+                    stats.motion_vectors = True
                 y, cb, cr = frame_planes(frame)
                 yield DecodedFrame(index, pts_s, bool(frame.key_frame), _pict_type(frame),
                                    y, cb, cr, mvs)

@@ -103,7 +103,7 @@ FRAME_FEATURES: tuple[FeatureSpec, ...] = (
                 "Contrast: standard deviation of grid luma (RMS contrast)."),
     FeatureSpec("dark_share", pl.Float64, "fraction", 0, 1,
                 "Share of grid luma samples <= 40 (8-bit): near-black picture."),
-    FeatureSpec("colorfulness", pl.Float64, "8-bit code values", 0, 182,
+    FeatureSpec("colorfulness", pl.Float64, "8-bit code values", 0, 235,
                 "Hasler-Suesstrunk colourfulness computed on chroma: sqrt(sd(Cb)^2 + sd(Cr)^2) "
                 "+ 0.3 * sqrt(mean(Cb-128)^2 + mean(Cr-128)^2), on a 192-px-wide chroma "
                 "thumbnail."),

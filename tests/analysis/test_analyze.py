@@ -159,3 +159,16 @@ def test_bad_input_and_parameters_raise_clear_errors(tmp_path: Path, testsrc_mp4
         analyze(testsrc_mp4, stride=0)
     with pytest.raises(UsageError, match="scene_detector"):
         analyze(testsrc_mp4, scene_detector="histogram", cache_dir=False)
+
+
+def test_a_failure_in_the_worker_thread_is_raised_not_hung(
+    testsrc_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ladderforge.analysis import features
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(features.FrameFeatures, "compute_prepared", boom)
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        analyze(testsrc_mp4, cache_dir=False)

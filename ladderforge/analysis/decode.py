@@ -34,6 +34,8 @@ _PLANAR_HIGH = {"yuv420p10le": 10, "yuv422p10le": 10, "yuv444p10le": 10, "yuv420
                 "yuv422p12le": 12, "yuv444p12le": 12, "yuv420p9le": 9, "yuv444p9le": 9}
 _GRAY = {"gray": 8, "gray10le": 10, "gray12le": 12}
 _SEMI = {"nv12": 8, "p010le": 16}
+_UNTIMED_FORMATS = {"h264", "hevc", "vvc", "m4v", "mpegvideo", "cavsvideo", "avs2", "avs3"}
+"""Raw elementary-stream demuxers: no timestamps, so fast mode cannot skip frames there."""
 
 
 @dataclass
@@ -159,8 +161,9 @@ def decode_frames(
 ) -> Iterator[DecodedFrame]:
     """Decode the first video stream of an open container, frame by frame, in display order.
 
-    ``fast`` makes the decoder skip non-reference frames and the loop filter (frame indices
-    then come from timestamps). ``threads`` is the decoder's thread count (0: automatic).
+    ``fast`` makes the decoder skip the loop filter and, in containers with timestamps,
+    non-reference frames (frame indices then come from timestamps). ``threads`` is the
+    decoder's thread count (0: automatic).
     """
     import av
 
@@ -168,9 +171,11 @@ def decode_frames(
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = threads
     options: dict[str, str] = {}
+    untimed = container.format.name in _UNTIMED_FORMATS
     if fast:
-        stream.codec_context.skip_frame = "NONREF"
         options["skip_loop_filter"] = "all"
+        if not untimed:  # frame indices come from timestamps, which raw streams lack
+            stream.codec_context.skip_frame = "NONREF"
     elif motion_vectors:
         options["flags2"] = "+export_mvs"
     if options:
@@ -195,7 +200,7 @@ def decode_frames(
                 pts_s = float(t) if t is not None else index / fps
                 if t0 is None:
                     t0 = pts_s
-                if fast:
+                if fast and not untimed:
                     index = max(index, round((pts_s - t0) * fps))
                 name = frame.format.name
                 if name not in logged_formats and name not in _PLANAR_8:

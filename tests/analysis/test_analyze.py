@@ -172,3 +172,12 @@ def test_a_failure_in_the_worker_thread_is_raised_not_hung(
     monkeypatch.setattr(features.FrameFeatures, "compute_prepared", boom)
     with pytest.raises(RuntimeError, match="kernel failed"):
         analyze(testsrc_mp4, cache_dir=False)
+
+
+def test_fast_mode_on_a_raw_stream_keeps_true_frame_indices(
+    clips: Path, make_lavfi: MakeClip
+) -> None:
+    raw = make_lavfi(clips / "raw.264", "testsrc2", frames=20)
+    profile = analyze(raw, cache_dir=False, fast=True)  # no timestamps: no frame is skipped
+    assert profile.frames["frame"].to_list() == list(range(0, 20, 2))
+    assert profile.title["frames_decoded"] == 20

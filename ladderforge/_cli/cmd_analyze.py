@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from ladderforge.analysis import ContentProfile
 
 
+NOT_VIDEO_SUFFIXES = frozenset({".tsv", ".csv", ".txt", ".md", ".json", ".parquet", ".yaml",
+                                ".yml", ".log", ".html", ".py", ".sha256", ".md5"})
+"""Files a folder glob (``corpus/*``) brings along that are skipped with a note, not failed."""
+
+
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_cmd(
@@ -59,8 +64,11 @@ def register(app: typer.Typer) -> None:
         cache: Path | bool | None = False if no_cache else cache_dir
         profiles: list[ContentProfile] = []
         failed = 0
+        skipped = [s for s in sources if s.suffix.lower() in NOT_VIDEO_SUFFIXES]
+        for src in skipped:
+            err_console.print(f"[dim]skipped {src} (not a video file)[/]", highlight=False)
         with progress_bar() as progress:
-            for src in sources:
+            for src in (s for s in sources if s not in skipped):
                 task = progress.add_task(src.name, total=None)
 
                 def report(done: int, total: int, task: TaskID = task) -> None:
@@ -75,6 +83,7 @@ def register(app: typer.Typer) -> None:
                 except LadderforgeError as exc:
                     failed += 1
                     progress.update(task, description=f"[red]{src.name} (failed)")
+                    progress.stop_task(task)
                     fail(exc, verbose=verbose)  # prints the error; the batch goes on
         if profiles:  # full width when piped: the table has many columns
             (console if console.is_terminal else Console(width=200)).print(_summary(profiles))
@@ -84,6 +93,9 @@ def register(app: typer.Typer) -> None:
         if failed:
             err_console.print(f"[red]{failed} of {len(sources)} source(s) failed[/]")
             raise typer.Exit(EXIT_PARTIAL if profiles else EXIT_ERROR)
+        if not profiles:
+            err_console.print("[red]no video file to analyse[/]")
+            raise typer.Exit(EXIT_ERROR)
 
 
 def _summary(profiles: list[ContentProfile]) -> Table:

@@ -33,3 +33,13 @@ def test_analyze_exit_codes(testsrc_mp4: Path, tmp_path: Path) -> None:
     assert "missing.mp4: no such file" in partial.output
     failed = CliRunner().invoke(app, ["analyze", str(missing), "--no-cache"])
     assert failed.exit_code == 1
+
+
+def test_analyze_skips_index_files_of_a_folder_glob(testsrc_mp4: Path, tmp_path: Path) -> None:
+    index = tmp_path / "INDEX.tsv"
+    index.write_text("file\tcategory\n")
+    result = CliRunner().invoke(app, ["analyze", str(testsrc_mp4), str(index), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "INDEX.tsv" in result.output
+    only_index = CliRunner().invoke(app, ["analyze", str(index), "--no-cache"])
+    assert only_index.exit_code == 1

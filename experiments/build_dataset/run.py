@@ -118,13 +118,20 @@ def main() -> int:
     for src in sources():
         profile = analyze(src)
         scenes = [(s.start_frame, s.end_frame) for s in profile.scenes]
-        chosen = segments(
-            profile.frames.height,
-            scenes,
-            seg=args.seg_frames,
-            min_frames=args.min_frames,
-            max_per_title=args.max_per_title,
-        )
+        existing = sorted(refs.glob(f"{src.stem}__*.mkv"))
+        if existing:  # reuse the samples already cut (and swept): only the features are redone
+            chosen = []
+            for ref in existing:
+                start = int(ref.stem.rsplit("__", 1)[1])
+                chosen.append((start, start + probe(ref, hash_content=False).frame_count))
+        else:
+            chosen = segments(
+                profile.frames.height,
+                scenes,
+                seg=args.seg_frames,
+                min_frames=args.min_frames,
+                max_per_title=args.max_per_title,
+            )
         for start, end in chosen:
             ref = make_reference(src, start, end, refs / f"{src.stem}__{start:05d}.mkv")
             frames = profile.frames.filter(pl.col("frame").is_between(start, end - 1))

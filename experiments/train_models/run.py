@@ -4,7 +4,7 @@ Cross-validation leaves one title out at a time (all of a title's scenes on one 
 RDModel (LightGBM, monotone), HGBRDBaseline (scikit-learn HistGradientBoosting, monotone) and
 LinearRDBaseline (per-height ridge). Prints VMAF MAE and kbps MAPE per held-out title and
 overall, writes results/cv.json, then fits RDModel on every row and writes the shipped model
-ladderforge/policy/models/x265_veryfast.json (with the CV figures and the dataset provenance).
+ladderforge/policy/models/x265_veryfast.json.gz (with the CV figures and the dataset provenance).
 
 Usage: python experiments/train_models/run.py [--dataset PATH]  (default: the build_dataset output)
 """
@@ -28,7 +28,7 @@ from ladderforge.store import atomic_write_json
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DATASET = ROOT / "experiments" / "build_dataset" / "results" / "dataset.parquet"
-SHIPPED = ROOT / "ladderforge" / "policy" / "models" / "x265_veryfast.json"
+SHIPPED = ROOT / "ladderforge" / "policy" / "models" / "x265_veryfast.json.gz"
 
 
 def errors(rows: pl.DataFrame, pred: Any) -> dict[str, float]:

@@ -13,6 +13,7 @@ The baselines it is compared with live in :mod:`ladderforge.policy.baselines`.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,7 @@ CONTENT_FEATURES: tuple[str, ...] = (
 SETTING_FEATURES: tuple[str, ...] = ("crf", "height_ratio", "log2_pixels", "fps")
 """Encode settings: CRF, output height / source height, log2(width x height), frame rate."""
 _MONOTONE = {"crf": -1, "height_ratio": 1}
-_DEFAULT_FILE = "x265_veryfast.json"
+_DEFAULT_FILE = "x265_veryfast.json.gz"
 
 
 def log2_bpp(bitrate_kbps: Any, width: Any, height: Any, fps: Any) -> Any:
@@ -164,9 +165,13 @@ class RDModel:
         }
 
     def save(self, path: str | Path, *, metadata: Mapping[str, Any] | None = None) -> Path:
-        from ladderforge.store import atomic_write_json
+        """Write the model as JSON (gzip-compressed when the name ends in ``.gz``)."""
+        from ladderforge.store import atomic_write_bytes
 
-        return atomic_write_json(path, self.to_dict(metadata=metadata))
+        data = json.dumps(self.to_dict(metadata=metadata)).encode()
+        if str(path).endswith(".gz"):
+            data = gzip.compress(data, mtime=0)
+        return atomic_write_bytes(path, data)
 
     def get_params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
@@ -218,8 +223,11 @@ def load_model(path: str | Path | None = None) -> RDModel:
 
 def _read(ref: Any) -> str:
     try:
-        return str(ref.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = ref.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return str(raw.decode())
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise ModelError(f"{ref}: cannot read the model file ({exc}); retrain it with "
                          "experiments/train_models/run.py or reinstall ladderforge",
                          path=str(ref)) from exc

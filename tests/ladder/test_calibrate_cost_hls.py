@@ -39,8 +39,9 @@ def test_probe_segments_short_scene_and_errors() -> None:
 
 def test_calibration_recovers_offset_and_slope() -> None:
     # measured = predicted + 3 - 0.2 (crf - 29) at 720p; rate 10 % high at 360p.
-    probes = [ProbeResult(720, crf, 80.0, 80.0 + 3 - 0.2 * (crf - 29), 1000.0, 1000.0)
-              for crf in (24, 34)]
+    probes = [
+        ProbeResult(720, crf, 80.0, 80.0 + 3 - 0.2 * (crf - 29), 1000.0, 1000.0) for crf in (24, 34)
+    ]
     probes += [ProbeResult(360, crf, 60.0, 60.0, 300.0, 330.0) for crf in (24, 34)]
     cal = fit_calibration(probes)
     vmaf, kbps = cal.apply(720, np.array([24.0, 29.0, 34.0]), np.full(3, 80.0), np.full(3, 1e3))
@@ -63,10 +64,17 @@ def test_encode_cost_and_ladder_costs() -> None:
     assert cpu == pytest.approx(270 / 27 * 2)  # 27 fps wall on 2 cores at 720p
     assert encode_cpu_s("x265", "faster", width=1280, height=720, frames=27) > 0
     assert encode_cpu_s("nvenc_hevc", "p4", width=1920, height=1080, frames=100) == 0.0
-    model = CostModel(cpu_hour_usd=3.6, storage_gb_month_usd=1.0, storage_months=1,
-                      egress_gb_usd=1.0, expected_view_hours=1.0, view_share=(0.25, 0.75))
-    costs = ladder_costs([("x265", 800.0, 100.0, 100), ("x265", 8000.0, 1000.0, 100)],
-                         duration_s=10.0, model=model)
+    model = CostModel(
+        cpu_hour_usd=3.6,
+        storage_gb_month_usd=1.0,
+        storage_months=1,
+        egress_gb_usd=1.0,
+        expected_view_hours=1.0,
+        view_share=(0.25, 0.75),
+    )
+    costs = ladder_costs(
+        [("x265", 800.0, 100.0, 100), ("x265", 8000.0, 1000.0, 100)], duration_s=10.0, model=model
+    )
     assert costs[0].encode_usd == pytest.approx(0.1)
     assert costs[0].size_gb == pytest.approx(800 * 10 / 8 / 1e6)
     assert costs[1].delivered_gb == pytest.approx(8000 * 3600 * 0.75 / 8 / 1e6)
@@ -75,20 +83,28 @@ def test_encode_cost_and_ladder_costs() -> None:
         ladder_costs([("x265", 1.0, 1.0, 1)], duration_s=1, model=CostModel(view_share=(0.5,)))
 
 
-@pytest.mark.parametrize(("codec", "size", "expected"), [
-    ("x265", (1920, 1080), "hvc1.1.6.L120.90"),
-    ("x265", (1280, 720), "hvc1.1.6.L93.90"),
-    ("x264", (1920, 1080), "avc1.640028"),
-    ("svtav1", (1280, 720), "av01.0.08M.08"),
-])
+@pytest.mark.parametrize(
+    ("codec", "size", "expected"),
+    [
+        ("x265", (1920, 1080), "hvc1.1.6.L120.90"),
+        ("x265", (1280, 720), "hvc1.1.6.L93.90"),
+        ("x264", (1920, 1080), "avc1.640028"),
+        ("svtav1", (1280, 720), "av01.0.08M.08"),
+    ],
+)
 def test_codecs_string(codec: str, size: tuple[int, int], expected: str) -> None:
     assert codecs_string(codec, *size, fps=25) == expected
 
 
 def test_master_playlist_round_trips() -> None:
-    rungs = tuple(Rung(EncodeSettings(codec="x265", width=w, height=h, q=26, preset="fast"),
-                       kbps, vmaf) for w, h, kbps, vmaf in
-                  ((640, 360, 400.0, 70.0), (1280, 720, 1500.0, 85.0), (1920, 1080, 4000.0, 94.0)))
+    rungs = tuple(
+        Rung(EncodeSettings(codec="x265", width=w, height=h, q=26, preset="fast"), kbps, vmaf)
+        for w, h, kbps, vmaf in (
+            (640, 360, 400.0, 70.0),
+            (1280, 720, 1500.0, 85.0),
+            (1920, 1080, 4000.0, 94.0),
+        )
+    )
     text = master_playlist(Ladder("t", None, rungs), fps=25)
     parsed = m3u8.loads(text)
     assert parsed.is_variant and len(parsed.playlists) == 3

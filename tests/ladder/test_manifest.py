@@ -26,7 +26,9 @@ def test_every_problem_is_listed(tmp_path: Path, lavfi_clip: Path) -> None:
     with pytest.raises(UsageError) as exc:
         read_manifest(manifest)
     message = str(exc.value)
-    assert "titles.csv" in message and "line 3:" in message and "missing.mp4 does not exist" in message
+    assert (
+        "titles.csv" in message and "line 3:" in message and "missing.mp4 does not exist" in message
+    )
     assert "line 4: duplicate title 'a'" in message and "line 5: empty path" in message
 
 

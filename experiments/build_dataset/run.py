@@ -31,7 +31,8 @@ from ladderforge import __version__
 from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.demo_media import demo_clips
-from ladderforge.media import ffmpeg_version, probe, run_ffmpeg
+from ladderforge.media import ffmpeg_version, probe
+from ladderforge.media.segments import extract_segment
 from ladderforge.outputs import points_frame
 from ladderforge.pipeline import SweepConfig, sweep
 from ladderforge.store import atomic_write_bytes, atomic_write_json
@@ -62,36 +63,6 @@ def segments(
         picks = [round(i * (len(chosen) - 1) / (max_per_title - 1)) for i in range(max_per_title)]
         chosen = [chosen[i] for i in sorted(set(picks))]
     return chosen or [(0, min(seg, n_frames))]
-
-
-def make_reference(src: Path, start: int, end: int, out: Path) -> Path:
-    if out.exists():
-        return out
-    info = probe(src, hash_content=False)
-    height = min(info.height, 720) // 2 * 2
-    width = round(info.width * height / info.height / 2) * 2
-    tmp = out.with_suffix(".partial.mkv")
-    run_ffmpeg(
-        [
-            "-y",
-            "-loglevel",
-            "error",
-            "-i",
-            str(src),
-            "-an",
-            "-vf",
-            f"select='between(n\\,{start}\\,{end - 1})',setpts=N/FRAME_RATE/TB,"
-            f"scale={width}:{height}:flags=lanczos,format=yuv420p",
-            "-fps_mode",
-            "passthrough",
-            "-c:v",
-            "ffv1",
-            str(tmp),
-        ],
-        error_path=src,
-    )
-    tmp.replace(out)
-    return out
 
 
 def main() -> int:
@@ -133,7 +104,9 @@ def main() -> int:
                 max_per_title=args.max_per_title,
             )
         for start, end in chosen:
-            ref = make_reference(src, start, end, refs / f"{src.stem}__{start:05d}.mkv")
+            ref = extract_segment(
+                src, start, end, refs / f"{src.stem}__{start:05d}.mkv", max_height=720
+            )
             frames = profile.frames.filter(pl.col("frame").is_between(start, end - 1))
             feats = frames.select(aggregate_exprs()).row(0, named=True)
             samples.append(

@@ -22,7 +22,8 @@ from pathlib import Path
 from ladderforge.demo_media import demo_clips
 from ladderforge.encoder import encode
 from ladderforge.errors import LadderforgeError
-from ladderforge.media import probe, run_ffmpeg
+from ladderforge.media import probe
+from ladderforge.media.segments import extract_segment
 from ladderforge.pipeline import SweepConfig, rd_points, sweep
 from ladderforge.policy import (
     BDRateError,
@@ -48,33 +49,10 @@ def sources() -> list[Path]:
 
 def make_reference(src: Path, out_dir: Path, frames: int) -> Path:
     """First ``frames`` frames, decoded once, lossless (FFV1), at most 1080 lines, even size."""
-    ref = out_dir / f"{src.stem}.mkv"
-    if ref.exists():
-        return ref
     info = probe(src, hash_content=False)
-    height = min(info.height, 1080) // 2 * 2
-    width = round(info.width * height / info.height / 2) * 2
-    tmp = ref.with_suffix(".partial.mkv")
-    run_ffmpeg(
-        [
-            "-y",
-            "-loglevel",
-            "error",
-            "-i",
-            str(src),
-            "-frames:v",
-            str(frames),
-            "-vf",
-            f"scale={width}:{height}:flags=lanczos,format=yuv420p",
-            "-an",
-            "-c:v",
-            "ffv1",
-            str(tmp),
-        ],
-        error_path=src,
+    return extract_segment(
+        info, 0, min(frames, info.frame_count), out_dir / f"{src.stem}.mkv", max_height=1080
     )
-    tmp.replace(ref)
-    return ref
 
 
 def apple_points(ref: Path, preset: str, out_dir: Path) -> list[dict[str, float]]:

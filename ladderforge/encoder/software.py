@@ -28,12 +28,9 @@ def _kv(params: list[tuple[str, str]]) -> str:
     return ":".join(f"{k}={v}" for k, v in params)
 
 
-class X265Encoder(BaseEncoder):
-    """libx265. Forced keyframes are IDR with ``open-gop=0`` (else x265 emits CRA frames)."""
+class _X26xEncoder(BaseEncoder):
+    """What x265 and x264 share: presets, CRF 0..51, -crf / -qp / -b:v rate control."""
 
-    name = "x265"
-    ffmpeg_encoder = "libx265"
-    codec_family = "hevc"
     rate_controls = ("crf", "qp", "bitrate")
     two_pass = True
     presets = X26X_PRESETS
@@ -41,7 +38,7 @@ class X265Encoder(BaseEncoder):
     def validate(self, settings: EncodeSettings) -> None:
         super().validate(settings)
         if settings.rate_control == "crf" and not 0 <= (settings.q or 0) <= 51:
-            raise UsageError(f"x265 CRF must be in 0..51. Got {settings.q!r} instead.")
+            raise UsageError(f"{self.name} CRF must be in 0..51. Got {settings.q!r} instead.")
 
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
@@ -51,6 +48,15 @@ class X265Encoder(BaseEncoder):
         if settings.rate_control == "qp":
             return ["-qp", f"{int(settings.q or 0)}"]
         return ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
+
+
+class X265Encoder(_X26xEncoder):
+    """libx265. Forced keyframes are IDR with ``open-gop=0`` (else x265 emits CRA frames);
+    two-pass bookkeeping goes through ``-x265-params pass=N:stats=...``."""
+
+    name = "x265"
+    ffmpeg_encoder = "libx265"
+    codec_family = "hevc"
 
     def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
         params: list[tuple[str, str]] = [("log-level", "error")]
@@ -68,30 +74,18 @@ class X265Encoder(BaseEncoder):
         return args + self._x265_params(settings, pass_no=pass_no, passlog=passlog)
 
 
-class X264Encoder(BaseEncoder):
-    """libx264. Forced keyframes are IDR with ``-forced-idr 1``."""
+class X264Encoder(_X26xEncoder):
+    """libx264. Forced keyframes are IDR with ``-forced-idr 1``; two-pass with ``-pass``."""
 
     name = "x264"
     ffmpeg_encoder = "libx264"
     codec_family = "h264"
-    rate_controls = ("crf", "qp", "bitrate")
-    two_pass = True
-    presets = X26X_PRESETS
-
-    def validate(self, settings: EncodeSettings) -> None:
-        super().validate(settings)
-        if settings.rate_control == "crf" and not 0 <= (settings.q or 0) <= 51:
-            raise UsageError(f"x264 CRF must be in 0..51. Got {settings.q!r} instead.")
 
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
     ) -> list[str]:
-        if settings.rate_control == "crf":
-            return ["-crf", f"{settings.q:g}"]
-        if settings.rate_control == "qp":
-            return ["-qp", f"{int(settings.q or 0)}"]
-        args = ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
-        if pass_no:
+        args = super().rate_control_args(settings, pass_no=pass_no, passlog=passlog)
+        if pass_no and settings.rate_control == "bitrate":
             args += ["-pass", str(pass_no), "-passlogfile", str(passlog)]
         return args
 

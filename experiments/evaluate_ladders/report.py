@@ -26,11 +26,15 @@ def plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fvh = json.loads((FVH / "fixed_vs_hull.json").read_text())
+    hulls = {t["title"]: t["hull"] for t in fvh["titles"]}
     names = []
     for r in rows:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         apple = json.loads((FVH / "apple" / f"{r['title']}.json").read_text())
         ax.plot([p["kbps"] for p in apple], [p["vmaf"] for p in apple], "s--", label="Apple fixed")
+        hull = hulls.get(r["title"], [])
+        ax.plot([p["kbps"] for p in hull], [p["vmaf"] for p in hull], "k:", label="exhaustive hull")
         for mode, style in (("predict", "o-"), ("probe", "^-")):
             rungs = r[mode]["rungs"]
             ax.plot(

@@ -84,13 +84,17 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class HeightCorrection:
-    """vmaf += a_vmaf + b_vmaf (crf - crf0); log2 kbps += a_rate + b_rate (crf - crf0)."""
+    """vmaf += a_vmaf + b_vmaf d; log2 kbps += a_rate + b_rate d, with d = crf - crf0 for CRFs
+    inside the probed range [crf_lo, crf_hi] and held at its end value outside it (a slope seen
+    between two probe CRFs is not extrapolated)."""
 
     crf0: float
     a_vmaf: float
     b_vmaf: float
     a_rate: float
     b_rate: float
+    crf_lo: float = -math.inf
+    crf_hi: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class Calibration:
               kbps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (vmaf, kbps) for one height over an array of CRFs."""
         c = self.correction(height)
-        d = np.asarray(crf, float) - c.crf0
+        d = np.clip(np.asarray(crf, float), c.crf_lo, c.crf_hi) - c.crf0
         new_vmaf = np.clip(np.asarray(vmaf) + c.a_vmaf + c.b_vmaf * d, 0.0, 100.0)
         new_kbps = np.asarray(kbps) * np.exp2(c.a_rate + c.b_rate * d)
         return new_vmaf, new_kbps
@@ -134,5 +138,5 @@ def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
         dr = np.array([math.log2(p.measured_kbps / p.predicted_kbps) for p in mine])
         crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF)
         _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE)
-        by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r)
+        by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r, crf.min(), crf.max())
     return Calibration(by_height)

@@ -54,6 +54,13 @@ def test_calibration_recovers_offset_and_slope() -> None:
     assert v540[0] == pytest.approx(73.0)
 
 
+def test_calibration_slope_is_not_extrapolated() -> None:
+    probes = [ProbeResult(720, crf, 80.0, 80.0 - 0.5 * (crf - 29), 1e3, 1e3) for crf in (24, 34)]
+    vmaf, _ = fit_calibration(probes).apply(720, np.array([14.0, 24.0, 34.0, 46.0]),
+                                            np.full(4, 80.0), np.full(4, 1e3))
+    assert vmaf == pytest.approx([82.5, 82.5, 77.5, 77.5])
+
+
 def test_calibration_slope_is_bounded() -> None:
     probes = [ProbeResult(720, 24, 80, 60, 1e3, 1e3), ProbeResult(720, 25, 80, 100, 1e3, 1e3)]
     assert abs(fit_calibration(probes).by_height[720].b_vmaf) <= 1.5

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import polars as pl
 
 from ladderforge.analysis import ContentProfile, analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.encoder.hls import write_master
+from ladderforge.encoder.hls import rung_name, write_master
 from ladderforge.errors import UsageError
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
@@ -315,8 +316,21 @@ def _encode_rungs(
                 cost={**r.cost, "encode_cpu_s_measured": float(p.encode["cpu_s"])},
             )
         )
-        log.debug("rung %s at %s", r.settings, encoded_path(work / "renditions", info, r.settings))
+        _publish(
+            encoded_path(work / "renditions", info, r.settings), work / f"{rung_name(out[-1])}.mp4"
+        )
     return out
+
+
+def _publish(stored: Path, visible: Path) -> None:
+    """Give a stored rendition its readable name (a hard link; a copy across file systems)."""
+    if visible.exists():
+        visible.unlink()
+    try:
+        os.link(stored, visible)
+    except OSError:
+        shutil.copyfile(stored, visible)
+    log.debug("rendition %s", visible)
 
 
 def _with_costs(rungs: list[Rung], info: SourceInfo, config: LadderConfig) -> list[Rung]:

@@ -65,3 +65,4 @@ def test_batch_with_one_bad_title(bikes_mp4: Path, tmp_path: Path, run_cli) -> N
 def test_probe_mode_validated(bikes_mp4: Path, tmp_path: Path) -> None:
     plan = plan_title(bikes_mp4, tmp_path, config=LadderConfig(mode="probe", validate=True))
     assert all(r.measured_vmaf is not None for r in plan.ladder.rungs)
+    assert len(list((tmp_path / "bikes").glob("*p_*k.mp4"))) == len(plan.ladder.rungs)

@@ -213,7 +213,8 @@ def _settings(config: LadderConfig, info: SourceInfo, height: int, crf: float) -
 
 
 def _probe_heights(info: SourceInfo, heights: tuple[int, ...]) -> list[int]:
-    capped = sorted({min(h, info.height) // 2 * 2 for h in heights}, reverse=True)
+    near = 0.9 * info.height  # as in the predicted grid: heights near the source's collapse onto it
+    capped = sorted({(info.height if h >= near else h) // 2 * 2 for h in heights}, reverse=True)
     return [capped[0], capped[-1]] if len(capped) > 1 else capped
 
 
@@ -262,9 +263,10 @@ def plan_title(
             calibration, plan.probes, plan.decision_cpu_s = _run_probes(
                 info, profile, config, work, model, _probe_heights(info, config.heights)
             )
+        scenes = [(end - start, feats) for start, end, feats in _scenes(profile)]
         plan.surface = predict_surface(
             model,
-            _numeric(profile.title),
+            scenes,
             source_width=info.width,
             source_height=info.height,
             fps=fps,

@@ -17,7 +17,7 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.calibrate import Calibration
 from ladderforge.policy.cost import encode_cpu_s
 from ladderforge.policy.models import CONTENT_FEATURES, RDModel
-from ladderforge.types import EncodeSettings, RDPoint
+from ladderforge.types import EncodeSettings, RateControl, RDPoint
 
 __all__ = ["candidate_grid", "predict_surface", "surface_points"]
 
@@ -25,7 +25,10 @@ DEFAULT_CRFS = tuple(float(c) for c in range(16, 47))
 
 
 def candidate_grid(
-    *, source_width: int, source_height: int, heights: Sequence[int],
+    *,
+    source_width: int,
+    source_height: int,
+    heights: Sequence[int],
     crfs: Sequence[float] = DEFAULT_CRFS,
 ) -> list[tuple[int, int, float]]:
     """(width, height, crf) candidates: heights capped at the source (those within 10 % of it
@@ -43,23 +46,49 @@ def candidate_grid(
 
 
 def predict_surface(
-    model: RDModel, features: Mapping[str, float], *, source_width: int, source_height: int,
-    fps: float, frames: int, heights: Sequence[int], crfs: Sequence[float] = DEFAULT_CRFS,
-    calibration: Calibration | None = None, codec: str = "x265", preset: str = "veryfast",
+    model: RDModel,
+    scenes: Sequence[tuple[int, Mapping[str, float]]],
+    *,
+    source_width: int,
+    source_height: int,
+    fps: float,
+    frames: int,
+    heights: Sequence[int],
+    crfs: Sequence[float] = DEFAULT_CRFS,
+    calibration: Calibration | None = None,
+    codec: str = "x265",
+    preset: str = "veryfast",
 ) -> pl.DataFrame:
-    """One row per candidate: width, height, crf, bitrate_kbps, vmaf, encode_cpu_s (predicted)."""
-    grid = candidate_grid(source_width=source_width, source_height=source_height,
-                          heights=heights, crfs=crfs)
-    content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
-    rows = pl.DataFrame({
-        "width": [w for w, _, _ in grid], "height": [h for _, h, _ in grid],
-        "crf": [c for _, _, c in grid], "source_height": source_height, "source_fps": fps,
-        **{k: v for k, v in content.items()},
-    })
-    pred = model.predict(rows)
-    vmaf, kbps = pred.vmaf.copy(), pred.bitrate_kbps.copy()
-    heights_col = rows["height"].to_numpy()
-    crf_col = rows["crf"].to_numpy()
+    """One row per candidate: width, height, crf, bitrate_kbps, vmaf, encode_cpu_s (predicted).
+
+    ``scenes`` are (frame count, pooled features) of the title's scenes: the model was trained
+    on single scenes, so each scene is predicted on its own and the title's figures are the
+    frame-weighted means (mean VMAF over frames; bits add up, so kbps averages by duration).
+    Pooling features over a whole title would mix the cuts' temporal spikes into them.
+    """
+    if not scenes:
+        raise UsageError("predict_surface needs at least one scene.")
+    grid = candidate_grid(
+        source_width=source_width, source_height=source_height, heights=heights, crfs=crfs
+    )
+    base = pl.DataFrame(
+        {
+            "width": [w for w, _, _ in grid],
+            "height": [h for _, h, _ in grid],
+            "crf": [c for _, _, c in grid],
+            "source_height": source_height,
+            "source_fps": fps,
+        }
+    )
+    total = float(sum(n for n, _ in scenes))
+    vmaf, kbps = np.zeros(len(grid)), np.zeros(len(grid))
+    for n, features in scenes:
+        content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
+        pred = model.predict(base.with_columns(**{k: pl.lit(v) for k, v in content.items()}))
+        vmaf += pred.vmaf * (n / total)
+        kbps += pred.bitrate_kbps * (n / total)
+    heights_col = base["height"].to_numpy()
+    crf_col = base["crf"].to_numpy()
     for h in np.unique(heights_col):
         mask = heights_col == h
         order = np.argsort(crf_col[mask])
@@ -71,17 +100,27 @@ def predict_surface(
         idx = np.flatnonzero(mask)[order]
         vmaf[idx], kbps[idx] = v, k
     cost = [encode_cpu_s(codec, preset, width=w, height=h, frames=frames) for w, h, _ in grid]
-    return rows.select("width", "height", "crf").with_columns(
-        pl.Series("bitrate_kbps", kbps), pl.Series("vmaf", vmaf),
-        pl.Series("encode_cpu_s", cost))
+    return base.select("width", "height", "crf").with_columns(
+        pl.Series("bitrate_kbps", kbps), pl.Series("vmaf", vmaf), pl.Series("encode_cpu_s", cost)
+    )
 
 
 def surface_points(surface: pl.DataFrame, *, codec: str, preset: str) -> list[RDPoint]:
     """The surface as RD points with the settings each point stands for."""
-    rc = "cq" if codec.startswith("nvenc") else "crf"
+    rc: RateControl = "cq" if codec.startswith("nvenc") else "crf"
     return [
-        RDPoint(EncodeSettings(codec=codec, width=int(r["width"]), height=int(r["height"]),
-                               rate_control=rc, q=float(r["crf"]), preset=preset),  # type: ignore[arg-type]
-                float(r["bitrate_kbps"]), float(r["vmaf"]), float(r["encode_cpu_s"]))
+        RDPoint(
+            EncodeSettings(
+                codec=codec,
+                width=int(r["width"]),
+                height=int(r["height"]),
+                rate_control=rc,
+                q=float(r["crf"]),
+                preset=preset,
+            ),
+            float(r["bitrate_kbps"]),
+            float(r["vmaf"]),
+            float(r["encode_cpu_s"]),
+        )
         for r in surface.iter_rows(named=True)
     ]

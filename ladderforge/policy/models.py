@@ -42,10 +42,25 @@ __all__ = [
 
 MODEL_VERSION = "ladderforge.rdmodel/1"
 CONTENT_FEATURES: tuple[str, ...] = (
-    "si_mean", "si_p90", "ti_mean", "ti_p90", "texture_e_mean", "texture_e_p90",
-    "texture_h_mean", "texture_h_p90", "luma_mean_mean", "luma_std_mean", "dark_share_mean",
-    "colorfulness_mean", "edge_density_mean", "noise_sigma_mean", "motion_mean", "motion_p90",
-    "flat_share_mean", "screen_score_mean", "mad_mean",
+    "si_mean",
+    "si_p90",
+    "ti_mean",
+    "ti_p90",
+    "texture_e_mean",
+    "texture_e_p90",
+    "texture_h_mean",
+    "texture_h_p90",
+    "luma_mean_mean",
+    "luma_std_mean",
+    "dark_share_mean",
+    "colorfulness_mean",
+    "edge_density_mean",
+    "noise_sigma_mean",
+    "motion_mean",
+    "motion_p90",
+    "flat_share_mean",
+    "screen_score_mean",
+    "mad_mean",
 )
 """Pooled analysis features (``ladderforge.analysis``) the models read."""
 SETTING_FEATURES: tuple[str, ...] = ("crf", "height_ratio", "log2_pixels", "fps")
@@ -56,21 +71,32 @@ _DEFAULT_FILE = "x265_veryfast.json.gz"
 
 def log2_bpp(bitrate_kbps: Any, width: Any, height: Any, fps: Any) -> Any:
     """log2 of bits per pixel per frame (works on numbers, numpy arrays and polars Series)."""
-    return np.log2(np.asarray(bitrate_kbps) * 1000.0 / (np.asarray(width) * np.asarray(height)
-                                                         * np.asarray(fps)))
+    return np.log2(
+        np.asarray(bitrate_kbps)
+        * 1000.0
+        / (np.asarray(width) * np.asarray(height) * np.asarray(fps))
+    )
 
 
 def kbps_from_log2_bpp(value: Any, width: Any, height: Any, fps: Any) -> Any:
     """Inverse of :func:`log2_bpp`."""
-    return np.exp2(np.asarray(value)) * np.asarray(width) * np.asarray(height) \
-        * np.asarray(fps) / 1000.0
+    return (
+        np.exp2(np.asarray(value))
+        * np.asarray(width)
+        * np.asarray(height)
+        * np.asarray(fps)
+        / 1000.0
+    )
 
 
 def design_matrix(rows: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
     """The model's input matrix from a frame with the content columns and
     ``crf``, ``width``, ``height``, ``source_height``, ``source_fps``."""
-    missing = [c for c in ("crf", "width", "height", "source_height", "source_fps")
-               if c not in rows.columns]
+    missing = [
+        c
+        for c in ("crf", "width", "height", "source_height", "source_fps")
+        if c not in rows.columns
+    ]
     missing += [f for f in features if f not in SETTING_FEATURES and f not in rows.columns]
     if missing:
         raise UsageError(f"The rows given to the RD model lack columns: {', '.join(missing)}.")
@@ -119,11 +145,18 @@ class RDModel:
         import lightgbm as lgb
 
         return lgb.LGBMRegressor(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
             monotone_constraints=[_MONOTONE.get(f, 0) for f in features],
-            monotone_constraints_method="advanced", subsample=0.8, subsample_freq=1,
-            colsample_bytree=0.8, random_state=self.random_state, verbose=-1, n_jobs=2,
+            monotone_constraints_method="advanced",
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            random_state=self.random_state,
+            verbose=-1,
+            n_jobs=2,
         )
 
     def fit(self, rows: pl.DataFrame) -> RDModel:
@@ -133,14 +166,19 @@ class RDModel:
                 raise UsageError(f"The rows given to RDModel.fit lack the target column {name!r}.")
         features = self._features()
         x = design_matrix(rows, features)
-        rate = log2_bpp(rows["bitrate_kbps"].to_numpy(), rows["width"].to_numpy(),
-                        rows["height"].to_numpy(), rows["source_fps"].to_numpy())
+        rate = log2_bpp(
+            rows["bitrate_kbps"].to_numpy(),
+            rows["width"].to_numpy(),
+            rows["height"].to_numpy(),
+            rows["source_fps"].to_numpy(),
+        )
         self.quality_ = self._regressor(features).fit(x, rows["vmaf"].to_numpy()).booster_
         self.rate_ = self._regressor(features).fit(x, rate).booster_
         self.features_ = features
         self.version_ = MODEL_VERSION
         self.fingerprint_ = fingerprint(rows)
         self.n_samples_ = rows.height
+        self.crf_grid_ = sorted({float(c) for c in rows["crf"].to_list()})
         self.groups_ = sorted(rows["group"].unique().to_list()) if "group" in rows.columns else []
         return self
 
@@ -148,17 +186,39 @@ class RDModel:
         """Predicted VMAF and kbps for each row (same columns as for fit, targets not needed)."""
         if not hasattr(self, "quality_"):
             raise UsageError("This RDModel is not fitted yet: call fit() or load_model().")
-        x = design_matrix(rows, self.features_)
-        vmaf = np.clip(self.quality_.predict(x), 0.0, 100.0)
-        kbps = kbps_from_log2_bpp(self.rate_.predict(x), rows["width"].to_numpy(),
-                                  rows["height"].to_numpy(), rows["source_fps"].to_numpy())
-        return Prediction(vmaf=np.asarray(vmaf, float), bitrate_kbps=np.asarray(kbps, float))
+        vmaf, rate = self._interpolated(rows)
+        kbps = kbps_from_log2_bpp(
+            rate, rows["width"].to_numpy(), rows["height"].to_numpy(), rows["source_fps"].to_numpy()
+        )
+        return Prediction(vmaf=np.clip(vmaf, 0.0, 100.0), bitrate_kbps=np.asarray(kbps, float))
+
+    def _interpolated(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Trees are step functions of CRF with steps between the training CRFs; predicting at
+        the two training CRFs around each CRF and interpolating linearly (extrapolating the end
+        segment outside the grid) gives a surface that moves with every CRF step."""
+        grid = np.asarray(self.crf_grid_, float)
+        crf = rows["crf"].cast(pl.Float64).to_numpy()
+        if len(grid) < 2:
+            x = design_matrix(rows, self.features_)
+            return self.quality_.predict(x), self.rate_.predict(x)
+        upper = np.clip(np.searchsorted(grid, crf, side="right"), 1, len(grid) - 1)
+        lo, hi = grid[upper - 1], grid[upper]
+        weight = (crf - lo) / (hi - lo)
+        x_lo = design_matrix(rows.with_columns(pl.Series("crf", lo)), self.features_)
+        x_hi = design_matrix(rows.with_columns(pl.Series("crf", hi)), self.features_)
+        vmaf = (1 - weight) * self.quality_.predict(x_lo) + weight * self.quality_.predict(x_hi)
+        rate = (1 - weight) * self.rate_.predict(x_lo) + weight * self.rate_.predict(x_hi)
+        return vmaf, rate
 
     def to_dict(self, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {
-            "version": self.version_, "features": self.features_,
-            "fingerprint": self.fingerprint_, "n_samples": self.n_samples_,
-            "groups": self.groups_, "params": self.get_params(),
+            "version": self.version_,
+            "features": self.features_,
+            "fingerprint": self.fingerprint_,
+            "n_samples": self.n_samples_,
+            "groups": self.groups_,
+            "params": self.get_params(),
+            "crf_grid": self.crf_grid_,
             "metadata": dict(metadata or {}),
             "quality_model": self.quality_.model_to_string(),
             "rate_model": self.rate_.model_to_string(),
@@ -174,10 +234,14 @@ class RDModel:
         return atomic_write_bytes(path, data)
 
     def get_params(self) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
-                "num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples,
-                "features": list(self.features) if self.features else None,
-                "random_state": self.random_state}
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "features": list(self.features) if self.features else None,
+            "random_state": self.random_state,
+        }
 
 
 def fingerprint(rows: pl.DataFrame) -> str:
@@ -199,13 +263,18 @@ def load_model(path: str | Path | None = None) -> RDModel:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ModelError(f"{where}: not a ladderforge model file (invalid JSON: {exc}); "
-                         "retrain it with experiments/train_models/run.py", path=path) from exc
+        raise ModelError(
+            f"{where}: not a ladderforge model file (invalid JSON: {exc}); "
+            "retrain it with experiments/train_models/run.py",
+            path=path,
+        ) from exc
     if not isinstance(data, dict) or data.get("version") != MODEL_VERSION:
         got = data.get("version") if isinstance(data, dict) else None
-        raise ModelError(f"{where}: model version {got!r}, this ladderforge reads "
-                         f"{MODEL_VERSION!r}; retrain it with experiments/train_models/run.py",
-                         path=path)
+        raise ModelError(
+            f"{where}: model version {got!r}, this ladderforge reads "
+            f"{MODEL_VERSION!r}; retrain it with experiments/train_models/run.py",
+            path=path,
+        )
     model = RDModel(**data["params"])
     try:
         model.quality_ = lgb.Booster(model_str=data["quality_model"])
@@ -214,10 +283,14 @@ def load_model(path: str | Path | None = None) -> RDModel:
         raise ModelError(f"{where}: corrupt model file ({exc})", path=path) from exc
     model.features_ = list(data["features"])
     if model.quality_.num_feature() != len(model.features_):
-        raise ModelError(f"{where}: the model expects {model.quality_.num_feature()} features "
-                         f"but lists {len(model.features_)}", path=path)
+        raise ModelError(
+            f"{where}: the model expects {model.quality_.num_feature()} features "
+            f"but lists {len(model.features_)}",
+            path=path,
+        )
     model.version_, model.fingerprint_ = data["version"], data["fingerprint"]
     model.n_samples_, model.groups_ = data.get("n_samples", 0), data.get("groups", [])
+    model.crf_grid_ = [float(c) for c in data.get("crf_grid", [])]
     return model
 
 
@@ -228,13 +301,14 @@ def _read(ref: Any) -> str:
             raw = gzip.decompress(raw)
         return str(raw.decode())
     except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise ModelError(f"{ref}: cannot read the model file ({exc}); retrain it with "
-                         "experiments/train_models/run.py or reinstall ladderforge",
-                         path=str(ref)) from exc
+        raise ModelError(
+            f"{ref}: cannot read the model file ({exc}); retrain it with "
+            "experiments/train_models/run.py or reinstall ladderforge",
+            path=str(ref),
+        ) from exc
 
 
 @functools.lru_cache(maxsize=1)
 def default_model() -> RDModel:
     """The shipped model, loaded once (lazily, never at import time)."""
     return load_model()
-

@@ -196,6 +196,7 @@ class RDModel:
         """Trees are step functions of CRF with steps between the training CRFs; predicting at
         the two training CRFs around each CRF and interpolating linearly (extrapolating the end
         segment outside the grid) gives a surface that moves with every CRF step."""
+        design_matrix(rows.head(0), self.features_)  # names any missing column first
         grid = np.asarray(self.crf_grid_, float)
         crf = rows["crf"].cast(pl.Float64).to_numpy()
         if len(grid) < 2:

@@ -7,8 +7,8 @@ recorded values); running the probe encodes is the pipeline's job.
   (the easiest, the median and the hardest scene by texture and motion).
 - :func:`fit_calibration` turns probe results (predicted vs measured, per height and CRF) into a
   per-height correction: an offset and a slope in CRF for VMAF and for log2 rate (slope only
-  where a height was probed at two CRFs or more). Heights that were not probed take the
-  correction of the nearest probed height (by log2 of the height).
+  where a height was probed at two CRFs or more). Heights between two probed heights get the
+  corrections interpolated in log2(height); beyond them, the nearest probed height's.
 """
 
 from __future__ import annotations
@@ -103,20 +103,33 @@ class Calibration:
 
     by_height: Mapping[int, HeightCorrection]
 
-    def correction(self, height: int) -> HeightCorrection:
-        if not self.by_height:
-            return HeightCorrection(0.0, 0.0, 0.0, 0.0, 0.0)
-        nearest = min(self.by_height, key=lambda h: abs(math.log2(h) - math.log2(height)))
-        return self.by_height[nearest]
+    def _offsets(self, h: int, crf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.by_height[h]
+        d = np.clip(crf, c.crf_lo, c.crf_hi) - c.crf0
+        return c.a_vmaf + c.b_vmaf * d, c.a_rate + c.b_rate * d
 
     def apply(self, height: int, crf: np.ndarray, vmaf: np.ndarray,
               kbps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Corrected (vmaf, kbps) for one height over an array of CRFs."""
-        c = self.correction(height)
-        d = np.clip(np.asarray(crf, float), c.crf_lo, c.crf_hi) - c.crf0
-        new_vmaf = np.clip(np.asarray(vmaf) + c.a_vmaf + c.b_vmaf * d, 0.0, 100.0)
-        new_kbps = np.asarray(kbps) * np.exp2(c.a_rate + c.b_rate * d)
-        return new_vmaf, new_kbps
+        """Corrected (vmaf, kbps) for one height over an array of CRFs.
+
+        Between two probed heights the corrections are interpolated linearly in log2(height);
+        outside them the nearest probed height's correction holds.
+        """
+        crf = np.asarray(crf, float)
+        if not self.by_height:
+            return np.asarray(vmaf, float), np.asarray(kbps, float)
+        probed = sorted(self.by_height)
+        below = [h for h in probed if h <= height]
+        above = [h for h in probed if h >= height]
+        if below and above and below[-1] != above[0]:
+            lo, hi = below[-1], above[0]
+            w = (math.log2(height) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
+            (v_lo, r_lo), (v_hi, r_hi) = self._offsets(lo, crf), self._offsets(hi, crf)
+            dv, dr = (1 - w) * v_lo + w * v_hi, (1 - w) * r_lo + w * r_hi
+        else:
+            dv, dr = self._offsets(below[-1] if below else above[0], crf)
+        new_vmaf = np.clip(np.asarray(vmaf) + dv, 0.0, 100.0)
+        return new_vmaf, np.asarray(kbps) * np.exp2(dr)
 
 
 def _line(x: np.ndarray, y: np.ndarray, limit: float) -> tuple[float, float, float]:

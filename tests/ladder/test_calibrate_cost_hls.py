@@ -49,9 +49,13 @@ def test_calibration_recovers_offset_and_slope() -> None:
     assert kbps == pytest.approx([1000.0] * 3)
     _, kbps360 = cal.apply(360, np.array([30.0]), np.array([60.0]), np.array([300.0]))
     assert kbps360[0] == pytest.approx(330.0)
-    # 540p was not probed: it takes its nearest probed height's correction (log scale: 720p)
+    # 540p was not probed: interpolated in log2(height) between 360p (+0) and 720p (+3)
     v540, _ = cal.apply(540, np.array([29.0]), np.array([70.0]), np.array([500.0]))
-    assert v540[0] == pytest.approx(73.0)
+    w = (math.log2(540) - math.log2(360)) / (math.log2(720) - math.log2(360))
+    assert v540[0] == pytest.approx(70.0 + 3.0 * w)
+    # above the highest probed height, its correction holds
+    v1080, _ = cal.apply(1080, np.array([29.0]), np.array([70.0]), np.array([500.0]))
+    assert v1080[0] == pytest.approx(73.0)
 
 
 def test_calibration_slope_is_not_extrapolated() -> None:

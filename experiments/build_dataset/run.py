@@ -30,7 +30,7 @@ import polars as pl
 from ladderforge import __version__
 from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.demo_media import demo_clips
+from ladderforge.demo_media import experiment_clips
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.outputs import points_frame
@@ -38,14 +38,6 @@ from ladderforge.pipeline import SweepConfig, sweep
 from ladderforge.store import atomic_write_bytes, atomic_write_json
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE.parents[2] / "shared" / "corpus"
-
-
-def sources() -> list[Path]:
-    found = list(demo_clips())
-    if CORPUS.is_dir():
-        found += sorted(p for p in CORPUS.iterdir() if p.suffix != ".tsv" and p.is_file())
-    return found
 
 
 def segments(
@@ -86,7 +78,7 @@ def main() -> int:
         metrics=("vmaf", "vmaf_neg"),
     )
     samples: list[dict[str, Any]] = []
-    for src in sources():
+    for src in experiment_clips():
         profile = analyze(src)
         scenes = [(s.start_frame, s.end_frame) for s in profile.scenes]
         existing = sorted(refs.glob(f"{src.stem}__*.mkv"))

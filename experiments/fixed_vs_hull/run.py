@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from ladderforge.demo_media import demo_clips
+from ladderforge.demo_media import experiment_clips
 from ladderforge.encoder import encode
 from ladderforge.errors import LadderforgeError
 from ladderforge.media import probe
@@ -37,14 +37,6 @@ from ladderforge.types import EncodeSettings
 from ladderforge.vmaf_tools import measure
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE.parents[2] / "shared" / "corpus"
-
-
-def sources() -> list[Path]:
-    found = list(demo_clips())
-    if CORPUS.is_dir():
-        found += sorted(p for p in CORPUS.iterdir() if p.suffix != ".tsv" and p.is_file())
-    return found
 
 
 def make_reference(src: Path, out_dir: Path, frames: int) -> Path:
@@ -137,7 +129,7 @@ def main() -> int:
         scaler="bicubic",
     )
     rows = []
-    for src in sources():
+    for src in experiment_clips():
         if args.only and src.stem not in args.only:
             continue
         try:

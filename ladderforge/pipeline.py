@@ -22,7 +22,14 @@ from ladderforge.encoder import check_available, encode, get_encoder
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable_dir, measure_key
-from ladderforge.types import EncodeSettings, QualityResult, RateControl, RDPoint, SourceInfo
+from ladderforge.types import (
+    EncodeSettings,
+    QualityResult,
+    RateControl,
+    RDPoint,
+    SourceInfo,
+    even_size,
+)
 from ladderforge.vmaf_tools import measure
 
 __all__ = [
@@ -126,9 +133,7 @@ def candidate_sizes(source: SourceInfo, heights: Sequence[int]) -> list[tuple[in
     """(width, height) per candidate: even, aspect kept, never above the source height."""
     sizes = set()
     for h in heights:
-        out_h = min(h, source.height) // 2 * 2
-        out_w = max(2, round(source.width * out_h / source.height / 2) * 2)
-        sizes.add((out_w, out_h))
+        sizes.add(even_size(source.width, source.height, h))
     return sorted(sizes, key=lambda s: s[1], reverse=True)
 
 

@@ -41,7 +41,7 @@ from ladderforge.policy.cost import CostModel, ladder_costs
 from ladderforge.policy.models import RDModel, default_model, load_model
 from ladderforge.policy.surface import DEFAULT_CRFS, predict_surface, surface_points
 from ladderforge.store import atomic_write_json
-from ladderforge.types import EncodeSettings, Ladder, Rung, SourceInfo
+from ladderforge.types import EncodeSettings, Ladder, Rung, SourceInfo, even_size
 
 __all__ = ["MODES", "LadderConfig", "TitlePlan", "plan_title"]
 
@@ -199,8 +199,7 @@ def _run_probes(
 
 
 def _settings(config: LadderConfig, info: SourceInfo, height: int, crf: float) -> EncodeSettings:
-    h = min(height, info.height) // 2 * 2
-    w = max(2, round(info.width * h / info.height / 2) * 2)
+    w, h = even_size(info.width, info.height, height)
     rc = "cq" if config.codec.startswith("nvenc") else "crf"
     return EncodeSettings(
         codec=config.codec,

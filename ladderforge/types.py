@@ -26,9 +26,19 @@ __all__ = [
     "RateControl",
     "Rung",
     "SourceInfo",
+    "even_size",
 ]
 
 RateControl = Literal["crf", "cq", "qp", "bitrate"]
+
+
+def even_size(source_width: int, source_height: int, height: int) -> tuple[int, int]:
+    """(width, height) of a picture scaled to ``height`` (capped at the source's): both even,
+    the source's aspect ratio kept."""
+    out_h = max(2, min(height, source_height) // 2 * 2)
+    return max(2, round(source_width * out_h / source_height / 2) * 2), out_h
+
+
 LADDER_SCHEMA_VERSION = "ladderforge.ladder/1"
 
 

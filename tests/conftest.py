@@ -104,3 +104,10 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 def make_clip_fixture() -> MakeClip:
     """The :func:`make_clip` function, for tests that need several clips."""
     return make_clip
+
+
+@pytest.fixture
+def odd_clip(tmp_path: Path) -> Path:
+    """testsrc 321x241 (odd dimensions), 4:4:4, 5 frames, FFV1 in mkv."""
+    return make_clip(tmp_path / "odd.mkv", source="testsrc", size="321x241", pix_fmt="yuv444p",
+                     codec="ffv1", frames=5)

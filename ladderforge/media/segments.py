@@ -12,7 +12,7 @@ from pathlib import Path
 from ladderforge.errors import UsageError
 from ladderforge.media.ffmpeg import run_ffmpeg
 from ladderforge.media.probe import probe
-from ladderforge.types import SourceInfo
+from ladderforge.types import SourceInfo, even_size
 
 __all__ = ["extract_segment"]
 
@@ -34,19 +34,36 @@ def extract_segment(
         return out
     info = source if isinstance(source, SourceInfo) else probe(source, hash_content=False)
     if not 0 <= start < end <= info.frame_count:
-        raise UsageError(f"{info.path}: frames [{start}, {end}) are not inside its "
-                         f"{info.frame_count} frames")
-    height = min(info.height, max_height or info.height) // 2 * 2
-    width = round(info.width * height / info.height / 2) * 2
+        raise UsageError(
+            f"{info.path}: frames [{start}, {end}) are not inside its {info.frame_count} frames"
+        )
+    width, height = even_size(info.width, info.height, max_height or info.height)
     tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}.mkv")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_ffmpeg(["-y", "-loglevel", "error", "-i", str(info.path), "-an", "-sn", "-dn",
-                    "-vf", f"select='between(n\\,{start}\\,{end - 1})',setpts=N/FRAME_RATE/TB,"
-                           f"scale={width}:{height}:flags={scaler},format=yuv420p",
-                    "-fps_mode", "passthrough", "-c:v", "ffv1", str(tmp)],
-                   timeout_s=timeout_s, error_path=info.path,
-                   error_message=f"cutting frames {start}-{end} failed")
+        run_ffmpeg(
+            [
+                "-y",
+                "-loglevel",
+                "error",
+                "-i",
+                str(info.path),
+                "-an",
+                "-sn",
+                "-dn",
+                "-vf",
+                f"select='between(n\\,{start}\\,{end - 1})',setpts=N/FRAME_RATE/TB,"
+                f"scale={width}:{height}:flags={scaler},format=yuv420p",
+                "-fps_mode",
+                "passthrough",
+                "-c:v",
+                "ffv1",
+                str(tmp),
+            ],
+            timeout_s=timeout_s,
+            error_path=info.path,
+            error_message=f"cutting frames {start}-{end} failed",
+        )
         tmp.replace(out)
     finally:
         if tmp.exists():

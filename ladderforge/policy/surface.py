@@ -17,7 +17,7 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.calibrate import Calibration
 from ladderforge.policy.cost import encode_cpu_s
 from ladderforge.policy.models import CONTENT_FEATURES, RDModel
-from ladderforge.types import EncodeSettings, RateControl, RDPoint
+from ladderforge.types import EncodeSettings, RateControl, RDPoint, even_size
 
 __all__ = ["candidate_grid", "predict_surface", "surface_points"]
 
@@ -39,9 +39,9 @@ def candidate_grid(
     for h in heights:
         # heights within 10 % of the source's collapse onto it (636x270 next to 640x272 helps
         # nobody)
-        out_h = (source_height if h >= 0.9 * source_height else h) // 2 * 2
-        out_w = max(2, round(source_width * out_h / source_height / 2) * 2)
-        sizes.add((out_w, out_h))
+        sizes.add(
+            even_size(source_width, source_height, source_height if h >= 0.9 * source_height else h)
+        )
     return [(w, h, float(c)) for w, h in sorted(sizes, key=lambda s: -s[1]) for c in crfs]
 
 

@@ -199,15 +199,8 @@ def test_two_pass_hits_target(bikes_mp4: Path, tmp_path: Path) -> None:
     assert result.bitrate_kbps == pytest.approx(250, rel=0.15)
 
 
-def test_odd_dimension_source_encodes(tmp_path: Path, make_clip) -> None:
-    clip = make_clip(
-        tmp_path / "odd.mkv",
-        source="testsrc",
-        size="321x241",
-        pix_fmt="yuv444p",
-        codec="ffv1",
-        frames=5,
-    )
+def test_odd_dimension_source_encodes(tmp_path: Path, odd_clip: Path) -> None:
+    clip = odd_clip
     result = encode(clip, _settings(width=320, height=240), tmp_path / "even.mp4")
     assert result.frames == 5
 

@@ -110,15 +110,8 @@ def test_unsupported_pixel_format(tmp_path: Path, make_clip) -> None:
         probe(clip)
 
 
-def test_odd_dimensions_are_probed(tmp_path: Path, make_clip) -> None:
-    clip = make_clip(
-        tmp_path / "odd.mkv",
-        source="testsrc",
-        size="321x241",
-        pix_fmt="yuv444p",
-        codec="ffv1",
-        frames=3,
-    )
+def test_odd_dimensions_are_probed(tmp_path: Path, odd_clip: Path) -> None:
+    clip = odd_clip
     info = probe(clip)
     assert (info.width, info.height) == (321, 241)
 

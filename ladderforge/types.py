@@ -149,6 +149,10 @@ class EncodeSettings:
     """Maximum keyframe interval in frames (None: the encoder's default)."""
     keyframes: tuple[int, ...] = ()
     """Frame indices forced to be IDR / closed-GOP keyframes."""
+    fixed_gop: bool = False
+    """True: keyframes only at frame 0, every ``gop`` frames and at ``keyframes``; the encoder's
+    own scene-cut keyframes are off, so every rung of a chunked title has its keyframes in the
+    same places (adaptive streaming switches rungs only there)."""
     pix_fmt: str = "yuv420p"
     """Output pixel format: ``yuv420p`` (8-bit) or ``yuv420p10le`` (10-bit)."""
     scaler: str = "lanczos"

@@ -8,16 +8,22 @@
 from ladderforge.encoder import nvenc, software  # noqa: F401  (register the backends)
 from ladderforge.encoder.base import BACKENDS, BaseEncoder, get_encoder, register_encoder
 from ladderforge.encoder.run import build_command, check_available, encode
-from ladderforge.encoder.verify import Keyframe, keyframes
+from ladderforge.encoder.chunks import Chunk, ChunkedEncode, encode_chunked, plan_chunks
+from ladderforge.encoder.verify import Keyframe, check_rendition, keyframes
 
 __all__ = [
     "BACKENDS",
     "BaseEncoder",
+    "Chunk",
+    "ChunkedEncode",
     "Keyframe",
     "build_command",
     "check_available",
+    "check_rendition",
     "encode",
+    "encode_chunked",
     "get_encoder",
     "keyframes",
+    "plan_chunks",
     "register_encoder",
 ]

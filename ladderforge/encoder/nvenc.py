@@ -86,6 +86,10 @@ class NvencEncoder(BaseEncoder):
         # NVENC takes 10-bit 4:2:0 as P010, not planar yuv420p10le.
         return "p010le" if settings.pix_fmt == "yuv420p10le" else "yuv420p"
 
+    def keyframe_args(self, settings: EncodeSettings) -> list[str]:
+        args = super().keyframe_args(settings)
+        return [*args, "-no-scenecut", "1"] if settings.fixed_gop else args
+
     def extra_args(self, settings: EncodeSettings) -> list[str]:
         args: list[str] = []
         for key, value in settings.params:

@@ -60,10 +60,13 @@ class X265Encoder(_X26xEncoder):
 
     def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
         params: list[tuple[str, str]] = [("log-level", "error")]
-        if settings.keyframes or settings.gop:
+        if settings.keyframes or settings.gop or settings.fixed_gop:
             params.append(("open-gop", "0"))
         if settings.gop:
             params += [("keyint", str(settings.gop)), ("min-keyint", "1")]
+        if settings.fixed_gop:
+            # parameter sets in-band at every IDR: chunks joined by concatenation always decode
+            params += [("scenecut", "0"), ("repeat-headers", "1")]
         if pass_no:
             params += [("pass", str(pass_no)), ("stats", str(passlog) + ".log")]
         params += list(settings.params)
@@ -89,8 +92,15 @@ class X264Encoder(_X26xEncoder):
             args += ["-pass", str(pass_no), "-passlogfile", str(passlog)]
         return args
 
+    def keyframe_args(self, settings: EncodeSettings) -> list[str]:
+        args = super().keyframe_args(settings)
+        return [*args, "-sc_threshold", "0"] if settings.fixed_gop else args
+
     def extra_args(self, settings: EncodeSettings) -> list[str]:
-        return ["-x264-params", _kv(list(settings.params))] if settings.params else []
+        params = list(settings.params)
+        if settings.fixed_gop:
+            params.append(("repeat-headers", "1"))
+        return ["-x264-params", _kv(params)] if params else []
 
 
 class SvtAv1Encoder(BaseEncoder):
@@ -124,7 +134,10 @@ class SvtAv1Encoder(BaseEncoder):
         return ["-g", str(settings.gop)] if settings.gop else []
 
     def extra_args(self, settings: EncodeSettings) -> list[str]:
-        return ["-svtav1-params", _kv(list(settings.params))] if settings.params else []
+        params = list(settings.params)
+        if settings.fixed_gop:
+            params.append(("scd", "0"))  # no scene-change keyframes
+        return ["-svtav1-params", _kv(params)] if params else []
 
 
 for _backend in (X265Encoder(), X264Encoder(), SvtAv1Encoder()):

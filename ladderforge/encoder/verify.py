@@ -7,9 +7,10 @@ cleanly; :func:`keyframes` therefore reads the NAL unit types of each HEVC keyfr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Keyframe", "keyframes"]
+__all__ = ["Keyframe", "check_rendition", "keyframes"]
 
 _HEVC_IDR = {19, 20}  # IDR_W_RADL, IDR_N_LP
 _HEVC_IRAP = set(range(16, 24))
@@ -78,3 +79,45 @@ def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
                 found.append(Keyframe(index, idr, types))
             index += 1
     return found
+
+
+def check_rendition(
+    path: str | os.PathLike[str],
+    *,
+    frame_count: int,
+    keyframes_at: Sequence[int] | None = None,
+) -> list[str]:
+    """What is wrong with an encoded rendition (empty when nothing is): its frame count against
+    ``frame_count``, its timestamps (strictly increasing, no duplicates), and, given
+    ``keyframes_at``, its keyframes (IDR exactly there, and nowhere else)."""
+    import av
+
+    problems: list[str] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pts = [p.pts for p in container.demux(stream) if p.size]
+    except (av.FFmpegError, IndexError, OSError) as exc:
+        return [f"{path} cannot be read: {exc}"]
+    if len(pts) != frame_count:
+        problems.append(f"{len(pts)} frames where {frame_count} were expected")
+    if any(p is None for p in pts):
+        problems.append("packets without timestamps")
+    else:
+        ordered = sorted(pts)
+        if len(set(ordered)) != len(ordered):
+            problems.append(f"{len(ordered) - len(set(ordered))} duplicated timestamps")
+    if keyframes_at is not None:
+        found = keyframes(path)
+        idr = [k.index for k in found if k.idr]
+        other = [k.index for k in found if not k.idr]
+        if idr != sorted(keyframes_at):
+            missing = sorted(set(keyframes_at) - set(idr))
+            extra = sorted(set(idr) - set(keyframes_at))
+            problems.append(
+                f"IDR keyframes not on the chunk starts (missing at {missing[:8]}, "
+                f"extra at {extra[:8]})"
+            )
+        if other:
+            problems.append(f"non-IDR keyframes (open GOP) at {other[:8]}")
+    return problems

@@ -1,0 +1,375 @@
+"""Chunked encoding: a title cut into chunks at its scene cuts, each chunk encoded on its own
+(with its own settings, e.g. a CRF per scene), the chunks joined without re-encoding.
+
+- :func:`plan_chunks` turns scene cuts into chunks: scenes shorter than ``min_chunk_s`` merge
+  into their shorter neighbour, scenes longer than ``max_chunk_s`` are split into the fewest
+  equal parts no longer than it (the duration grid; a title without cuts gets only that grid).
+- :func:`split_source` decodes the title once and writes every chunk as a lossless FFV1 file
+  (``trim`` by frame number: frame-exact, unlike the segment muxer, which cuts on time).
+- :func:`encode_chunked` encodes the chunks in parallel, each starting on an IDR frame with no
+  other keyframe (``EncodeSettings.fixed_gop``), so every rung made from the same chunks has its
+  keyframes in the same places. A finished chunk is kept under a name derived from its settings,
+  so a rerun encodes only the chunks that are missing (chunk-level resume). A chunk that fails
+  is retried once; a second failure fails the title naming the chunk.
+- The chunks are joined with ffmpeg's concat demuxer (``-c copy``) and the result is checked:
+  frame count equal to the source's, timestamps strictly increasing, IDR keyframes exactly on
+  the chunk starts. A join that does not match is an error, never a silently short file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ladderforge.encoder.base import get_encoder
+from ladderforge.encoder.run import check_available, encode
+from ladderforge.encoder.verify import check_rendition
+from ladderforge.errors import EncodeError, UsageError
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
+from ladderforge.store import atomic_write_json
+from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
+
+__all__ = [
+    "Chunk",
+    "ChunkedEncode",
+    "encode_chunked",
+    "join_chunks",
+    "plan_chunks",
+    "split_source",
+]
+
+log = logging.getLogger(__name__)
+ChunkCallback = Callable[[int, int], None]
+"""Called with (chunks done, chunks in all) as chunks finish."""
+_SPLIT_BATCH = 48
+"""Chunks written per decoding pass by :func:`split_source` (bounds ffmpeg's open outputs)."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``[start, end)`` of a title, encoded on their own."""
+
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+    @property
+    def name(self) -> str:
+        return f"{self.start:07d}-{self.end:07d}"
+
+
+def plan_chunks(
+    cuts: Sequence[int],
+    frame_count: int,
+    fps: float,
+    *,
+    min_chunk_s: float = 1.0,
+    max_chunk_s: float | None = 6.0,
+) -> list[Chunk]:
+    """Chunks covering ``[0, frame_count)`` whose boundaries are scene cuts or grid points.
+
+    ``cuts`` are the first frames of scenes (0 and out-of-range values are ignored). Every rung
+    of a title must use the same chunks.
+    """
+    if frame_count <= 0:
+        raise UsageError(f"plan_chunks needs a title with frames. Got frame_count={frame_count}.")
+    if not fps > 0 or not min_chunk_s >= 0:
+        raise UsageError(
+            f"plan_chunks needs fps > 0 and min_chunk_s >= 0. Got {fps}, {min_chunk_s}."
+        )
+    if max_chunk_s is not None and max_chunk_s < 2 * min_chunk_s:
+        raise UsageError(
+            "The 'max_chunk_s' parameter must be at least twice 'min_chunk_s' (a long scene is "
+            f"split into parts no shorter than the minimum). Got {max_chunk_s} and {min_chunk_s}."
+        )
+    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < frame_count}), frame_count]
+    scenes = [[a, b] for a, b in itertools.pairwise(bounds)]
+    min_frames = max(1, math.ceil(min_chunk_s * fps))
+    while len(scenes) > 1:
+        short = [i for i, (a, b) in enumerate(scenes) if b - a < min_frames]
+        if not short:
+            break
+        i = min(short, key=lambda j: scenes[j][1] - scenes[j][0])
+        if i == 0:
+            j = 1
+        elif i == len(scenes) - 1:
+            j = i - 1
+        else:  # into the shorter neighbour: keeps chunk lengths even
+            left, right = scenes[i - 1], scenes[i + 1]
+            j = i - 1 if left[1] - left[0] <= right[1] - right[0] else i + 1
+        lo, hi = min(i, j), max(i, j)
+        scenes[lo : hi + 1] = [[scenes[lo][0], scenes[hi][1]]]
+    chunks: list[Chunk] = []
+    max_frames = math.floor(max_chunk_s * fps) if max_chunk_s else None
+    for a, b in scenes:
+        parts = math.ceil((b - a) / max_frames) if max_frames else 1
+        edges = [a + round(k * (b - a) / parts) for k in range(parts + 1)]
+        chunks += [Chunk(s, e) for s, e in itertools.pairwise(edges)]
+    return chunks
+
+
+def _check_chunks(chunks: Sequence[Chunk], frame_count: int) -> None:
+    if not chunks or chunks[0].start != 0 or chunks[-1].end != frame_count:
+        raise UsageError(f"The chunks must cover frames 0 to {frame_count} without gaps.")
+    for a, b in itertools.pairwise(chunks):
+        if a.end != b.start or a.frames <= 0:
+            raise UsageError(f"The chunks must be contiguous and non-empty: {a} then {b}.")
+
+
+def split_source(
+    source: SourceInfo,
+    chunks: Sequence[Chunk],
+    folder: Path,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> list[Path]:
+    """Each chunk of ``source`` as lossless FFV1 (``<folder>/<start>-<end>.mkv``), decoding the
+    source once per batch of chunks; chunks already written are kept (resume)."""
+    _check_chunks(chunks, source.frame_count)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{c.name}.mkv" for c in chunks]
+    todo = [(c, p) for c, p in zip(chunks, paths, strict=True) if not p.exists()]
+    for first in range(0, len(todo), _SPLIT_BATCH):
+        batch = todo[first : first + _SPLIT_BATCH]
+        graph = [f"[0:v:0]split={len(batch)}" + "".join(f"[s{i}]" for i in range(len(batch)))]
+        outputs: list[str] = []
+        partials = [p.with_name(f".{p.stem}.partial-{os.getpid()}.mkv") for _, p in batch]
+        for i, ((chunk, _), tmp) in enumerate(zip(batch, partials, strict=True)):
+            graph.append(
+                f"[s{i}]trim=start_frame={chunk.start}:end_frame={chunk.end},"
+                f"setpts=PTS-STARTPTS,format=yuv420p[o{i}]"
+            )
+            outputs += ["-map", f"[o{i}]", "-fps_mode", "passthrough", "-c:v", "ffv1", str(tmp)]
+        try:
+            run_ffmpeg(
+                [
+                    "-y",
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(source.path),
+                    "-an",
+                    "-sn",
+                    "-dn",
+                    "-filter_complex",
+                    ";".join(graph),
+                    *outputs,
+                ],
+                timeout_s=timeout_s,
+                error_path=source.path,
+                error_message=f"cutting {len(batch)} chunks failed",
+            )
+            for tmp, (_, path) in zip(partials, batch, strict=True):
+                tmp.replace(path)
+        finally:
+            for tmp in partials:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+    return paths
+
+
+@dataclass(frozen=True)
+class ChunkedEncode:
+    """A title encoded chunk by chunk and joined."""
+
+    output_path: Path
+    chunks: tuple[Chunk, ...]
+    results: tuple[EncodeResult, ...]
+    """Each chunk's encode (from this run or, when resumed, from an earlier one)."""
+    size_bytes: int
+    bitrate_kbps: float
+    frames: int
+    cpu_s: float
+    """CPU seconds of all chunk encodes (including resumed ones, as they were measured)."""
+    wall_s: float
+    encoded_now: int
+    """Chunks encoded by this call (the rest were reused)."""
+
+    def chunk_kbps(self) -> list[float]:
+        return [r.bitrate_kbps for r in self.results]
+
+
+def _chunk_settings(settings: EncodeSettings, chunk: Chunk) -> EncodeSettings:
+    return settings.with_(gop=chunk.frames, keyframes=(), fixed_gop=True)
+
+
+def _chunk_output(work: Path, chunk: Chunk, settings: EncodeSettings) -> Path:
+    digest = hashlib.sha256(settings.key().encode()).hexdigest()[:16]
+    return work / chunk.name / f"{settings.codec}-{digest}.mp4"
+
+
+def _encode_chunk(
+    source: Path,
+    chunk: Chunk,
+    settings: EncodeSettings,
+    out: Path,
+    *,
+    retries: int,
+    timeout_s: float,
+) -> tuple[EncodeResult, bool]:
+    sidecar = out.with_suffix(".json")
+    if out.exists() and sidecar.exists():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return EncodeResult.from_dict(json.loads(sidecar.read_text())), False
+    for attempt in range(retries + 1):
+        try:
+            result = encode(source, settings, out, timeout_s=timeout_s, check_encoder=False)
+            break
+        except EncodeError as exc:
+            if attempt == retries:
+                raise EncodeError(
+                    f"chunk frames {chunk.start}-{chunk.end - 1} ({settings.codec} "
+                    f"{settings.rate_control} {settings.q:g}) failed {attempt + 1} times: {exc}",
+                    path=exc.path,
+                    command=exc.command,
+                    log_tail=exc.log_tail,
+                ) from exc
+            log.warning("chunk %s failed, retrying: %s", chunk.name, exc)
+    atomic_write_json(sidecar, result.to_dict())
+    return result, True
+
+
+def encode_chunked(
+    source: SourceInfo,
+    chunks: Sequence[Chunk],
+    settings: EncodeSettings | Sequence[EncodeSettings],
+    output: str | os.PathLike[str],
+    *,
+    work: Path,
+    workers: int = 1,
+    retries: int = 1,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_chunk: ChunkCallback | None = None,
+) -> ChunkedEncode:
+    """Encode ``source`` chunk by chunk (one settings for all, or one per chunk) and join.
+
+    ``work`` holds the chunk sources and chunk encodes; share it between the rungs of a title
+    so the chunk sources are cut once.
+    """
+    _check_chunks(chunks, source.frame_count)
+    per_chunk = [settings] * len(chunks) if isinstance(settings, EncodeSettings) else list(settings)
+    if len(per_chunk) != len(chunks):
+        raise UsageError(f"{len(chunks)} chunks need {len(chunks)} settings. Got {len(per_chunk)}.")
+    sizes = {(s.codec, s.width, s.height, s.pix_fmt) for s in per_chunk}
+    if len(sizes) != 1:
+        raise UsageError(
+            "The chunks of one rendition must share codec, size and pixel format. "
+            f"Got {sorted(sizes)}."
+        )
+    check_available(per_chunk[0].codec)
+    sources = split_source(source, chunks, work / "src", timeout_s=timeout_s)
+    jobs = [
+        (src, c, _chunk_settings(s, c))
+        for src, c, s in zip(sources, chunks, per_chunk, strict=True)
+    ]
+    done, lock = [0], threading.Lock()
+
+    def run(job: tuple[Path, Chunk, EncodeSettings]) -> tuple[EncodeResult, bool]:
+        src, chunk, s = job
+        res = _encode_chunk(
+            src, chunk, s, _chunk_output(work, chunk, s), retries=retries, timeout_s=timeout_s
+        )
+        with lock:
+            done[0] += 1
+            if on_chunk:
+                on_chunk(done[0], len(jobs))
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        finished = list(pool.map(run, jobs))
+    results = tuple(r for r, _ in finished)
+    out = Path(output)
+    join_chunks(
+        [r.output_path for r in results],
+        out,
+        codec=per_chunk[0].codec,
+        source=source,
+        keyframes_at=[c.start for c in chunks],
+    )
+    size = out.stat().st_size
+    return ChunkedEncode(
+        output_path=out,
+        chunks=tuple(chunks),
+        results=results,
+        size_bytes=size,
+        bitrate_kbps=size * 8 / source.duration_s / 1000,
+        frames=source.frame_count,
+        cpu_s=sum(r.cpu_s for r in results),
+        wall_s=sum(r.wall_s for r in results),
+        encoded_now=sum(1 for _, now in finished if now),
+    )
+
+
+def join_chunks(
+    parts: Sequence[Path],
+    output: Path,
+    *,
+    codec: str,
+    source: SourceInfo,
+    keyframes_at: Sequence[int],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Path:
+    """Concatenate encoded chunks without re-encoding (ffmpeg's concat demuxer) into ``output``
+    and check it against ``source``: same frame count, increasing timestamps, IDR keyframes
+    exactly at ``keyframes_at``. The output appears only when it passed."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    listing = output.with_name(f".{output.stem}.concat-{os.getpid()}.txt")
+    tmp = output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+    # the concat demuxer's list syntax: quote with '...' and escape quotes inside
+    listing.write_text(
+        "ffconcat version 1.0\n"
+        + "".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in parts)
+    )
+    tag = ["-tag:v", "hvc1"] if get_encoder(codec).codec_family == "hevc" else []
+    try:
+        run_ffmpeg(
+            [
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                str(listing),
+                "-map",
+                "0:v:0",
+                "-c",
+                "copy",
+                *tag,
+                "-movflags",
+                "+faststart",
+                str(tmp),
+            ],
+            timeout_s=timeout_s,
+            error_path=output,
+            error_type=EncodeError,
+            error_message=f"joining {len(parts)} chunks into {output.name} failed",
+        )
+        problems = check_rendition(tmp, frame_count=source.frame_count, keyframes_at=keyframes_at)
+        if problems:
+            raise EncodeError(
+                f"{output}: the joined chunks do not match the source {source.path}: "
+                + "; ".join(problems),
+                path=output,
+            )
+        tmp.replace(output)
+    finally:
+        for path in (listing, tmp):
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return output

@@ -26,8 +26,23 @@ if TYPE_CHECKING:
     from ladderforge.analysis import ContentProfile
 
 
-NOT_VIDEO_SUFFIXES = frozenset({".tsv", ".csv", ".txt", ".md", ".json", ".parquet", ".yaml",
-                                ".yml", ".log", ".html", ".py", ".sha256", ".md5"})
+NOT_VIDEO_SUFFIXES = frozenset(
+    {
+        ".tsv",
+        ".csv",
+        ".txt",
+        ".md",
+        ".json",
+        ".parquet",
+        ".yaml",
+        ".yml",
+        ".log",
+        ".html",
+        ".py",
+        ".sha256",
+        ".md5",
+    }
+)
 """Files a folder glob (``corpus/*``) brings along that are skipped with a note, not failed."""
 
 
@@ -76,9 +91,16 @@ def register(app: typer.Typer) -> None:
 
                 try:
                     profiles.append(
-                        analyze(src, stride=stride, fast=fast, analysis_pixels=analysis_pixels,
-                                scene_detector=scene_detector,
-                                min_scene_s=min_scene_s, cache_dir=cache, on_progress=report)
+                        analyze(
+                            src,
+                            stride=stride,
+                            fast=fast,
+                            analysis_pixels=analysis_pixels,
+                            scene_detector=scene_detector,
+                            min_scene_s=min_scene_s,
+                            cache_dir=cache,
+                            on_progress=report,
+                        )
                     )
                 except LadderforgeError as exc:
                     failed += 1
@@ -99,18 +121,45 @@ def register(app: typer.Typer) -> None:
 
 
 def _summary(profiles: list[ContentProfile]) -> Table:
-    table = Table("title", "size", "frames", "lost", "scenes", "SI", "TI", "E", "h", "bright",
-                  "colour", "noise", "motion", "active area", "screen", "fps", title="analysis")
+    table = Table(
+        "title",
+        "size",
+        "frames",
+        "lost",
+        "scenes",
+        "SI",
+        "TI",
+        "E",
+        "h",
+        "bright",
+        "colour",
+        "noise",
+        "motion",
+        "active area",
+        "screen",
+        "fps",
+        title="analysis",
+    )
     for p in profiles:
         t, s = p.title, p.source
         area = f"{t['active_w']}x{t['active_h']}+{t['active_x']}+{t['active_y']}"
         fps = "cached" if p.from_cache else f"{float(t['frames_decoded'] or 0) / p.wall_s:.0f}"
         table.add_row(
-            s.title, f"{s.width}x{s.height}", f"{t['frames_analysed']}/{t['frames_expected']}",
-            str(t["frames_lost"]), str(t["scene_count"]), f"{t['si_mean']:.1f}",
-            f"{t['ti_mean']:.1f}", f"{t['texture_e_mean']:.1f}", f"{t['texture_h_mean']:.2f}",
-            f"{t['luma_mean_mean']:.0f}", f"{t['colorfulness_mean']:.1f}",
-            f"{t['noise_sigma_mean']:.2f}", f"{t['motion_mean']:.1f} ({t['motion_source']})",
-            area, "yes" if t["screen_content"] else "no", fps,
+            s.title,
+            f"{s.width}x{s.height}",
+            f"{t['frames_analysed']}/{t['frames_expected']}",
+            str(t["frames_lost"]),
+            str(t["scene_count"]),
+            f"{t['si_mean']:.1f}",
+            f"{t['ti_mean']:.1f}",
+            f"{t['texture_e_mean']:.1f}",
+            f"{t['texture_h_mean']:.2f}",
+            f"{t['luma_mean_mean']:.0f}",
+            f"{t['colorfulness_mean']:.1f}",
+            f"{t['noise_sigma_mean']:.2f}",
+            f"{t['motion_mean']:.1f} ({t['motion_source']})",
+            area,
+            "yes" if t["screen_content"] else "no",
+            fps,
         )
     return table

@@ -28,10 +28,28 @@ logger = logging.getLogger(__name__)
 U8 = npt.NDArray[Any]
 """An 8-bit plane (OpenCV's stubs type images loosely)."""
 
-_PLANAR_8 = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
-             "yuvj440p", "yuv411p", "yuv410p"}
-_PLANAR_HIGH = {"yuv420p10le": 10, "yuv422p10le": 10, "yuv444p10le": 10, "yuv420p12le": 12,
-                "yuv422p12le": 12, "yuv444p12le": 12, "yuv420p9le": 9, "yuv444p9le": 9}
+_PLANAR_8 = {
+    "yuv420p",
+    "yuvj420p",
+    "yuv422p",
+    "yuvj422p",
+    "yuv444p",
+    "yuvj444p",
+    "yuv440p",
+    "yuvj440p",
+    "yuv411p",
+    "yuv410p",
+}
+_PLANAR_HIGH = {
+    "yuv420p10le": 10,
+    "yuv422p10le": 10,
+    "yuv444p10le": 10,
+    "yuv420p12le": 12,
+    "yuv422p12le": 12,
+    "yuv444p12le": 12,
+    "yuv420p9le": 9,
+    "yuv444p9le": 9,
+}
 _GRAY = {"gray": 8, "gray10le": 10, "gray12le": 12}
 _SEMI = {"nv12": 8, "p010le": 16}
 _UNTIMED_FORMATS = {"h264", "hevc", "vvc", "m4v", "mpegvideo", "cavsvideo", "avs2", "avs3"}
@@ -210,8 +228,9 @@ def decode_frames(
                 if mvs is not None:
                     stats.motion_vectors = True
                 y, cb, cr = frame_planes(frame)
-                yield DecodedFrame(index, pts_s, bool(frame.key_frame), _pict_type(frame),
-                                   y, cb, cr, mvs)
+                yield DecodedFrame(
+                    index, pts_s, bool(frame.key_frame), _pict_type(frame), y, cb, cr, mvs
+                )
     except av.error.FFmpegError as exc:
         stats.truncated = True
         logger.warning("demuxing stopped early: %s", exc)

@@ -96,8 +96,12 @@ def analyze(
     """
     params = AnalysisParams(
         stride=stride if stride is not None else (FAST_STRIDE if fast else 1),
-        fast=fast, analysis_pixels=analysis_pixels, scene_detector=scene_detector,
-        min_scene_s=min_scene_s, flash_s=flash_s, motion_vectors=motion_vectors,
+        fast=fast,
+        analysis_pixels=analysis_pixels,
+        scene_detector=scene_detector,
+        min_scene_s=min_scene_s,
+        flash_s=flash_s,
+        motion_vectors=motion_vectors,
     )
     source = probe(path)
     _check_size(source)
@@ -139,11 +143,16 @@ class _Pass:
     def __init__(self, source: SourceInfo, params: AnalysisParams) -> None:
         self.source, self.params = source, params
         black = 0.0 if source.color_range == "pc" else 16.0
-        self.features = FrameFeatures(width=source.width, height=source.height,
-                                      max_pixels=params.analysis_pixels, black=black)
+        self.features = FrameFeatures(
+            width=source.width, height=source.height, max_pixels=params.analysis_pixels, black=black
+        )
         fps = float(source.frame_rate) or 25.0
-        self.cuts = CutDetector(detector=params.scene_detector, fps=fps,
-                                min_scene_s=params.min_scene_s, flash_s=params.flash_s)
+        self.cuts = CutDetector(
+            detector=params.scene_detector,
+            fps=fps,
+            min_scene_s=params.min_scene_s,
+            flash_s=params.flash_s,
+        )
         tw = min(THUMB_WIDTH, source.width)
         self.thumb = (tw, max(2, round(source.height * tw / source.width)))
         self.columns: dict[str, list[Any]] = {c: [] for c in FRAME_COLUMNS}
@@ -173,8 +182,13 @@ class _Pass:
         frames = self.columns["frame"]
         gap = item.index - frames[-1] if frames else 1
         row = self.features.compute_prepared(item.prep, item.cb, item.cr, gap=gap)
-        row.update(motion=item.motion, frame=item.index, pts_s=item.pts_s, key=item.key,
-                   pict_type=item.pict_type)
+        row.update(
+            motion=item.motion,
+            frame=item.index,
+            pts_s=item.pts_s,
+            key=item.key,
+            pict_type=item.pict_type,
+        )
         for name, values in self.columns.items():
             values.append(row.get(name))
 
@@ -195,8 +209,13 @@ class _Item:
 
 
 def _pipeline(
-    frames: Iterator[DecodedFrame], state: _Pass, stats: DecodeStats, *, stride: int,
-    total: int, on_progress: ProgressCallback | None,
+    frames: Iterator[DecodedFrame],
+    state: _Pass,
+    stats: DecodeStats,
+    *,
+    stride: int,
+    total: int,
+    on_progress: ProgressCallback | None,
 ) -> None:
     """Decode (this thread) and analyse (one worker thread) side by side, in frame order.
 
@@ -233,7 +252,10 @@ def _pipeline(
 
 
 def _analyze_source(
-    source: SourceInfo, params: AnalysisParams, *, threads: int,
+    source: SourceInfo,
+    params: AnalysisParams,
+    *,
+    threads: int,
     on_progress: ProgressCallback | None,
 ) -> ContentProfile:
     start = time.perf_counter()
@@ -241,13 +263,19 @@ def _analyze_source(
     stats = DecodeStats()
     total = source.frame_count
     with open_video(source.path) as container:
-        frames = decode_frames(container, stats=stats, fast=params.fast, threads=threads,
-                               motion_vectors=params.motion_vectors, frame_rate=source.frame_rate)
-        _pipeline(frames, state, stats, stride=params.stride, total=total,
-                  on_progress=on_progress)
+        frames = decode_frames(
+            container,
+            stats=stats,
+            fast=params.fast,
+            threads=threads,
+            motion_vectors=params.motion_vectors,
+            frame_rate=source.frame_rate,
+        )
+        _pipeline(frames, state, stats, stride=params.stride, total=total, on_progress=on_progress)
     if stats.frames_decoded == 0:
-        raise InvalidMediaError(f"{source.path}: no frame of the video stream decodes",
-                                path=source.path)
+        raise InvalidMediaError(
+            f"{source.path}: no frame of the video stream decodes", path=source.path
+        )
     if on_progress is not None:
         on_progress(total, total)
     cuts = state.cuts.finish()
@@ -260,8 +288,9 @@ def _analyze_source(
     title = _title_features(df, scenes, source, params, stats, state)
     wall = time.perf_counter() - start
     logger.debug("%s: %d frames analysed in %.2f s", source.path, df.height, wall)
-    return ContentProfile(source=source, frames=df, scenes=scenes, title=title, params=params,
-                          wall_s=wall)
+    return ContentProfile(
+        source=source, frames=df, scenes=scenes, title=title, params=params, wall_s=wall
+    )
 
 
 def _mark_scenes(df: pl.DataFrame, cut_frames: list[int]) -> pl.DataFrame:
@@ -279,8 +308,12 @@ def _mark_scenes(df: pl.DataFrame, cut_frames: list[int]) -> pl.DataFrame:
 
 
 def _scenes(
-    df: pl.DataFrame, cuts: list[tuple[int, float]], source: SourceInfo, stats: DecodeStats,
-    *, fast: bool,
+    df: pl.DataFrame,
+    cuts: list[tuple[int, float]],
+    source: SourceInfo,
+    stats: DecodeStats,
+    *,
+    fast: bool,
 ) -> tuple[Scene, ...]:
     fps = float(source.frame_rate) or 25.0
     last_frame = int(df["frame"].max() or 0)  # type: ignore[arg-type]
@@ -294,10 +327,21 @@ def _scenes(
     scenes = []
     for i, (frame, pts) in enumerate(starts):
         nxt_frame, nxt_s = starts[i + 1] if i + 1 < len(starts) else (end_frame, end_s)
-        feats = {k: (math.nan if v is None else float(v))
-                 for k, v in pooled.get(i, {}).items() if k != "scene"}
-        scenes.append(Scene(index=i, start_frame=frame, end_frame=nxt_frame, start_s=pts,
-                            end_s=nxt_s, features=feats))
+        feats = {
+            k: (math.nan if v is None else float(v))
+            for k, v in pooled.get(i, {}).items()
+            if k != "scene"
+        }
+        scenes.append(
+            Scene(
+                index=i,
+                start_frame=frame,
+                end_frame=nxt_frame,
+                start_s=pts,
+                end_s=nxt_s,
+                features=feats,
+            )
+        )
     return tuple(scenes)
 
 
@@ -307,8 +351,12 @@ def _median(series: pl.Series) -> int | None:
 
 
 def _title_features(
-    df: pl.DataFrame, scenes: tuple[Scene, ...], source: SourceInfo, params: AnalysisParams,
-    stats: DecodeStats, state: _Pass,
+    df: pl.DataFrame,
+    scenes: tuple[Scene, ...],
+    source: SourceInfo,
+    params: AnalysisParams,
+    stats: DecodeStats,
+    state: _Pass,
 ) -> dict[str, TitleValue]:
     title: dict[str, TitleValue] = {}
     for k, v in df.select(aggregate_exprs()).row(0, named=True).items():
@@ -330,9 +378,16 @@ def _title_features(
     title["motion_source"] = "mv" if stats.motion_vectors else "flow"
     expected = source.frame_count
     lost = stats.decode_errors if params.fast else max(0, expected - stats.frames_decoded)
-    title.update(frames_expected=expected, frames_decoded=stats.frames_decoded,
-                 frames_analysed=df.height, frames_lost=lost,
-                 frames_corrupt=stats.frames_corrupt, truncated=stats.truncated,
-                 rotation_deg=source.rotation_deg, bit_depth=source.bit_depth,
-                 grid_width=state.features.grid_w, grid_height=state.features.grid_h)
+    title.update(
+        frames_expected=expected,
+        frames_decoded=stats.frames_decoded,
+        frames_analysed=df.height,
+        frames_lost=lost,
+        frames_corrupt=stats.frames_corrupt,
+        truncated=stats.truncated,
+        rotation_deg=source.rotation_deg,
+        bit_depth=source.bit_depth,
+        grid_width=state.features.grid_w,
+        grid_height=state.features.grid_h,
+    )
     return title

@@ -70,8 +70,7 @@ def downscale(luma: U8, size: tuple[int, int]) -> U8:
     w, h = size
     img = luma
     while img.shape[1] >= 2 * w and img.shape[0] >= 2 * h:
-        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2),
-                         interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
     if (img.shape[1], img.shape[0]) != (w, h):
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
     return img
@@ -155,8 +154,12 @@ def noise_sigma(luma: U8) -> float:
     resp = np.abs(cv2.filter2D(crop, cv2.CV_32F, _LAPLACE)[1:-1, 1:-1])
     bh, bw = resp.shape[0] // 16, resp.shape[1] // 16
     if bh and bw:  # block means: an exact INTER_AREA reduction
-        level = float(np.percentile(cv2.resize(resp[: bh * 16, : bw * 16], (bw, bh),
-                                               interpolation=cv2.INTER_AREA), NOISE_PERCENTILE))
+        level = float(
+            np.percentile(
+                cv2.resize(resp[: bh * 16, : bw * 16], (bw, bh), interpolation=cv2.INTER_AREA),
+                NOISE_PERCENTILE,
+            )
+        )
     else:
         level = float(resp.mean())
     return level * math.sqrt(math.pi / 2.0) / 6.0

@@ -232,8 +232,9 @@ def write_profiles(profiles: Sequence[ContentProfile], path: str | os.PathLike[s
         tmp.replace(out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{out}: cannot write the features file ({exc.strerror or exc})",
-                          path=out) from exc
+        raise OutputError(
+            f"{out}: cannot write the features file ({exc.strerror or exc})", path=out
+        ) from exc
     return out
 
 

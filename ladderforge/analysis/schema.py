@@ -75,74 +75,207 @@ class FeatureSpec:
 _INF = float("inf")
 
 FRAME_FEATURES: tuple[FeatureSpec, ...] = (
-    FeatureSpec("frame", pl.Int64, "index", 0, _INF,
-                "Source frame index in display order (from timestamps in fast mode).", False),
-    FeatureSpec("pts_s", pl.Float64, "s", -_INF, _INF,
-                "Presentation time of the frame (kept as is: variable frame rate survives); "
-                "frame / fps for streams without timestamps.", False),
+    FeatureSpec(
+        "frame",
+        pl.Int64,
+        "index",
+        0,
+        _INF,
+        "Source frame index in display order (from timestamps in fast mode).",
+        False,
+    ),
+    FeatureSpec(
+        "pts_s",
+        pl.Float64,
+        "s",
+        -_INF,
+        _INF,
+        "Presentation time of the frame (kept as is: variable frame rate survives); "
+        "frame / fps for streams without timestamps.",
+        False,
+    ),
     FeatureSpec("key", pl.Boolean, "flag", 0, 1, "The decoder marked the frame a keyframe.", False),
     FeatureSpec("pict_type", pl.Utf8, "I/P/B/?", 0, 0, "Picture type from the decoder.", False),
-    FeatureSpec("si", pl.Float64, "8-bit code values", 0, 1443,
-                "ITU-T P.910 spatial information: standard deviation over the grid of the "
-                "Sobel gradient magnitude of luma (P.910 takes the max over frames; we pool)."),
-    FeatureSpec("ti", pl.Float64, "8-bit code values", 0, 255,
-                "ITU-T P.910 temporal information: standard deviation over the grid of the luma "
-                "difference to the previous analysed frame (0 on the first frame)."),
-    FeatureSpec("mad", pl.Float64, "8-bit code values", 0, 255,
-                "Mean absolute luma difference to the previous analysed frame on the grid."),
-    FeatureSpec("texture_e", pl.Float64, "8-bit code values", 0, _INF,
-                "VCA-style texture energy E: 8x8 block DCT (orthonormal) of grid luma; per "
-                "block sum of |AC| weighted by exp(|(uv/64)^2 - 1|) (u, v from 1), DC left out; "
-                "mean over blocks divided by 64."),
-    FeatureSpec("texture_h", pl.Float64, "8-bit code values", 0, _INF,
-                "VCA-style temporal energy h: mean over blocks of |E_block - E_block(previous "
-                "analysed frame)| / 64 (0 on the first frame)."),
-    FeatureSpec("luma_mean", pl.Float64, "8-bit code values", 0, 255,
-                "Brightness: mean grid luma."),
-    FeatureSpec("luma_std", pl.Float64, "8-bit code values", 0, 128,
-                "Contrast: standard deviation of grid luma (RMS contrast)."),
-    FeatureSpec("dark_share", pl.Float64, "fraction", 0, 1,
-                "Share of grid luma samples <= 40 (8-bit): near-black picture."),
-    FeatureSpec("colorfulness", pl.Float64, "8-bit code values", 0, 235,
-                "Hasler-Suesstrunk colourfulness computed on chroma: sqrt(sd(Cb)^2 + sd(Cr)^2) "
-                "+ 0.3 * sqrt(mean(Cb-128)^2 + mean(Cr-128)^2), on a 192-px-wide chroma "
-                "thumbnail."),
-    FeatureSpec("edge_density", pl.Float64, "fraction", 0, 1,
-                "Share of grid pixels whose Sobel magnitude is >= 128 (a step of >= 32 levels)."),
-    FeatureSpec("noise_sigma", pl.Float64, "8-bit code values", 0, _INF,
-                "Noise/grain: Immerkaer's estimator (|3x3 Laplacian-difference mask| * "
-                "sqrt(pi/2) / 6) on a full-resolution centre crop (<= 256x256), averaged per "
-                "16x16 block; the 25th percentile of blocks (flat areas carry the noise). "
-                "Compressed sources keep little grain: expect 0-1."),
-    FeatureSpec("motion", pl.Float64, "source px per frame", 0, _INF,
-                "Motion magnitude: mean length of the decoder's motion vectors weighted by "
-                "block area (H.264 sources, export_mvs; null on intra frames); other codecs and "
-                "fast mode: equal to motion_flow. The title's motion_source says which."),
-    FeatureSpec("motion_flow", pl.Float64, "source px per frame", 0, _INF,
-                "Motion proxy on every source: mean length of DIS optical flow (OpenCV, "
-                "ultrafast preset) between 128-px-wide thumbnails of consecutive analysed "
-                "frames, scaled to source pixels and divided by their distance in frames."),
-    FeatureSpec("active_x", pl.Int32, "source px", 0, _INF,
-                "Active picture area, left edge: columns at the left whose mean luma is <= "
-                "black + 10 are bars. Null when the whole frame is dark.", False),
-    FeatureSpec("active_y", pl.Int32, "source px", 0, _INF,
-                "Active picture area, top edge (rows, same rule).", False),
+    FeatureSpec(
+        "si",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        1443,
+        "ITU-T P.910 spatial information: standard deviation over the grid of the "
+        "Sobel gradient magnitude of luma (P.910 takes the max over frames; we pool).",
+    ),
+    FeatureSpec(
+        "ti",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        255,
+        "ITU-T P.910 temporal information: standard deviation over the grid of the luma "
+        "difference to the previous analysed frame (0 on the first frame).",
+    ),
+    FeatureSpec(
+        "mad",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        255,
+        "Mean absolute luma difference to the previous analysed frame on the grid.",
+    ),
+    FeatureSpec(
+        "texture_e",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        _INF,
+        "VCA-style texture energy E: 8x8 block DCT (orthonormal) of grid luma; per "
+        "block sum of |AC| weighted by exp(|(uv/64)^2 - 1|) (u, v from 1), DC left out; "
+        "mean over blocks divided by 64.",
+    ),
+    FeatureSpec(
+        "texture_h",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        _INF,
+        "VCA-style temporal energy h: mean over blocks of |E_block - E_block(previous "
+        "analysed frame)| / 64 (0 on the first frame).",
+    ),
+    FeatureSpec(
+        "luma_mean", pl.Float64, "8-bit code values", 0, 255, "Brightness: mean grid luma."
+    ),
+    FeatureSpec(
+        "luma_std",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        128,
+        "Contrast: standard deviation of grid luma (RMS contrast).",
+    ),
+    FeatureSpec(
+        "dark_share",
+        pl.Float64,
+        "fraction",
+        0,
+        1,
+        "Share of grid luma samples <= 40 (8-bit): near-black picture.",
+    ),
+    FeatureSpec(
+        "colorfulness",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        235,
+        "Hasler-Suesstrunk colourfulness computed on chroma: sqrt(sd(Cb)^2 + sd(Cr)^2) "
+        "+ 0.3 * sqrt(mean(Cb-128)^2 + mean(Cr-128)^2), on a 192-px-wide chroma "
+        "thumbnail.",
+    ),
+    FeatureSpec(
+        "edge_density",
+        pl.Float64,
+        "fraction",
+        0,
+        1,
+        "Share of grid pixels whose Sobel magnitude is >= 128 (a step of >= 32 levels).",
+    ),
+    FeatureSpec(
+        "noise_sigma",
+        pl.Float64,
+        "8-bit code values",
+        0,
+        _INF,
+        "Noise/grain: Immerkaer's estimator (|3x3 Laplacian-difference mask| * "
+        "sqrt(pi/2) / 6) on a full-resolution centre crop (<= 256x256), averaged per "
+        "16x16 block; the 25th percentile of blocks (flat areas carry the noise). "
+        "Compressed sources keep little grain: expect 0-1.",
+    ),
+    FeatureSpec(
+        "motion",
+        pl.Float64,
+        "source px per frame",
+        0,
+        _INF,
+        "Motion magnitude: mean length of the decoder's motion vectors weighted by "
+        "block area (H.264 sources, export_mvs; null on intra frames); other codecs and "
+        "fast mode: equal to motion_flow. The title's motion_source says which.",
+    ),
+    FeatureSpec(
+        "motion_flow",
+        pl.Float64,
+        "source px per frame",
+        0,
+        _INF,
+        "Motion proxy on every source: mean length of DIS optical flow (OpenCV, "
+        "ultrafast preset) between 128-px-wide thumbnails of consecutive analysed "
+        "frames, scaled to source pixels and divided by their distance in frames.",
+    ),
+    FeatureSpec(
+        "active_x",
+        pl.Int32,
+        "source px",
+        0,
+        _INF,
+        "Active picture area, left edge: columns at the left whose mean luma is <= "
+        "black + 10 are bars. Null when the whole frame is dark.",
+        False,
+    ),
+    FeatureSpec(
+        "active_y",
+        pl.Int32,
+        "source px",
+        0,
+        _INF,
+        "Active picture area, top edge (rows, same rule).",
+        False,
+    ),
     FeatureSpec("active_w", pl.Int32, "source px", 0, _INF, "Active picture width.", False),
     FeatureSpec("active_h", pl.Int32, "source px", 0, _INF, "Active picture height.", False),
-    FeatureSpec("flat_share", pl.Float64, "fraction", 0, 1,
-                "Share of 8x8 grid blocks inside the active area with luma variance < 0.25 "
-                "(from the DCT, Parseval): perfectly flat areas, typical of screen content."),
-    FeatureSpec("sharp_edge_share", pl.Float64, "fraction", 0, 1,
-                "Share of grid pixels inside the active area whose Sobel magnitude is >= 384 "
-                "(a step of >= 96 levels within a pixel or two): text and line-art edges."),
-    FeatureSpec("screen_score", pl.Float64, "score", 0, 1,
-                "Screen-content indicator: flat_share * min(1, sharp_edge_share / 0.03). "
-                "Near 0 for camera footage, high for slides, UI, text and line art."),
-    FeatureSpec("still", pl.Boolean, "flag", 0, 1,
-                "Still/repeated frame: mad < 0.5 against the previous analysed frame.", False),
+    FeatureSpec(
+        "flat_share",
+        pl.Float64,
+        "fraction",
+        0,
+        1,
+        "Share of 8x8 grid blocks inside the active area with luma variance < 0.25 "
+        "(from the DCT, Parseval): perfectly flat areas, typical of screen content.",
+    ),
+    FeatureSpec(
+        "sharp_edge_share",
+        pl.Float64,
+        "fraction",
+        0,
+        1,
+        "Share of grid pixels inside the active area whose Sobel magnitude is >= 384 "
+        "(a step of >= 96 levels within a pixel or two): text and line-art edges.",
+    ),
+    FeatureSpec(
+        "screen_score",
+        pl.Float64,
+        "score",
+        0,
+        1,
+        "Screen-content indicator: flat_share * min(1, sharp_edge_share / 0.03). "
+        "Near 0 for camera footage, high for slides, UI, text and line art.",
+    ),
+    FeatureSpec(
+        "still",
+        pl.Boolean,
+        "flag",
+        0,
+        1,
+        "Still/repeated frame: mad < 0.5 against the previous analysed frame.",
+        False,
+    ),
     FeatureSpec("scene", pl.Int32, "index", 0, _INF, "Index of the scene the frame is in.", False),
-    FeatureSpec("cut", pl.Boolean, "flag", 0, 1,
-                "A scene starts at this frame (a hard cut; frame 0 is not a cut).", False),
+    FeatureSpec(
+        "cut",
+        pl.Boolean,
+        "flag",
+        0,
+        1,
+        "A scene starts at this frame (a hard cut; frame 0 is not a cut).",
+        False,
+    ),
 )
 
 FRAME_COLUMNS: tuple[str, ...] = tuple(f.name for f in FRAME_FEATURES)

@@ -31,22 +31,32 @@ _BUCKETS = (0.0, 0.3, 0.45, 0.6, 0.8, 0.95, 10.0)
 
 
 def _targets(rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rate = log2_bpp(rows["bitrate_kbps"].to_numpy(), rows["width"].to_numpy(),
-                    rows["height"].to_numpy(), rows["source_fps"].to_numpy())
+    rate = log2_bpp(
+        rows["bitrate_kbps"].to_numpy(),
+        rows["width"].to_numpy(),
+        rows["height"].to_numpy(),
+        rows["source_fps"].to_numpy(),
+    )
     return rows["vmaf"].to_numpy(), np.asarray(rate)
 
 
 def _to_prediction(rows: pl.DataFrame, vmaf: np.ndarray, rate: np.ndarray) -> Prediction:
-    kbps = kbps_from_log2_bpp(rate, rows["width"].to_numpy(), rows["height"].to_numpy(),
-                              rows["source_fps"].to_numpy())
+    kbps = kbps_from_log2_bpp(
+        rate, rows["width"].to_numpy(), rows["height"].to_numpy(), rows["source_fps"].to_numpy()
+    )
     return Prediction(vmaf=np.clip(vmaf, 0, 100), bitrate_kbps=np.asarray(kbps, float))
 
 
 class HGBRDBaseline:
     """Histogram gradient boosting with monotone constraints (scikit-learn)."""
 
-    def __init__(self, *, max_iter: int = 400, learning_rate: float = 0.05,
-                 features: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_iter: int = 400,
+        learning_rate: float = 0.05,
+        features: Sequence[str] | None = None,
+    ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.features = features
@@ -59,11 +69,17 @@ class HGBRDBaseline:
         vmaf, rate = _targets(rows)
         cst = [_MONOTONE.get(f, 0) for f in self.features_]
         self.quality_ = HistGradientBoostingRegressor(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, monotonic_cst=cst,
-            random_state=0).fit(x, vmaf)
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            monotonic_cst=cst,
+            random_state=0,
+        ).fit(x, vmaf)
         self.rate_ = HistGradientBoostingRegressor(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, monotonic_cst=cst,
-            random_state=0).fit(x, rate)
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            monotonic_cst=cst,
+            random_state=0,
+        ).fit(x, rate)
         return self
 
     def predict(self, rows: pl.DataFrame) -> Prediction:
@@ -99,8 +115,10 @@ class LinearRDBaseline:
         self.models_: dict[int, tuple[Any, Any]] = {}
         for b in np.unique(bucket):
             mask = bucket == b
-            self.models_[int(b)] = (Ridge(alpha=self.alpha).fit(x[mask], vmaf[mask]),
-                                    Ridge(alpha=self.alpha).fit(x[mask], rate[mask]))
+            self.models_[int(b)] = (
+                Ridge(alpha=self.alpha).fit(x[mask], vmaf[mask]),
+                Ridge(alpha=self.alpha).fit(x[mask], rate[mask]),
+            )
         return self
 
     def predict(self, rows: pl.DataFrame) -> Prediction:

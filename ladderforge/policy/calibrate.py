@@ -21,8 +21,13 @@ import numpy as np
 
 from ladderforge.errors import UsageError
 
-__all__ = ["Calibration", "HeightCorrection", "ProbeResult", "fit_calibration",
-           "plan_probe_segments"]
+__all__ = [
+    "Calibration",
+    "HeightCorrection",
+    "ProbeResult",
+    "fit_calibration",
+    "plan_probe_segments",
+]
 
 _SLOPE_LIMIT_VMAF = 1.5
 """Largest |VMAF correction per CRF step| accepted from two probe points."""
@@ -56,8 +61,11 @@ def plan_probe_segments(
     if len(ranked) <= n_segments:
         picks = ranked
     else:
-        idx = sorted({round(i * (len(ranked) - 1) / (n_segments - 1)) for i in range(n_segments)}
-                     if n_segments > 1 else {len(ranked) // 2})
+        idx = sorted(
+            {round(i * (len(ranked) - 1) / (n_segments - 1)) for i in range(n_segments)}
+            if n_segments > 1
+            else {len(ranked) // 2}
+        )
         picks = [ranked[i] for i in idx]
     length = max(1, round(segment_s * frame_rate))
     segments = []
@@ -108,8 +116,9 @@ class Calibration:
         d = np.clip(crf, c.crf_lo, c.crf_hi) - c.crf0
         return c.a_vmaf + c.b_vmaf * d, c.a_rate + c.b_rate * d
 
-    def apply(self, height: int, crf: np.ndarray, vmaf: np.ndarray,
-              kbps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def apply(
+        self, height: int, crf: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (vmaf, kbps) for one height over an array of CRFs.
 
         Between two probed heights the corrections are interpolated linearly in log2(height);

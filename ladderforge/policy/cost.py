@@ -35,8 +35,18 @@ ENCODE_SPEED: dict[tuple[str, str], float] = {
     ("svtav1", "12"): 113 * _MPX_720P / 2,
 }
 """(backend, preset) -> megapixels per CPU-second (measured, see the module doc)."""
-_PRESET_ORDER = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                 "slower", "veryslow", "placebo")
+_PRESET_ORDER = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
 
 
 def _speed(codec: str, preset: str) -> float:
@@ -47,8 +57,10 @@ def _speed(codec: str, preset: str) -> float:
         raise UsageError(f"No measured encode speed for {codec!r}; pass the cost explicitly.")
     if preset in _PRESET_ORDER:  # nearest measured x26x preset
         rank = _PRESET_ORDER.index(preset)
-        nearest = min((p for p in known if p in _PRESET_ORDER),
-                      key=lambda p: abs(_PRESET_ORDER.index(p) - rank))
+        nearest = min(
+            (p for p in known if p in _PRESET_ORDER),
+            key=lambda p: abs(_PRESET_ORDER.index(p) - rank),
+        )
         return known[nearest]
     if preset.isdigit():  # SVT-AV1: nearest numeric preset
         return known[min(known, key=lambda p: abs(int(p) - int(preset)))]
@@ -92,7 +104,8 @@ class CostModel:
             if len(self.view_share) != n_rungs or abs(sum(self.view_share) - 1) > 1e-6:
                 raise UsageError(
                     f"The 'view_share' of CostModel must have {n_rungs} values summing to 1. "
-                    f"Got {self.view_share!r} instead.")
+                    f"Got {self.view_share!r} instead."
+                )
             return list(self.view_share)
         if n_rungs == 1:
             return [1.0]
@@ -115,7 +128,10 @@ class RungCost:
 
 
 def ladder_costs(
-    rungs: Sequence[tuple[str, float, float, int]], *, duration_s: float, model: CostModel,
+    rungs: Sequence[tuple[str, float, float, int]],
+    *,
+    duration_s: float,
+    model: CostModel,
 ) -> list[RungCost]:
     """Costs of rungs given as (codec, kbps, encode_cpu_s, frames), lowest first."""
     costs = []
@@ -127,6 +143,13 @@ def ladder_costs(
         else:
             encode = cpu_s / 3600 * model.cpu_hour_usd
         delivered = kbps * 3600 * model.expected_view_hours * share / 8 / 1e6
-        costs.append(RungCost(encode, size_gb * model.storage_gb_month_usd * model.storage_months,
-                              delivered * model.egress_gb_usd, size_gb, delivered))
+        costs.append(
+            RungCost(
+                encode,
+                size_gb * model.storage_gb_month_usd * model.storage_months,
+                delivered * model.egress_gb_usd,
+                size_gb,
+                delivered,
+            )
+        )
     return costs

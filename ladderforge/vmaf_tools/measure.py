@@ -93,8 +93,10 @@ def sampled_frames(frames: int, n_subsample: int) -> tuple[list[int], list[int]]
         every = list(range(frames))
         return every, every
     period, scored, fed = _pattern(n_subsample)
-    return ([m for m in range(frames) if m % period in fed],
-            [k for k in range(frames) if k % period in scored])
+    return (
+        [m for m in range(frames) if m % period in fed],
+        [k for k in range(frames) if k % period in scored],
+    )
 
 
 def _select_expr(n_subsample: int) -> str:

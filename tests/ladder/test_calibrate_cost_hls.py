@@ -60,8 +60,9 @@ def test_calibration_recovers_offset_and_slope() -> None:
 
 def test_calibration_slope_is_not_extrapolated() -> None:
     probes = [ProbeResult(720, crf, 80.0, 80.0 - 0.5 * (crf - 29), 1e3, 1e3) for crf in (24, 34)]
-    vmaf, _ = fit_calibration(probes).apply(720, np.array([14.0, 24.0, 34.0, 46.0]),
-                                            np.full(4, 80.0), np.full(4, 1e3))
+    vmaf, _ = fit_calibration(probes).apply(
+        720, np.array([14.0, 24.0, 34.0, 46.0]), np.full(4, 80.0), np.full(4, 1e3)
+    )
     assert vmaf == pytest.approx([82.5, 82.5, 77.5, 77.5])
 
 

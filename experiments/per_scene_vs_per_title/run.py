@@ -178,6 +178,12 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
             for a in allocation_curve(options, frames, max_neighbour_ratio=ratio):
                 pts.append((a.kbps, a.vmaf, a.worst_vmaf))
         variants[name] = pts
+    # per-scene resolution too (Netflix's per-shot resolution): each chunk may take any height;
+    # a player must then accept size changes within a stream, which HLS renditions here do not
+    options = [[o for h in heights for o in opts(h, i)] for i in range(len(chunks))]
+    variants["per-scene CRF + resolution"] = [
+        (a.kbps, a.vmaf, a.worst_vmaf) for a in allocation_curve(options, frames)
+    ]
     # per-scene held to per-title's worst scene: at each constant-CRF point, the same mean VMAF
     # with no scene below that point's worst scene
     floored = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ladderforge.encoder.software import X26X_PRESETS
 from ladderforge.errors import UsageError
 
 __all__ = ["ENCODE_SPEED", "CostModel", "RungCost", "encode_cpu_s", "ladder_costs"]
@@ -35,18 +36,7 @@ ENCODE_SPEED: dict[tuple[str, str], float] = {
     ("svtav1", "12"): 113 * _MPX_720P / 2,
 }
 """(backend, preset) -> megapixels per CPU-second (measured, see the module doc)."""
-_PRESET_ORDER = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
+_PRESET_ORDER = X26X_PRESETS
 
 
 def _speed(codec: str, preset: str) -> float:

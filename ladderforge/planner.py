@@ -20,10 +20,11 @@ resumes.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -323,7 +324,10 @@ def plan_title(
     )
     packaged: dict[str, MediaPlaylist] = {}
     if config.encode or config.validate:
-        rungs, packaged = _encode_rungs(info, profile, rungs, work, config, calibration, stage)
+        rungs, packaged, encode_notes = _encode_rungs(
+            info, profile, rungs, work, config, calibration, stage
+        )
+        notes = [*notes, *encode_notes]
     rungs = _with_costs(rungs, info, config)
     plan.ladder = Ladder(title, info, tuple(rungs), mode=config.mode, notes=tuple(notes))
     atomic_write_json(Path(out_dir) / f"{title}.ladder.json", plan.ladder.to_dict())
@@ -344,40 +348,106 @@ def title_chunks(info: SourceInfo, profile: ContentProfile, config: LadderConfig
     )
 
 
-def _chunk_plan(
+def chunk_scores(
+    rendition: Path, chunks: Sequence[Chunk], vmaf_per_frame: Sequence[float], fps: float
+) -> list[SceneOption]:
+    """Each chunk of a chunked rendition as measured: bitrate from its packets (no container
+    overhead), mean and 1%-low VMAF from its frames. ``q`` is left at 0."""
+    sizes = packet_sizes(rendition)
+    out = []
+    for c in chunks:
+        v = sorted(vmaf_per_frame[c.start : c.end])
+        if not v:
+            raise UsageError(f"{rendition}: no VMAF scores for frames {c.start}-{c.end - 1}")
+        worst = v[: max(1, math.ceil(0.01 * len(v)))]
+        out.append(
+            SceneOption(
+                0.0,
+                8 * sum(sizes[c.start : c.end]) * fps / c.frames / 1000,
+                sum(v) / len(v),
+                sum(worst) / len(worst),
+            )
+        )
+    return out
+
+
+def _predicted_options(
     info: SourceInfo,
     profile: ContentProfile,
     chunks: list[Chunk],
-    rung: Rung,
+    settings: EncodeSettings,
     config: LadderConfig,
     calibration: Calibration | None,
-) -> tuple[list[EncodeSettings], list[dict[str, float]], list[str]]:
-    """Per-chunk settings of one rung (the rung's CRF everywhere, or per-scene CRFs) and the
-    per-chunk predictions they rest on."""
-    s = rung.settings
-    feats = [_segment_features(profile, c.start, c.end) for c in chunks]
+) -> list[list[SceneOption]]:
+    """Each chunk's predicted curve at the rung's height."""
     curves = predict_scenes(
         _model(config),
-        feats,
+        [_segment_features(profile, c.start, c.end) for c in chunks],
         source_width=info.width,
         source_height=info.height,
         fps=float(info.frame_rate),
-        heights=[s.height],
-        crfs=sorted({*config.crfs, float(s.q or 0)}),
+        heights=[settings.height],
+        crfs=sorted({*config.crfs, float(settings.q or 0)}),
         calibration=calibration,
-    ).filter(pl.col("height") == s.height)
-    options = [
+    ).filter(pl.col("height") == settings.height)
+    return [
         [
             SceneOption(float(r["crf"]), float(r["bitrate_kbps"]), float(r["vmaf"]))
             for r in curves.filter(pl.col("scene") == i).iter_rows(named=True)
         ]
         for i in range(len(chunks))
     ]
+
+
+@dataclass
+class _ChunkTables:
+    """Measured chunk curves per rung height (exhaustive per-scene), built once per height."""
+
+    info: SourceInfo
+    chunks: list[Chunk]
+    work: Path
+    config: LadderConfig
+    stage: Callable[[str], None]
+    tables: dict[tuple[int, int], list[list[SceneOption]]] = field(default_factory=dict)
+
+    def options(self, settings: EncodeSettings) -> list[list[SceneOption]]:
+        key = (settings.width, settings.height)
+        if key not in self.tables:
+            fps = float(self.info.frame_rate)
+            table: list[list[SceneOption]] = [[] for _ in self.chunks]
+            for crf in sorted({*self.config.sweep_crfs, float(settings.q or 0)}):
+                self.stage(f"{settings.height}p chunk curves: CRF {crf:g}")
+                enc = encode_chunked(
+                    self.info,
+                    self.chunks,
+                    settings.with_(q=float(crf)),
+                    self.work / "renditions" / f"curve_{settings.height}p_{crf:g}.mp4",
+                    work=self.work / "chunks",
+                    workers=self.config.workers,
+                )
+                quality = measure(self.info, enc.output_path, metrics=("vmaf",))
+                scores = chunk_scores(enc.output_path, self.chunks, quality.per_frame["vmaf"], fps)
+                for row, sc in zip(table, scores, strict=True):
+                    row.append(replace(sc, q=float(crf)))
+                enc.output_path.unlink()
+            self.tables[key] = table
+        return self.tables[key]
+
+
+def _chunk_plan(
+    rung: Rung,
+    chunks: list[Chunk],
+    options: list[list[SceneOption]],
+    config: LadderConfig,
+) -> tuple[list[EncodeSettings], list[dict[str, float]], list[str]]:
+    """Per-chunk settings of one rung (the rung's CRF everywhere, or per-scene CRFs chosen on
+    the chunk curves ``options``) and the per-chunk figures they rest on."""
+    s = rung.settings
     frames = [c.frames for c in chunks]
     at_rung = [next(o for o in opts if o.q == float(s.q or 0)) for opts in options]
     notes: list[str] = []
     if config.per_scene:
-        # the rung's single CRF, predicted chunk by chunk, sets the quality to hold
+        # the rung's single CRF, chunk by chunk, sets the quality to hold
         target = sum(o.vmaf * n for o, n in zip(at_rung, frames, strict=True)) / sum(frames)
         alloc = allocate(
             options,
@@ -387,7 +457,10 @@ def _chunk_plan(
             max_neighbour_ratio=config.max_scene_rate_ratio,
         )
         chosen = list(alloc.choices)
-        notes += [f"{s.height}p rung: {n}" for n in alloc.notes]
+        notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in alloc.notes]
+        plain = config.scene_floor_vmaf is None and config.max_scene_rate_ratio is None
+        if plain and _mean_kbps(chosen, frames) > _mean_kbps(at_rung, frames):
+            chosen = at_rung  # the discrete ascent can overshoot; the single CRF is feasible
     else:
         chosen = at_rung
     settings = [s.with_(q=o.q) for o in chosen]
@@ -398,10 +471,17 @@ def _chunk_plan(
             "q": o.q,
             "predicted_kbps": o.kbps,
             "predicted_vmaf": o.vmaf,
+            # the same chunk at the rung's single CRF: what per-scene allocation is judged by
+            "single_q_kbps": one.kbps,
+            "single_q_vmaf": one.vmaf,
         }
-        for c, o in zip(chunks, chosen, strict=True)
+        for c, o, one in zip(chunks, chosen, at_rung, strict=True)
     ]
     return settings, records, notes
+
+
+def _mean_kbps(options: Sequence[SceneOption], frames: Sequence[int]) -> float:
+    return sum(o.kbps * n for o, n in zip(options, frames, strict=True)) / sum(frames)
 
 
 def _encode_rungs(
@@ -412,15 +492,27 @@ def _encode_rungs(
     config: LadderConfig,
     calibration: Calibration | None,
     stage: Callable[[str], None],
-) -> tuple[list[Rung], dict[str, MediaPlaylist]]:
-    """Encode every rung chunk by chunk, measure it against the source, package it as HLS."""
+) -> tuple[list[Rung], dict[str, MediaPlaylist], list[str]]:
+    """Encode every rung chunk by chunk, measure it against the source, package it as HLS.
+
+    Per-scene CRFs are chosen on predicted chunk curves, or, in exhaustive mode, on measured
+    ones: every chunk encoded at every sweep CRF at the rung's size (the Dynamic Optimizer);
+    the rung's own chunks are then among those encodes and are reused, not encoded again.
+    """
     metrics = ("vmaf", "vmaf_neg") if config.validate else ("vmaf",)
     chunks = title_chunks(info, profile, config)
+    measured = _ChunkTables(info, chunks, work, config, stage)
     out: list[Rung] = []
     packaged: dict[str, MediaPlaylist] = {}
+    notes: list[str] = []
     for i, r in enumerate(rungs, 1):
         what = f"rung {i}/{len(rungs)} {r.settings.height}p"
-        settings, records, _ = _chunk_plan(info, profile, chunks, r, config, calibration)
+        if config.per_scene and config.mode == "exhaustive":
+            options = measured.options(r.settings)
+        else:
+            options = _predicted_options(info, profile, chunks, r.settings, config, calibration)
+        settings, records, rung_notes = _chunk_plan(r, chunks, options, config)
+        notes += rung_notes
 
         def progress(done: int, total: int, what: str = what) -> None:
             stage(f"{what}: chunk {done}/{total}")
@@ -436,9 +528,13 @@ def _encode_rungs(
         )
         stage(f"{what}: measuring")
         quality = measure(info, encoded.output_path, metrics=metrics)
-        records = _with_measured_chunks(
-            records, encoded, quality.per_frame.get("vmaf", []), float(info.frame_rate)
+        scores = chunk_scores(
+            encoded.output_path, chunks, quality.per_frame["vmaf"], float(info.frame_rate)
         )
+        records = [
+            rec | {"kbps": sc.kbps, "vmaf": sc.vmaf}
+            for rec, sc in zip(records, scores, strict=True)
+        ]
         rung = _measured_rung(r, encoded, quality.vmaf, records)
         out.append(rung)
         name = rung_name(rung)
@@ -451,26 +547,7 @@ def _encode_rungs(
             segment_type=config.segment_type,
         )
     shutil.rmtree(work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
-    return out, packaged
-
-
-def _with_measured_chunks(
-    records: list[dict[str, float]], encoded: ChunkedEncode, vmaf_per_frame: list[float], fps: float
-) -> list[dict[str, float]]:
-    """Each chunk's measured bitrate (its packets in the joined rendition) and mean VMAF."""
-    sizes = packet_sizes(encoded.output_path)
-    out = []
-    for rec in records:
-        a, b = int(rec["start"]), int(rec["end"])
-        frames = vmaf_per_frame[a:b]
-        out.append(
-            rec
-            | {
-                "kbps": 8 * sum(sizes[a:b]) * fps / (b - a) / 1000,
-                "vmaf": sum(frames) / len(frames) if frames else float("nan"),
-            }
-        )
-    return out
+    return out, packaged, notes
 
 
 def _measured_rung(

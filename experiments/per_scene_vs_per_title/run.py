@@ -21,7 +21,7 @@ Bunny intro from ../shared/corpus when present):
    chunk encodes and measured as a whole.
 
 Resumable: chunk encodes live in results/<title>/chunks, each sweep point in results/*.json.
-Usage: python experiments/per_scene_vs_per_title/run.py [--frames 480] [--workers 2]
+Usage: python experiments/per_scene_vs_per_title/run.py [--frames 480] [--crfs 22:42:2] [--workers 2]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from ladderforge.types import EncodeSettings, even_size
 from ladderforge.vmaf_tools import measure
 
 HERE = Path(__file__).resolve().parent
-CRFS = (22, 26, 30, 34, 38, 42)
+CRFS: tuple[int, ...] = tuple(range(22, 43, 2))
 MULTI_SCENE = ("scenecuts_332p_tears_of_steel_battle.webm", "animation_720p_bbb_intro_cuts.webm")
 
 
@@ -296,7 +296,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--min-chunk-s", type=float, default=1.0)
     parser.add_argument("--max-chunk-s", type=float, default=6.0)
+    parser.add_argument("--crfs", default="22:42:2", help="first:last:step")
     args = parser.parse_args()
+    first, last, step = (int(x) for x in args.crfs.split(":"))
+    global CRFS
+    CRFS = tuple(range(first, last + 1, step))
     results = [run_title(src, args) for src in titles()]
     names = list(results[0]["variants"])
     print(f"\n{'title':<40} {'frames':>6} {'chunks':>6} {'sweep cpu s':>11}")

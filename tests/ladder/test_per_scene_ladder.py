@@ -126,3 +126,37 @@ def test_per_scene_needs_encoding() -> None:
         LadderConfig(per_scene=True)
     with pytest.raises(UsageError, match="segment_type"):
         LadderConfig(segment_type="dash")
+
+
+def test_exhaustive_per_scene_allocates_on_measured_chunk_curves(
+    bikes_mp4: Path, tmp_path: Path
+) -> None:
+    """The Dynamic Optimizer proper: every chunk measured at every CRF at the rung's size; the
+    rung holds the mean VMAF of its single CRF for no more bits, and its chunks are reused."""
+    config = LadderConfig(
+        mode="exhaustive",
+        heights=(272,),
+        sweep_crfs=(24, 28, 32, 36, 40),
+        max_rungs=2,
+        encode=True,
+        per_scene=True,
+        workers=2,
+    )
+    plan = plan_title(bikes_mp4, tmp_path, config=config)
+    assert plan.ladder.rungs
+    curves = {p.name for p in (tmp_path / "bikes" / "chunks").rglob("*.mp4")}
+    for rung in plan.ladder.rungs:
+        assert {c["q"] for c in rung.chunks} <= {24.0, 28.0, 32.0, 36.0, 40.0}
+        # measured chunk tables: what the allocation expected is what the rendition measures
+        for c in rung.chunks:
+            assert c["predicted_kbps"] == pytest.approx(c["kbps"], rel=1e-6)
+            assert c["predicted_vmaf"] == pytest.approx(c["vmaf"], abs=0.05)
+        n = [c["end"] - c["start"] for c in rung.chunks]
+
+        def mean(key: str, chunks: list = rung.chunks, n: list = n) -> float:
+            return sum(c[key] * k for c, k in zip(chunks, n, strict=True)) / sum(n)
+
+        assert mean("vmaf") >= mean("single_q_vmaf") - 1e-9
+        assert mean("kbps") <= mean("single_q_kbps") + 1e-9
+    # every chunk encode of the renditions is one of the curve encodes (nothing encoded twice)
+    assert len(curves) == 5 * len(plan.ladder.rungs[0].chunks)

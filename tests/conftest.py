@@ -109,5 +109,11 @@ def make_clip_fixture() -> MakeClip:
 @pytest.fixture
 def odd_clip(tmp_path: Path) -> Path:
     """testsrc 321x241 (odd dimensions), 4:4:4, 5 frames, FFV1 in mkv."""
-    return make_clip(tmp_path / "odd.mkv", source="testsrc", size="321x241", pix_fmt="yuv444p",
-                     codec="ffv1", frames=5)
+    return make_clip(
+        tmp_path / "odd.mkv",
+        source="testsrc",
+        size="321x241",
+        pix_fmt="yuv444p",
+        codec="ffv1",
+        frames=5,
+    )

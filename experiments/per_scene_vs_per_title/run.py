@@ -20,7 +20,8 @@ Bunny intro from ../shared/corpus when present):
 7. a check of the chunk-table arithmetic: one per-scene allocation per title is joined from its
    chunk encodes and measured as a whole.
 
-Resumable: chunk encodes live in results/<title>/chunks, each sweep point in results/*.json.
+Resumable: chunk encodes live in results/<title>-<frames>f/chunks, each sweep point in a JSON
+beside them.
 Usage: python experiments/per_scene_vs_per_title/run.py [--frames 480] [--crfs 22:42:2] [--workers 2]
 """
 
@@ -39,9 +40,9 @@ from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.demo_media import SHARED_CORPUS, demo_clips
 from ladderforge.encoder.chunks import encode_chunked, plan_chunks
-from ladderforge.encoder.verify import packet_sizes
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
+from ladderforge.planner import chunk_scores
 from ladderforge.policy import BDRateError, bd_rate, upper_convex_hull
 from ladderforge.policy.models import default_model
 from ladderforge.policy.per_scene import SceneOption, allocate, allocation_curve
@@ -77,20 +78,8 @@ def sweep_point(ref, chunks, height: int, crf: int, work: Path, preset: str, wor
         ref, chunks, s, work / f"joined_{height}_{crf}.mp4", work=work / "chunks", workers=workers
     )
     q = measure(ref, enc.output_path, metrics=["vmaf"], threads=2)
-    per_frame = q.per_frame["vmaf"]
-    sizes = packet_sizes(enc.output_path)
-    fps = float(ref.frame_rate)
-    rows = []
-    for c in chunks:
-        v = np.asarray(per_frame[c.start : c.end])
-        k = max(1, math.ceil(0.01 * len(v)))
-        rows.append(
-            {
-                "kbps": 8 * sum(sizes[c.start : c.end]) * fps / c.frames / 1000,
-                "vmaf": float(v.mean()),
-                "vmaf_low": float(np.sort(v)[:k].mean()),
-            }
-        )
+    scores = chunk_scores(enc.output_path, chunks, q.per_frame["vmaf"], float(ref.frame_rate))
+    rows = [{"kbps": sc.kbps, "vmaf": sc.vmaf, "vmaf_low": sc.vmaf_low} for sc in scores]
     point = {
         "height": height,
         "crf": crf,
@@ -119,11 +108,10 @@ def hull3(points: list[tuple[float, float, float]]) -> list[tuple[float, float, 
 
 
 def run_title(src: Path, args: argparse.Namespace) -> dict:
-    work = HERE / "results" / src.stem
     info = probe(src, hash_content=False)
-    ref_path = extract_segment(
-        info, 0, min(args.frames, info.frame_count), work / "ref.mkv", max_height=1080
-    )
+    n = min(args.frames, info.frame_count)
+    work = HERE / "results" / f"{src.stem}-{n}f"
+    ref_path = extract_segment(info, 0, n, work / "ref.mkv", max_height=1080)
     ref = probe(ref_path)
     profile = analyze(ref_path)
     fps = float(ref.frame_rate)

@@ -26,14 +26,15 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ladderforge.encoder.base import get_encoder
 from ladderforge.encoder.run import check_available, encode
-from ladderforge.encoder.verify import check_rendition
+from ladderforge.encoder.verify import check_rendition, join_tag
 from ladderforge.errors import EncodeError, UsageError
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
 from ladderforge.store import atomic_write_json
@@ -51,6 +52,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 ChunkCallback = Callable[[int, int], None]
 """Called with (chunks done, chunks in all) as chunks finish."""
+_CHUNK_FORMAT = 2
+"""Bumped when the backends' chunk arguments change, so older chunk encodes are not reused."""
 _SPLIT_BATCH = 48
 """Chunks written per decoding pass by :func:`split_source` (bounds ffmpeg's open outputs)."""
 
@@ -136,9 +139,13 @@ def split_source(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> list[Path]:
-    """Each chunk of ``source`` as lossless FFV1 (``<folder>/<start>-<end>.mkv``), decoding the
-    source once per batch of chunks; chunks already written are kept (resume)."""
-    _check_chunks(chunks, source.frame_count)
+    """Each of ``chunks`` (any of the title's) as lossless FFV1 (``<folder>/<start>-<end>.mkv``),
+    decoding the source once per batch of chunks; chunks already written are kept (resume)."""
+    for c in chunks:
+        if not 0 <= c.start < c.end <= source.frame_count:
+            raise UsageError(
+                f"{source.path}: chunk {c} is not inside its {source.frame_count} frames"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{c.name}.mkv" for c in chunks]
     todo = [(c, p) for c, p in zip(chunks, paths, strict=True) if not p.exists()]
@@ -195,20 +202,43 @@ class ChunkedEncode:
     cpu_s: float
     """CPU seconds of all chunk encodes (including resumed ones, as they were measured)."""
     wall_s: float
+    """Elapsed seconds of this call (cutting, encoding in parallel, joining)."""
     encoded_now: int
     """Chunks encoded by this call (the rest were reused)."""
-
-    def chunk_kbps(self) -> list[float]:
-        return [r.bitrate_kbps for r in self.results]
 
 
 def _chunk_settings(settings: EncodeSettings, chunk: Chunk) -> EncodeSettings:
     return settings.with_(gop=chunk.frames, keyframes=(), fixed_gop=True)
 
 
-def _chunk_output(work: Path, chunk: Chunk, settings: EncodeSettings) -> Path:
-    digest = hashlib.sha256(settings.key().encode()).hexdigest()[:16]
+def _source_id(source: SourceInfo) -> str:
+    """What identifies the source's pictures: its content hash, else its path, size and mtime
+    (a replaced source with the same frame count must not reuse old chunks)."""
+    if source.content_hash:
+        return source.content_hash[:16]
+    st = Path(source.path).stat()
+    key = f"{Path(source.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _chunk_output(work: Path, source_id: str, chunk: Chunk, settings: EncodeSettings) -> Path:
+    key = f"{_CHUNK_FORMAT}|{source_id}|{settings.key()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return work / chunk.name / f"{settings.codec}-{digest}.mp4"
+
+
+def _finished(out: Path) -> EncodeResult | None:
+    """The stored result of a finished chunk encode, if its file is there and whole."""
+    sidecar = out.with_suffix(".json")
+    if not (out.exists() and sidecar.exists()):
+        return None
+    try:
+        result = EncodeResult.from_dict(json.loads(sidecar.read_text()))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if out.stat().st_size != result.size_bytes:
+        return None
+    return replace(result, output_path=out)
 
 
 def _encode_chunk(
@@ -220,10 +250,6 @@ def _encode_chunk(
     retries: int,
     timeout_s: float,
 ) -> tuple[EncodeResult, bool]:
-    sidecar = out.with_suffix(".json")
-    if out.exists() and sidecar.exists():
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            return EncodeResult.from_dict(json.loads(sidecar.read_text())), False
     for attempt in range(retries + 1):
         try:
             result = encode(source, settings, out, timeout_s=timeout_s, check_encoder=False)
@@ -238,7 +264,7 @@ def _encode_chunk(
                     log_tail=exc.log_tail,
                 ) from exc
             log.warning("chunk %s failed, retrying: %s", chunk.name, exc)
-    atomic_write_json(sidecar, result.to_dict())
+    atomic_write_json(out.with_suffix(".json"), result.to_dict())
     return result, True
 
 
@@ -270,26 +296,35 @@ def encode_chunked(
             f"Got {sorted(sizes)}."
         )
     check_available(per_chunk[0].codec)
-    sources = split_source(source, chunks, work / "src", timeout_s=timeout_s)
-    jobs = [
-        (src, c, _chunk_settings(s, c))
-        for src, c, s in zip(sources, chunks, per_chunk, strict=True)
-    ]
+    t0 = time.monotonic()
+    ident = _source_id(source)
+    jobs = [(c, _chunk_settings(s, c)) for c, s in zip(chunks, per_chunk, strict=True)]
+    outs = [_chunk_output(work, ident, c, s) for c, s in jobs]
+    reused = [_finished(out) for out in outs]
+    missing = [c for (c, _), r in zip(jobs, reused, strict=True) if r is None]
+    sources = dict(zip(missing, split_source(source, missing, work / "src" / ident), strict=True))
     done, lock = [0], threading.Lock()
 
-    def run(job: tuple[Path, Chunk, EncodeSettings]) -> tuple[EncodeResult, bool]:
-        src, chunk, s = job
-        res = _encode_chunk(
-            src, chunk, s, _chunk_output(work, chunk, s), retries=retries, timeout_s=timeout_s
+    def run(i: int) -> tuple[EncodeResult, bool]:
+        (chunk, s), out = jobs[i], outs[i]
+        res = (
+            (reused[i], False)
+            if reused[i] is not None
+            else _encode_chunk(sources[chunk], chunk, s, out, retries=retries, timeout_s=timeout_s)
         )
         with lock:
             done[0] += 1
             if on_chunk:
                 on_chunk(done[0], len(jobs))
-        return res
+        return res  # type: ignore[return-value]
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        finished = list(pool.map(run, jobs))
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        finished = list(pool.map(run, range(len(jobs))))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # no new chunk starts after a failure
+        raise
+    pool.shutdown()
     results = tuple(r for r, _ in finished)
     out = Path(output)
     join_chunks(
@@ -308,7 +343,7 @@ def encode_chunked(
         bitrate_kbps=size * 8 / source.duration_s / 1000,
         frames=source.frame_count,
         cpu_s=sum(r.cpu_s for r in results),
-        wall_s=sum(r.wall_s for r in results),
+        wall_s=time.monotonic() - t0,
         encoded_now=sum(1 for _, now in finished if now),
     )
 
@@ -333,7 +368,7 @@ def join_chunks(
         "ffconcat version 1.0\n"
         + "".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n" for p in parts)
     )
-    tag = ["-tag:v", "hvc1"] if get_encoder(codec).codec_family == "hevc" else []
+    tag = join_tag(get_encoder(codec).codec_family, parts)
     try:
         run_ffmpeg(
             [

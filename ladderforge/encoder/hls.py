@@ -26,6 +26,7 @@ from pathlib import Path
 import m3u8
 
 from ladderforge.encoder.base import get_encoder
+from ladderforge.encoder.verify import hevc_tag
 from ladderforge.errors import UsageError
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
 from ladderforge.store import atomic_write_bytes
@@ -138,7 +139,7 @@ def package_hls(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     ext = "m4s" if segment_type == "fmp4" else "ts"
-    tag = ["-tag:v", "hvc1"] if get_encoder(codec).codec_family == "hevc" else []
+    tag = hevc_tag(rendition) if get_encoder(codec).codec_family == "hevc" else []
     args = ["-y", "-loglevel", "error", "-i", str(rendition), "-map", "0:v:0", "-c", "copy", *tag]
     args += ["-f", "hls", "-hls_time", "0.001", "-hls_playlist_type", "vod"]
     args += ["-hls_flags", "independent_segments", "-hls_segment_type", segment_type]

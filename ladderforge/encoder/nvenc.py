@@ -88,7 +88,10 @@ class NvencEncoder(BaseEncoder):
 
     def keyframe_args(self, settings: EncodeSettings) -> list[str]:
         args = super().keyframe_args(settings)
-        return [*args, "-no-scenecut", "1"] if settings.fixed_gop else args
+        if not settings.fixed_gop:
+            return args
+        # chunks are joined by stream copy: every IDR carries its own parameter sets
+        return [*args, "-no-scenecut", "1", "-bsf:v", "dump_extra=freq=keyframe"]
 
     def extra_args(self, settings: EncodeSettings) -> list[str]:
         args: list[str] = []

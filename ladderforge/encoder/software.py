@@ -65,8 +65,10 @@ class X265Encoder(_X26xEncoder):
         if settings.gop:
             params += [("keyint", str(settings.gop)), ("min-keyint", "1")]
         if settings.fixed_gop:
-            # parameter sets in-band at every IDR: chunks joined by concatenation always decode
-            params += [("scenecut", "0"), ("repeat-headers", "1")]
+            # parameter sets in-band at every IDR: chunks joined by concatenation always decode;
+            # no options SEI (it holds the CRF), so chunks of one rendition share their headers
+            # and the join can be tagged hvc1, as Apple's HLS wants
+            params += [("scenecut", "0"), ("repeat-headers", "1"), ("info", "0")]
         if pass_no:
             params += [("pass", str(pass_no)), ("stats", str(passlog) + ".log")]
         params += list(settings.params)

@@ -6,11 +6,19 @@ cleanly; :func:`keyframes` therefore reads the NAL unit types of each HEVC keyfr
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Keyframe", "check_rendition", "keyframes", "packet_sizes"]
+__all__ = [
+    "Keyframe",
+    "check_rendition",
+    "hevc_tag",
+    "join_tag",
+    "keyframes",
+    "packet_sizes",
+]
 
 _HEVC_IDR = {19, 20}  # IDR_W_RADL, IDR_N_LP
 _HEVC_IRAP = set(range(16, 24))
@@ -96,9 +104,11 @@ def check_rendition(
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            pts = [p.pts for p in container.demux(stream) if p.size]
+            packets = [(p.pts, p.dts) for p in container.demux(stream) if p.size]
     except (av.FFmpegError, IndexError, OSError) as exc:
         return [f"{path} cannot be read: {exc}"]
+    pts = [p for p, _ in packets]
+    dts = [d for _, d in packets]
     if len(pts) != frame_count:
         problems.append(f"{len(pts)} frames where {frame_count} were expected")
     if any(p is None for p in pts):
@@ -107,6 +117,8 @@ def check_rendition(
         ordered = sorted(pts)
         if len(set(ordered)) != len(ordered):
             problems.append(f"{len(ordered) - len(set(ordered))} duplicated timestamps")
+        if any(d is None for d in dts) or any(b <= a for a, b in itertools.pairwise(dts)):
+            problems.append("decode timestamps do not strictly increase")
     if keyframes_at is not None:
         found = keyframes(path)
         idr = [k.index for k in found if k.idr]
@@ -130,3 +142,35 @@ def packet_sizes(path: str | os.PathLike[str]) -> list[int]:
 
     with av.open(str(path)) as container:
         return [p.size for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def _extradata(path: str | os.PathLike[str]) -> bytes:
+    import av
+
+    with av.open(str(path)) as container:
+        return bytes(container.streams.video[0].codec_context.extradata or b"")
+
+
+def join_tag(family: str, parts: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The ``-tag:v`` arguments for joining chunk files of one codec family.
+
+    HEVC: ``hvc1`` (what Apple's HLS wants: parameter sets in the sample entry) when every
+    chunk carries the same parameter sets, else ``hev1`` (parameter sets in-band, which the
+    chunks repeat at every IDR), so a join never declares the wrong headers complete.
+    """
+    if family != "hevc":
+        return []
+    same = len({_extradata(p) for p in parts}) <= 1
+    return ["-tag:v", "hvc1" if same else "hev1"]
+
+
+def hevc_tag(path: str | os.PathLike[str]) -> list[str]:
+    """``-tag:v`` arguments that keep an HEVC file's sample entry (hvc1/hev1) on stream copy."""
+    import av
+
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        if ctx.name != "hevc":
+            return []
+        tag = container.streams.video[0].codec_tag
+    return ["-tag:v", tag if tag in ("hvc1", "hev1") else "hvc1"]

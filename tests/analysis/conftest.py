@@ -13,14 +13,43 @@ from ladderforge.media import run_ffmpeg
 SIZE = "320x180"
 
 
-def lavfi(path: Path, source: str, *, frames: int = 10, size: str = SIZE, rate: int = 25,
-          vf: str | None = None, args: tuple[str, ...] = ()) -> Path:
+def lavfi(
+    path: Path,
+    source: str,
+    *,
+    frames: int = 10,
+    size: str = SIZE,
+    rate: int = 25,
+    vf: str | None = None,
+    args: tuple[str, ...] = (),
+) -> Path:
     """A lavfi clip encoded with x264 (near lossless, few frames)."""
     filters = ["-vf", vf] if vf else []
     spec = f"{source}{':' if '=' in source else '='}size={size}:rate={rate}"
-    run_ffmpeg(["-y", "-loglevel", "error", "-f", "lavfi", "-i", spec,
-                "-frames:v", str(frames), *filters, "-c:v", "libx264", "-preset", "ultrafast",
-                "-qp", "4", "-pix_fmt", "yuv420p", *args, str(path)])
+    run_ffmpeg(
+        [
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            spec,
+            "-frames:v",
+            str(frames),
+            *filters,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "4",
+            "-pix_fmt",
+            "yuv420p",
+            *args,
+            str(path),
+        ]
+    )
     return path
 
 
@@ -66,18 +95,36 @@ def build_cut_clip(folder: Path, bikes: Path, bbb: Path) -> CutClip:
     graph, labels, starts, frame = [], [], [], 0
     for k, (name, first, count, extra) in enumerate(_SEGMENTS):
         idx = {"bikes": 0, "bbb": 1}.get(name, lavfi_index.get(name, 0))
-        chain = (f"[{idx}:v]trim=start_frame={first}:end_frame={first + count},"
-                 f"setpts=PTS-STARTPTS,scale={SIZE.replace('x', ':')},setsar=1,fps=25,"
-                 f"format=yuv420p{',' + extra if extra else ''}[s{k}]")
+        chain = (
+            f"[{idx}:v]trim=start_frame={first}:end_frame={first + count},"
+            f"setpts=PTS-STARTPTS,scale={SIZE.replace('x', ':')},setsar=1,fps=25,"
+            f"format=yuv420p{',' + extra if extra else ''}[s{k}]"
+        )
         graph.append(chain)
         labels.append(f"[s{k}]")
         starts.append(frame)
         frame += count
     graph.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=0[out]")
     path = folder / "cuts.mp4"
-    run_ffmpeg(["-y", "-loglevel", "error", *inputs, "-filter_complex", ";".join(graph),
-                "-map", "[out]", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18",
-                str(path)])
+    run_ffmpeg(
+        [
+            "-y",
+            "-loglevel",
+            "error",
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            "[out]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            str(path),
+        ]
+    )
     fade_seg = 5
     cuts = tuple(s for k, s in enumerate(starts) if k > 0 and k != fade_seg + 1)
     fade = range(starts[fade_seg] + 8, starts[fade_seg + 1] + 12)

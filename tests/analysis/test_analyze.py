@@ -55,8 +55,13 @@ def test_si_flat_below_detailed_and_ti_of_still_clip_is_zero(
     assert detailed.title["ti_mean"] > 1.0  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("pad", "area"), [("pad=320:240:22:46:black", (22, 46, 256, 144)),
-                                           ("pad=320:144:32:0:black", (32, 0, 256, 144))])
+@pytest.mark.parametrize(
+    ("pad", "area"),
+    [
+        ("pad=320:240:22:46:black", (22, 46, 256, 144)),
+        ("pad=320:144:32:0:black", (32, 0, 256, 144)),
+    ],
+)
 def test_letterbox_and_pillarbox_found_to_the_pixel(
     clips: Path, make_lavfi: MakeClip, pad: str, area: tuple[int, ...]
 ) -> None:
@@ -77,8 +82,13 @@ def test_same_frames_in_mp4_and_mkv_give_the_same_features(testsrc_mp4: Path, cl
 
 
 def test_variable_frame_rate_timestamps_are_kept(clips: Path, make_lavfi: MakeClip) -> None:
-    vfr = make_lavfi(clips / "vfr.mkv", "testsrc2", frames=12,
-                vf="setpts='if(lt(N,5),N,2*N)/(25*TB)'", args=("-fps_mode", "passthrough"))
+    vfr = make_lavfi(
+        clips / "vfr.mkv",
+        "testsrc2",
+        frames=12,
+        vf="setpts='if(lt(N,5),N,2*N)/(25*TB)'",
+        args=("-fps_mode", "passthrough"),
+    )
     pts = analyze(vfr, cache_dir=False).frames["pts_s"].to_list()
     expected = [n / 25 if n < 5 else 2 * n / 25 for n in range(12)]
     assert pts == pytest.approx(expected, abs=0.002)
@@ -86,18 +96,36 @@ def test_variable_frame_rate_timestamps_are_kept(clips: Path, make_lavfi: MakeCl
 
 def test_rotation_metadata_is_reported(testsrc_mp4: Path, clips: Path) -> None:
     rotated = clips / "rotated.mp4"
-    run_ffmpeg(["-y", "-loglevel", "error", "-display_rotation", "90", "-i", str(testsrc_mp4),
-                "-c", "copy", str(rotated)])
+    run_ffmpeg(
+        [
+            "-y",
+            "-loglevel",
+            "error",
+            "-display_rotation",
+            "90",
+            "-i",
+            str(testsrc_mp4),
+            "-c",
+            "copy",
+            str(rotated),
+        ]
+    )
     assert analyze(rotated, cache_dir=False).title["rotation_deg"] in (90, -90, 270)
 
 
 def test_ten_bit_source_matches_eight_bit(clips: Path, make_lavfi: MakeClip) -> None:
     eight = analyze(make_lavfi(clips / "8bit.mp4", "testsrc2"), cache_dir=False).title
-    ten = analyze(make_lavfi(clips / "10bit.mp4", "testsrc2", args=("-pix_fmt", "yuv420p10le")),
-                  cache_dir=False).title
+    ten = analyze(
+        make_lavfi(clips / "10bit.mp4", "testsrc2", args=("-pix_fmt", "yuv420p10le")),
+        cache_dir=False,
+    ).title
     assert ten["bit_depth"] == 10
-    for name, tol in (("si_mean", 0.03), ("luma_mean_mean", 0.01), ("texture_e_mean", 0.05),
-                      ("colorfulness_mean", 0.05)):
+    for name, tol in (
+        ("si_mean", 0.03),
+        ("luma_mean_mean", 0.01),
+        ("texture_e_mean", 0.05),
+        ("colorfulness_mean", 0.05),
+    ):
         assert ten[name] == pytest.approx(eight[name], rel=tol), name
 
 
@@ -112,9 +140,26 @@ def test_tiny_frames_are_handled_and_too_tiny_ones_refused(
 
 def test_8k_frames_are_handled(clips: Path) -> None:
     big = clips / "8k.mkv"
-    run_ffmpeg(["-y", "-loglevel", "error", "-f", "lavfi", "-i",
-                "testsrc2=size=7680x4320:rate=25", "-frames:v", "2", "-c:v", "mjpeg",
-                "-q:v", "20", "-pix_fmt", "yuvj420p", str(big)])
+    run_ffmpeg(
+        [
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=7680x4320:rate=25",
+            "-frames:v",
+            "2",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "20",
+            "-pix_fmt",
+            "yuvj420p",
+            str(big),
+        ]
+    )
     profile = analyze(big, cache_dir=False)
     assert profile.frames.height == 2
     assert (profile.title["grid_width"], profile.title["grid_height"]) == (480, 270)
@@ -122,8 +167,13 @@ def test_8k_frames_are_handled(clips: Path) -> None:
 
 
 def test_corrupt_frames_mid_stream_are_counted_not_fatal(clips: Path, make_lavfi: MakeClip) -> None:
-    clean = make_lavfi(clips / "clean.mp4", "testsrc2", frames=75, size="160x90",
-                  args=("-g", "25", "-movflags", "+faststart"))
+    clean = make_lavfi(
+        clips / "clean.mp4",
+        "testsrc2",
+        frames=75,
+        size="160x90",
+        args=("-g", "25", "-movflags", "+faststart"),
+    )
     data = bytearray(clean.read_bytes())
     rnd = random.Random(0)
     middle = len(data) // 2
@@ -139,8 +189,9 @@ def test_corrupt_frames_mid_stream_are_counted_not_fatal(clips: Path, make_lavfi
 
 def test_fast_mode_and_progress(testsrc_mp4: Path) -> None:
     calls: list[tuple[int, int]] = []
-    fast = analyze(testsrc_mp4, cache_dir=False, fast=True,
-                   on_progress=lambda d, n: calls.append((d, n)))
+    fast = analyze(
+        testsrc_mp4, cache_dir=False, fast=True, on_progress=lambda d, n: calls.append((d, n))
+    )
     frames = fast.frames["frame"].to_list()
     assert frames == sorted(set(frames)) and 0 < len(frames) <= 20 and frames[-1] < 20
     assert fast.title["motion_source"] == "flow"

@@ -14,15 +14,26 @@ def test_analyze_writes_features_and_summary(
     testsrc_mp4: Path, bikes_mp4: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "features.parquet"
-    result = CliRunner().invoke(app, ["analyze", str(testsrc_mp4), str(bikes_mp4), "-o", str(out),
-                                      "--cache-dir", str(tmp_path / "cache")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            str(testsrc_mp4),
+            str(bikes_mp4),
+            "-o",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "bikes" in result.output and "testsrc" in result.output
     profiles = read_profiles(out)
     assert [p.source.title for p in profiles] == ["testsrc", "bikes"]
     assert profiles[1].cut_frames == (30, 76, 137, 187, 242)
-    again = CliRunner().invoke(app, ["analyze", str(bikes_mp4), "--cache-dir",
-                                     str(tmp_path / "cache")])
+    again = CliRunner().invoke(
+        app, ["analyze", str(bikes_mp4), "--cache-dir", str(tmp_path / "cache")]
+    )
     assert again.exit_code == 0 and "cached" in again.output
 
 

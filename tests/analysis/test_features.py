@@ -22,8 +22,9 @@ RNG = np.random.default_rng(7)
 
 def _natural(h: int = 360, w: int = 640) -> np.ndarray:
     """Smooth random texture, like camera footage."""
-    base = cv2.resize(RNG.random((h // 8, w // 8), dtype=np.float32), (w, h),
-                      interpolation=cv2.INTER_CUBIC)
+    base = cv2.resize(
+        RNG.random((h // 8, w // 8), dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
     return np.clip(40 + base * 170 + RNG.normal(0, 2, (h, w)), 0, 255).astype(np.uint8)
 
 
@@ -31,8 +32,16 @@ def _slide(h: int = 360, w: int = 640) -> np.ndarray:
     """A flat slide with black text: screen content."""
     img = np.full((h, w), 235, np.uint8)
     for row in range(6):
-        cv2.putText(img, "Quarterly results 2026: +12%", (20, 50 + row * 50),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.9, 16, 2, cv2.LINE_8)
+        cv2.putText(
+            img,
+            "Quarterly results 2026: +12%",
+            (20, 50 + row * 50),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.9,
+            16,
+            2,
+            cv2.LINE_8,
+        )
     return img
 
 
@@ -98,11 +107,26 @@ def test_screen_score_separates_slides_from_camera_footage() -> None:
 
 
 def test_motion_from_vectors_weights_by_block_area() -> None:
-    dtype = np.dtype({"names": ["source", "w", "h", "src_x", "src_y", "dst_x", "dst_y", "flags",
-                                "motion_x", "motion_y", "motion_scale"],
-                      "formats": ["<i4", "u1", "u1", "<i2", "<i2", "<i2", "<i2", "<u8", "<i4",
-                                  "<i4", "<u2"],
-                      "offsets": [0, 4, 5, 6, 8, 10, 12, 16, 24, 28, 32], "itemsize": 40})
+    dtype = np.dtype(
+        {
+            "names": [
+                "source",
+                "w",
+                "h",
+                "src_x",
+                "src_y",
+                "dst_x",
+                "dst_y",
+                "flags",
+                "motion_x",
+                "motion_y",
+                "motion_scale",
+            ],
+            "formats": ["<i4", "u1", "u1", "<i2", "<i2", "<i2", "<i2", "<u8", "<i4", "<i4", "<u2"],
+            "offsets": [0, 4, 5, 6, 8, 10, 12, 16, 24, 28, 32],
+            "itemsize": 40,
+        }
+    )
     mvs = np.zeros(2, dtype)
     mvs["w"], mvs["h"], mvs["motion_scale"] = (16, 8), (16, 8), 4
     mvs["motion_x"], mvs["motion_y"] = (12, 0), (16, 8)  # lengths 5 px and 2 px
@@ -110,9 +134,16 @@ def test_motion_from_vectors_weights_by_block_area() -> None:
     assert motion_from_vectors(mvs[:0]) is None
 
 
-@pytest.mark.parametrize(("size", "grid"), [((1920, 1080), (480, 270)), ((1280, 720), (480, 270)),
-                                            ((3840, 2160), (480, 270)), ((320, 240), (320, 240)),
-                                            ((1200, 1200), (360, 360))])
+@pytest.mark.parametrize(
+    ("size", "grid"),
+    [
+        ((1920, 1080), (480, 270)),
+        ((1280, 720), (480, 270)),
+        ((3840, 2160), (480, 270)),
+        ((320, 240), (320, 240)),
+        ((1200, 1200), (360, 360)),
+    ],
+)
 def test_grid_holds_at_most_the_pixel_budget(size: tuple[int, int], grid: tuple[int, int]) -> None:
     assert grid_size(*size, DEFAULT_ANALYSIS_PIXELS) == grid
     img = np.zeros(size[::-1], np.uint8)

@@ -116,8 +116,9 @@ def test_subsample(bikes_mp4: Path, bikes_low: Path) -> None:
     assert fifth.frame_indices == scored and len(scored) == 50
     assert sorted(k % 5 for k in scored[:5]) == [0, 1, 2, 3, 4], "offsets walk the block"
     # Each scored frame is fed with its neighbours, so it gets exactly its full-run score.
-    assert fifth.per_frame["vmaf"] == pytest.approx([full.per_frame["vmaf"][k] for k in scored],
-                                                    abs=1e-4)
+    assert fifth.per_frame["vmaf"] == pytest.approx(
+        [full.per_frame["vmaf"][k] for k in scored], abs=1e-4
+    )
     assert fifth.per_frame["xpsnr_y"] == [full.per_frame["xpsnr_y"][k] for k in scored]
     assert abs(fifth.vmaf - full.vmaf) <= 0.5
 

@@ -4,6 +4,7 @@ IDR keyframes aligned across rungs, chunk-level resume, retries, joins that must
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import av
@@ -21,6 +22,7 @@ from ladderforge.encoder import (
     plan_chunks,
 )
 from ladderforge.encoder.chunks import join_chunks, split_source
+from ladderforge.encoder.verify import hevc_tag
 from ladderforge.errors import EncodeError, UsageError
 from ladderforge.media import probe
 from ladderforge.types import EncodeSettings
@@ -122,6 +124,8 @@ def test_rungs_share_idr_keyframes_and_no_frame_is_lost(
     # per-chunk CRFs took effect: chunk bitrates are not all from one CRF
     qs = {res.settings.q for res in rungs[0].results}
     assert len(qs) == 3
+    # the chunks share their parameter sets, so the join is tagged hvc1 (Apple's HLS)
+    assert all(hevc_tag(r.output_path) == ["-tag:v", "hvc1"] for r in rungs)
 
 
 def test_chunk_level_resume(bikes_mp4: Path, tmp_path: Path) -> None:
@@ -137,6 +141,24 @@ def test_chunk_level_resume(bikes_mp4: Path, tmp_path: Path) -> None:
     assert again.encoded_now == 1
     assert again.size_bytes == first.size_bytes
     assert check_rendition(again.output_path, frame_count=250, keyframes_at=[0, 30, 76]) == []
+
+
+def test_resume_survives_a_moved_folder_but_not_a_replaced_source(
+    bikes_mp4: Path, tmp_path: Path, make_clip
+) -> None:
+    src = tmp_path / "title.mp4"
+    shutil.copyfile(bikes_mp4, src)
+    chunks = [Chunk(0, 100), Chunk(100, 250)]
+    s = EncodeSettings(codec="x264", width=320, height=136, q=30, preset="ultrafast")
+    first = encode_chunked(probe(src), chunks, s, tmp_path / "a.mp4", work=tmp_path / "w")
+    assert first.encoded_now == 2
+    shutil.move(tmp_path / "w", tmp_path / "moved")
+    again = encode_chunked(probe(src), chunks, s, tmp_path / "b.mp4", work=tmp_path / "moved")
+    assert again.encoded_now == 0 and again.size_bytes == first.size_bytes
+    # the same name and frame count, other pictures: nothing may be reused
+    make_clip(src, size="640x272", frames=250)
+    other = encode_chunked(probe(src), chunks, s, tmp_path / "c.mp4", work=tmp_path / "moved")
+    assert other.encoded_now == 2 and other.size_bytes != first.size_bytes
 
 
 def test_a_failing_chunk_is_retried_once_then_named(

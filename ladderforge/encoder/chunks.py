@@ -147,6 +147,7 @@ def split_source(
                 f"{source.path}: chunk {c} is not inside its {source.frame_count} frames"
             )
     folder.mkdir(parents=True, exist_ok=True)
+    pix_fmt = "yuv420p10le" if source.bit_depth > 8 else "yuv420p"  # lossless: keep the depth
     paths = [folder / f"{c.name}.mkv" for c in chunks]
     todo = [(c, p) for c, p in zip(chunks, paths, strict=True) if not p.exists()]
     for first in range(0, len(todo), _SPLIT_BATCH):
@@ -157,7 +158,7 @@ def split_source(
         for i, ((chunk, _), tmp) in enumerate(zip(batch, partials, strict=True)):
             graph.append(
                 f"[s{i}]trim=start_frame={chunk.start}:end_frame={chunk.end},"
-                f"setpts=PTS-STARTPTS,format=yuv420p[o{i}]"
+                f"setpts=PTS-STARTPTS,format={pix_fmt}[o{i}]"
             )
             outputs += ["-map", f"[o{i}]", "-fps_mode", "passthrough", "-c:v", "ffv1", str(tmp)]
         try:

@@ -223,3 +223,18 @@ def test_fixed_gop_turns_scene_cut_keyframes_off(codec: str, expected: str, tmp_
     fixed = backend.video_args(s.with_(fixed_gop=True, gop=50), pass_no=0, passlog=tmp_path / "p")
     assert not any(expected in a for a in plain)
     assert any(expected in a for a in fixed)
+
+
+def test_chunk_sources_keep_ten_bit_depth(tmp_path: Path, make_clip) -> None:
+    clip = make_clip(
+        tmp_path / "ten.mkv",
+        frames=20,
+        pix_fmt="yuv420p10le",
+        codec="libx265",
+        extra=["-x265-params", "log-level=error"],
+    )
+    info = probe(clip)
+    assert info.bit_depth == 10
+    paths = split_source(info, [Chunk(0, 8), Chunk(8, 20)], tmp_path / "src")
+    assert [probe(p).bit_depth for p in paths] == [10, 10]
+    assert [probe(p).frame_count for p in paths] == [8, 12]

@@ -110,7 +110,9 @@ def hull3(points: list[tuple[float, float, float]]) -> list[tuple[float, float, 
 def run_title(src: Path, args: argparse.Namespace) -> dict:
     info = probe(src, hash_content=False)
     n = min(args.frames, info.frame_count)
-    work = HERE / "results" / f"{src.stem}-{n}f"
+    chunking = (args.min_chunk_s, args.max_chunk_s)
+    suffix = "" if chunking == (1.0, 6.0) else f"-c{chunking[0]:g}-{chunking[1]:g}s"
+    work = HERE / "results" / f"{src.stem}-{n}f{suffix}"
     ref_path = extract_segment(info, 0, n, work / "ref.mkv", max_height=1080)
     ref = probe(ref_path)
     profile = analyze(ref_path)
@@ -285,11 +287,15 @@ def main() -> int:
     parser.add_argument("--min-chunk-s", type=float, default=1.0)
     parser.add_argument("--max-chunk-s", type=float, default=6.0)
     parser.add_argument("--crfs", default="22:42:2", help="first:last:step")
+    parser.add_argument("--titles", default="", help="comma-separated substrings (default: all)")
+    parser.add_argument("--summary", default="summary.json", help="file name under results/")
     args = parser.parse_args()
     first, last, step = (int(x) for x in args.crfs.split(":"))
     global CRFS
     CRFS = tuple(range(first, last + 1, step))
-    results = [run_title(src, args) for src in titles()]
+    wanted = [t for t in args.titles.split(",") if t]
+    chosen = [s for s in titles() if not wanted or any(w in s.stem for w in wanted)]
+    results = [run_title(src, args) for src in chosen]
     names = list(results[0]["variants"])
     print(f"\n{'title':<40} {'frames':>6} {'chunks':>6} {'sweep cpu s':>11}")
     for r in results:
@@ -318,7 +324,7 @@ def main() -> int:
             f"{r['title']:<40} {c['table_kbps']:>10.1f} {c['joined_kbps']:>11.1f} "
             f"{c['table_vmaf']:>10.2f} {c['joined_vmaf']:>11.2f} {c['per_title_kbps']:>14.1f}"
         )
-    atomic_write_json(HERE / "results" / "summary.json", results)
+    atomic_write_json(HERE / "results" / args.summary, results)
     return 0
 
 

@@ -372,6 +372,7 @@ def chunk_scores(
 
 
 def _predicted_options(
+    model: RDModel,
     info: SourceInfo,
     profile: ContentProfile,
     chunks: list[Chunk],
@@ -381,7 +382,7 @@ def _predicted_options(
 ) -> list[list[SceneOption]]:
     """Each chunk's predicted curve at the rung's height."""
     curves = predict_scenes(
-        _model(config),
+        model,
         [_segment_features(profile, c.start, c.end) for c in chunks],
         source_width=info.width,
         source_height=info.height,
@@ -502,6 +503,7 @@ def _encode_rungs(
     metrics = ("vmaf", "vmaf_neg") if config.validate else ("vmaf",)
     chunks = title_chunks(info, profile, config)
     measured = _ChunkTables(info, chunks, work, config, stage)
+    model = _model(config)
     out: list[Rung] = []
     packaged: dict[str, MediaPlaylist] = {}
     notes: list[str] = []
@@ -510,7 +512,9 @@ def _encode_rungs(
         if config.per_scene and config.mode == "exhaustive":
             options = measured.options(r.settings)
         else:
-            options = _predicted_options(info, profile, chunks, r.settings, config, calibration)
+            options = _predicted_options(
+                model, info, profile, chunks, r.settings, config, calibration
+            )
         settings, records, rung_notes = _chunk_plan(r, chunks, options, config)
         notes += rung_notes
 

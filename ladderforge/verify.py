@@ -117,6 +117,8 @@ def _verify_title(
             add(name, "keyframes", [f"{path} cannot be read ({exc})"], "")
             continue
         idr_by_rung[name] = [k.index for k in found if k.idr]
+        t0 = next((k.time_s for k in found if k.time_s is not None), 0.0) or 0.0
+        idr_times = [k.time_s - t0 for k in found if k.idr and k.time_s is not None]
         problems = [f"non-IDR keyframes at {[k.index for k in found if not k.idr][:8]}"] * any(
             not k.idr for k in found
         )
@@ -124,7 +126,7 @@ def _verify_title(
         if starts and idr_by_rung[name] != starts:
             problems.append(f"IDR frames {idr_by_rung[name][:8]} are not the chunk starts")
         add(name, "keyframes", problems, f"{len(idr_by_rung[name])} IDR frames")
-        checks.append(_check_media_playlist(title, name, work / name, idr_by_rung[name], source))
+        checks.append(_check_media_playlist(title, name, work / name, idr_times, source))
         if vmaf:
             if on_stage:
                 on_stage(f"{title} {name}: VMAF")
@@ -141,7 +143,7 @@ def _verify_title(
 
 
 def _check_media_playlist(
-    title: str, name: str, folder: Path, idr: list[int], source: SourceInfo
+    title: str, name: str, folder: Path, idr_times: list[float], source: SourceInfo
 ) -> Check:
     index = folder / "index.m3u8"
     fps = float(source.frame_rate)
@@ -159,9 +161,11 @@ def _check_media_playlist(
         problems.append(f"a segment is longer than TARGETDURATION {target}")
     if abs(sum(media.durations_s) - duration) > 1.5 / fps:
         problems.append(f"segments last {sum(media.durations_s):.3f} s, the title {duration:.3f} s")
-    starts = [round(sum(media.durations_s[:i]) * fps) for i in range(media.segments)]
-    if not set(starts) <= set(idr):
-        problems.append(f"segments start at frames {starts[:8]}, not all on IDR frames")
+    # segment starts against the IDR frames' own timestamps (no frame-rate arithmetic: VFR-safe)
+    starts = [sum(media.durations_s[:i]) for i in range(media.segments)]
+    off = [t for t in starts if not any(abs(t - k) <= 0.5 / fps for k in idr_times)]
+    if off:
+        problems.append(f"segments start at {[round(t, 3) for t in off[:8]]} s, not on IDR frames")
     return Check(
         title,
         name,

@@ -35,6 +35,8 @@ class Keyframe:
     """True for an IDR (H.264/HEVC) or an AV1 key frame: a clean random-access point."""
     nal_types: tuple[int, ...]
     """NAL unit types found in the packet (H.264/HEVC; empty for other codecs)."""
+    time_s: float | None = None
+    """Presentation time in seconds (None when the packet has no timestamp)."""
 
 
 def _nal_types(data: bytes, family: str, *, annex_b: bool) -> tuple[int, ...]:
@@ -84,7 +86,12 @@ def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
                     idr = _H264_IDR in types
                 else:
                     idr = True
-                found.append(Keyframe(index, idr, types))
+                time_s = (
+                    float(packet.pts * packet.time_base)
+                    if packet.pts is not None and packet.time_base
+                    else None
+                )
+                found.append(Keyframe(index, idr, types, time_s))
             index += 1
     return found
 

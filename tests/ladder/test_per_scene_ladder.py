@@ -160,3 +160,16 @@ def test_exhaustive_per_scene_allocates_on_measured_chunk_curves(
         assert mean("kbps") <= mean("single_q_kbps") + 1e-9
     # every chunk encode of the renditions is one of the curve encodes (nothing encoded twice)
     assert len(curves) == 5 * len(plan.ladder.rungs[0].chunks)
+
+
+def test_verify_catches_segments_off_the_keyframes(per_scene_out: Path, tmp_path: Path) -> None:
+    out = _fresh(per_scene_out, tmp_path)
+    index = next((out / "bikes").glob("*/index.m3u8"))
+    playlist = m3u8.load(str(index))
+    first, second = playlist.segments[0], playlist.segments[1]
+    first.duration, second.duration = first.duration + 0.4, second.duration - 0.4
+    index.write_text(playlist.dumps())
+    bad = [c for c in verify_output(out, vmaf=False) if not c.ok]
+    # the segment starts are off; the shortened segment also peaks above the master's BANDWIDTH
+    assert bad and {c.what for c in bad} == {"playlist"}
+    assert any("not on IDR frames" in c.detail for c in bad)

@@ -307,17 +307,17 @@ def encode_chunked(
     done, lock = [0], threading.Lock()
 
     def run(i: int) -> tuple[EncodeResult, bool]:
-        (chunk, s), out = jobs[i], outs[i]
+        (chunk, s), out, prior = jobs[i], outs[i], reused[i]
         res = (
-            (reused[i], False)
-            if reused[i] is not None
+            (prior, False)
+            if prior is not None
             else _encode_chunk(sources[chunk], chunk, s, out, retries=retries, timeout_s=timeout_s)
         )
         with lock:
             done[0] += 1
             if on_chunk:
                 on_chunk(done[0], len(jobs))
-        return res  # type: ignore[return-value]
+        return res
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:

@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 # chunks, validated with VMAF, packaged as HLS, then the output folder verified.
 demo: install
 	$(LF) doctor
-	$(LF) ladder $$($(PY) -m ladderforge.demo_media) -o $(DEMO_OUT) \
+	$(LF) ladder $$($(LF) demo-clips) -o $(DEMO_OUT) \
 		--mode probe --validate --per-scene --workers $(DEMO_WORKERS)
 	$(LF) verify $(DEMO_OUT)
 

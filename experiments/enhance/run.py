@@ -33,18 +33,20 @@ import torch
 from ladderforge.enhance import (
     PRESETS,
     EnhanceModel,
-    RungEval,
     TrainConfig,
     benchmark,
     default_model_path,
-    enhanced_ladder,
-    evaluate_rendition,
-    guard_allows,
-    ladder_bd_rates,
     load_model,
     make_pairs,
     sample_patches,
     train,
+)
+from ladderforge.jobs.enhance import (
+    RungEval,
+    enhanced_ladder,
+    evaluate_rendition,
+    guard_allows,
+    ladder_bd_rates,
 )
 from ladderforge.media import probe
 

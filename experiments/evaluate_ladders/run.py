@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from ladderforge.errors import LadderforgeError
-from ladderforge.planner import LadderConfig, plan_title
+from ladderforge.jobs import LadderConfig, plan_title
 from ladderforge.policy import (
     BDRateError,
     bd_rate,

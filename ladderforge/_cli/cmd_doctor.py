@@ -6,8 +6,7 @@ import typer
 from rich.table import Table
 
 from ladderforge._cli.common import EXIT_ERROR, console, guarded
-from ladderforge.media import detect_capabilities
-from ladderforge.media.capabilities import ENCODERS, VMAF_MODELS
+from ladderforge.media.capabilities import VMAF_MODELS
 
 
 def register(app: typer.Typer) -> None:
@@ -16,13 +15,17 @@ def register(app: typer.Typer) -> None:
         refresh: bool = typer.Option(False, "--refresh", help="Ignore the cached answers."),
     ) -> None:
         """Check the toolchain by trying it: one-frame encodes, one libvmaf run per model."""
-        caps = guarded(lambda: detect_capabilities(refresh=refresh))
+        from ladderforge.encoder import BACKENDS, capabilities
+
+        caps = guarded(lambda: capabilities(refresh=refresh))
         console.print(f"ffmpeg: {caps.ffmpeg}\nversion: {caps.version}")
         table = Table("component", "available", "note")
-        for name, ff_name in ENCODERS.items():
+        for name, backend in BACKENDS.items():
             ok = caps.encoders.get(name, False)
             table.add_row(
-                f"encoder {name} ({ff_name})", _yes(ok), caps.encoder_errors.get(name, "")
+                f"encoder {name} ({backend.ffmpeg_encoder})",
+                _yes(ok),
+                caps.encoder_errors.get(name, ""),
             )
         table.add_row("filter libvmaf", _yes(caps.libvmaf), "")
         for metric, opts in VMAF_MODELS.items():

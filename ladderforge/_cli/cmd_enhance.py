@@ -122,7 +122,8 @@ def eval_cmd(
     """VMAF, VMAF NEG and PSNR of each rendition before and after, the guard, and BD-rates."""
     from rich.table import Table
 
-    from ladderforge.enhance import RungEval, evaluate_rendition, ladder_bd_rates, load_model
+    from ladderforge.enhance import load_model
+    from ladderforge.jobs.enhance import RungEval, evaluate_rendition, ladder_bd_rates
     from ladderforge.media import probe
     from ladderforge.store import atomic_write_json
     from ladderforge.types import EncodeSettings

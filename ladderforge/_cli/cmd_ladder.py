@@ -11,10 +11,13 @@ from rich.table import Table
 from ladderforge._cli.cmd_sweep import parse_heights
 from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
 from ladderforge.errors import UsageError
+from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, LadderRules
 
 if TYPE_CHECKING:
-    from ladderforge.batch import BatchReport
+    from ladderforge.jobs.batch import BatchReport
     from ladderforge.types import Rung
+
+_RULES = LadderRules()
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +30,15 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "-o", "--output", help="Output folder (resumable)."),
         mode: str = typer.Option("probe", help="predict | probe | exhaustive."),
         codec: str = typer.Option("x265", help="Encoder backend."),
-        preset: str = typer.Option("veryfast", help="Encoder preset."),
-        heights: str = typer.Option("1080,720,540,432,360,270", help="Candidate heights."),
-        top_vmaf: float = typer.Option(95.0, help="VMAF of the top rung."),
-        floor_vmaf: float = typer.Option(40.0, help="VMAF of the bottom rung."),
-        max_rungs: int = typer.Option(6, help="Most rungs."),
+        preset: str = typer.Option(
+            None, help="Encoder preset (default: the backend's, e.g. x265 veryfast, NVENC p5)."
+        ),
+        heights: str = typer.Option(
+            ",".join(str(h) for h in DEFAULT_HEIGHTS), help="Candidate heights."
+        ),
+        top_vmaf: float = typer.Option(_RULES.top_vmaf, help="VMAF of the top rung."),
+        floor_vmaf: float = typer.Option(_RULES.floor_vmaf, help="VMAF of the bottom rung."),
+        max_rungs: int = typer.Option(_RULES.max_rungs, help="Most rungs."),
         encode: bool = typer.Option(False, "--encode", help="Encode every rung."),
         validate: bool = typer.Option(False, "--validate", help="Encode and measure every rung."),
         per_scene: bool = typer.Option(
@@ -45,6 +52,13 @@ def register(app: typer.Typer) -> None:
         max_scene_rate_ratio: float = typer.Option(
             None, help="Per-scene: most bitrate ratio between neighbouring chunks."
         ),
+        open_loop: bool = typer.Option(
+            False, "--open-loop", help="Encode each rung once at its predicted CRF (no loop)."
+        ),
+        tolerance: float = typer.Option(
+            0.75, help="Closed loop: ship a rung within this VMAF of its target."
+        ),
+        max_encodes: int = typer.Option(3, help="Closed loop: most encodes per rung."),
         segment_type: str = typer.Option("fmp4", help="HLS segments: fmp4 | mpegts."),
         model: Path = typer.Option(None, help="Model file (default: the shipped model)."),
         workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes."),
@@ -54,17 +68,17 @@ def register(app: typer.Typer) -> None:
         OUT/summary.parquet. With --encode, every rung is encoded in scene-aligned chunks
         (IDR frames at the same places in every rung) into OUT/<title>/<rung>.mp4 and packaged
         as HLS in OUT/<title>/<rung>/. A failing title is reported at the end (exit code 3)."""
-        from ladderforge.batch import read_manifest, run_batch
-        from ladderforge.planner import LadderConfig
+        from ladderforge.jobs.batch import TitleSource, read_manifest, run_batch
+        from ladderforge.jobs.config import LadderConfig
 
-        def _sources() -> list[Path]:
+        def _sources() -> list[TitleSource]:
             if manifest is not None and sources:
                 raise UsageError("give source files or --manifest, not both")
             if manifest is not None:
                 return read_manifest(manifest)
             if not sources:
                 raise UsageError("no title given: pass source files or --manifest titles.csv")
-            return list(sources)
+            return [TitleSource(s) for s in sources]
 
         titles = guarded(_sources, verbose=verbose)
         config = guarded(
@@ -83,6 +97,9 @@ def register(app: typer.Typer) -> None:
                 max_chunk_s=max_chunk_s,
                 scene_floor_vmaf=scene_floor_vmaf,
                 max_scene_rate_ratio=max_scene_rate_ratio,
+                open_loop=open_loop,
+                tolerance=tolerance,
+                max_encodes=max_encodes,
                 segment_type=segment_type,
                 model_path=model,
                 workers=workers,
@@ -145,5 +162,5 @@ def _print(report: BatchReport) -> None:
 
 def _crfs(rung: Rung) -> str:
     """The rung's CRF, or the range of its chunks' CRFs (per-scene)."""
-    qs = [c["q"] for c in rung.chunks] or [rung.settings.q or 0]
+    qs = [c.q for c in rung.chunks] or [rung.settings.q or 0]
     return f"{min(qs):g}" if min(qs) == max(qs) else f"{min(qs):g}-{max(qs):g}"

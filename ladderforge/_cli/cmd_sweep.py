@@ -11,7 +11,12 @@ from rich.table import Table
 
 from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
 from ladderforge.errors import UsageError
+from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.types import Ladder
+
+_RULES = LadderRules()
+_HEIGHTS = ",".join(str(h) for h in DEFAULT_HEIGHTS)
+_CRFS = ",".join(f"{c:g}" for c in DEFAULT_SWEEP_CRFS)
 
 
 def parse_crfs(text: str) -> tuple[float, ...]:
@@ -45,14 +50,16 @@ def register(app: typer.Typer) -> None:
         sources: list[Path] = typer.Argument(..., help="Source videos (titles)."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder (resumable)."),
         codec: str = typer.Option("x265", help="Encoder backend."),
-        heights: str = typer.Option("1080,720,540,360", help="Heights; capped at the source's."),
-        crf: str = typer.Option("18:42:4", "--crf", help="CRFs: START:STOP:STEP or a list."),
-        preset: str = typer.Option("fast", help="Encoder preset."),
+        heights: str = typer.Option(_HEIGHTS, help="Heights; capped at the source's."),
+        crf: str = typer.Option(_CRFS, "--crf", help="CRFs: START:STOP:STEP or a list."),
+        preset: str = typer.Option(
+            None, help="Encoder preset (default: the backend's, e.g. x265 veryfast)."
+        ),
         workers: int = typer.Option(1, "--workers", "-j", help="Parallel encode+measure jobs."),
         metrics: str = typer.Option("vmaf,vmaf_neg,psnr,ssim", help="Metrics per point."),
         subsample: int = typer.Option(1, help="Measure every n-th frame."),
-        top_vmaf: float = typer.Option(95.0, help="Ladder: VMAF of the top rung."),
-        max_rungs: int = typer.Option(8, help="Ladder: most rungs."),
+        top_vmaf: float = typer.Option(_RULES.top_vmaf, help="Ladder: VMAF of the top rung."),
+        max_rungs: int = typer.Option(_RULES.max_rungs, help="Ladder: most rungs."),
         keep_encodes: bool = typer.Option(False, help="Keep encoded files under OUT/work."),
         verbose: bool = typer.Option(
             False, "--verbose", "-v", help="Show ffmpeg commands on errors."
@@ -63,8 +70,8 @@ def register(app: typer.Typer) -> None:
         Writes OUT/points.parquet, OUT/hull.parquet, OUT/<title>.ladder.json and
         OUT/results.sqlite. Rerunning with the same -o resumes without redoing finished work.
         """
-        from ladderforge.outputs import write_sweep_outputs
-        from ladderforge.pipeline import SweepConfig, SweepEvent, sweep
+        from ladderforge.jobs.outputs import write_sweep_outputs
+        from ladderforge.jobs.sweep import SweepConfig, SweepEvent, sweep
 
         config = guarded(
             lambda: SweepConfig(
@@ -100,7 +107,9 @@ def register(app: typer.Typer) -> None:
             )
         ladders = guarded(
             lambda: write_sweep_outputs(
-                report.points, output, ladder_options={"top_vmaf": top_vmaf, "max_rungs": max_rungs}
+                report.points,
+                output,
+                rules=LadderRules(top_vmaf=top_vmaf, max_rungs=max_rungs),
             )
         )
         _print_summary(ladders)
@@ -126,6 +135,6 @@ def _print_summary(ladders: Mapping[str, Ladder]) -> None:
                 f"{s.q:g}",
                 f"{rung.bitrate_kbps:.0f}",
                 f"{rung.vmaf:.2f}",
-                f"{rung.cost.get('encode_cpu_s', 0):.1f}",
+                f"{rung.cost.encode_cpu_s or 0:.1f}",
             )
     console.print(table)

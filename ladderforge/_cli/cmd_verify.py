@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Check every encoded ladder in OUTPUT: frame counts, IDR keyframes aligned across
         rungs, HLS playlists and segments, measured VMAF against the ladder JSON. Exit code 1
         when a check fails."""
-        from ladderforge.verify import verify_output
+        from ladderforge.jobs.verify import verify_output
 
         with progress_bar(transient=True) as bars:
             task = bars.add_task("verifying", total=None)

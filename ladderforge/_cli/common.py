@@ -45,7 +45,7 @@ def fail(exc: LadderforgeError, *, verbose: bool = False) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
     if verbose and (exc.command or exc.log_tail):
         err_console.print(exc.details().split("\n", 1)[1], highlight=False, soft_wrap=True)
-    elif exc.log_tail:
+    elif exc.log_tail and exc.log_tail.strip() not in exc.message:  # not said twice
         err_console.print("[dim]ffmpeg's last lines:[/]", highlight=False)
         err_console.print(exc.log_tail, highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(EXIT_ERROR)

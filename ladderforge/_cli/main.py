@@ -24,8 +24,10 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_measure",
     "ladderforge._cli.cmd_sweep",
     "ladderforge._cli.cmd_ladder",
+    "ladderforge._cli.cmd_target",
     "ladderforge._cli.cmd_verify",
     "ladderforge._cli.cmd_enhance",
+    "ladderforge._cli.cmd_demo",
 ]
 
 

@@ -26,6 +26,7 @@ from ladderforge.analysis.schema import (
     NUMERIC_FEATURES,
 )
 from ladderforge.errors import OutputError, UsageError
+from ladderforge.store.files import atomic_path
 from ladderforge.types import SourceInfo
 
 __all__ = [
@@ -225,13 +226,12 @@ def write_profiles(profiles: Sequence[ContentProfile], path: str | os.PathLike[s
     table = frames.to_arrow()
     meta = json.dumps({"profiles": [p.meta_dict() for p in profiles]}).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: meta})
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp)
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            pq.write_table(table, tmp)
+    except OutputError:
+        raise
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(
             f"{out}: cannot write the features file ({exc.strerror or exc})", path=out
         ) from exc

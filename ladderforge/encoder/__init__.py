@@ -2,13 +2,19 @@
 
 ``encode(source, settings, output)`` runs one verified encode; ``BACKENDS`` lists the backends
 (x265, x264, svtav1, nvenc_hevc, nvenc_h264, nvenc_av1); which of them run on this machine is
-``ladderforge.media.detect_capabilities().encoders``.
+``capabilities().encoders``; ``codec_facts(name)`` gives a backend's facts as plain data.
 """
 
 from ladderforge.encoder import nvenc, software  # noqa: F401  (register the backends)
-from ladderforge.encoder.base import BACKENDS, BaseEncoder, get_encoder, register_encoder
+from ladderforge.encoder.base import (
+    BACKENDS,
+    BaseEncoder,
+    codec_facts,
+    get_encoder,
+    register_encoder,
+)
 from ladderforge.encoder.chunks import Chunk, ChunkedEncode, encode_chunked, plan_chunks
-from ladderforge.encoder.run import build_command, check_available, encode
+from ladderforge.encoder.run import build_command, capabilities, check_available, encode
 from ladderforge.encoder.verify import Keyframe, check_rendition, keyframes
 
 __all__ = [
@@ -18,8 +24,10 @@ __all__ = [
     "ChunkedEncode",
     "Keyframe",
     "build_command",
+    "capabilities",
     "check_available",
     "check_rendition",
+    "codec_facts",
     "encode",
     "encode_chunked",
     "get_encoder",

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Literal
 
 from ladderforge.errors import UsageError
-from ladderforge.types import EncodeSettings
+from ladderforge.types import CodecFacts, EncodeSettings, RateControl
 
-__all__ = ["BACKENDS", "BaseEncoder", "get_encoder", "register_encoder"]
+__all__ = ["BACKENDS", "BaseEncoder", "codec_facts", "get_encoder", "register_encoder"]
 
 
 class BaseEncoder(ABC):
     """One codec backend.
 
     Required: :attr:`name`, :attr:`ffmpeg_encoder`, :attr:`codec_family`,
-    :meth:`rate_control_args`. Optional: :meth:`keyframe_args`, :meth:`validate`,
-    :meth:`extra_args`. Backends are stateless and thread-safe.
+    :attr:`default_preset`, :meth:`rate_control_args`. Optional: :meth:`keyframe_args`,
+    :meth:`validate`, :meth:`extra_args`. Backends are stateless and thread-safe.
+
+    The facts the rest of the package needs about a backend (rate-control name, CPU or GPU,
+    presets in speed order, the learned model that predicts it) are class attributes here,
+    handed out as plain data by :attr:`facts`: nothing outside ``encoder/`` tests codec names.
     """
 
     name: str
@@ -35,7 +40,37 @@ class BaseEncoder(ABC):
     two_pass: bool = False
     """Whether ``passes=2`` is supported."""
     presets: tuple[str, ...] = ()
-    """Valid preset names (empty: not checked)."""
+    """Valid preset names, fastest first (empty: not checked)."""
+    default_preset: str
+    """The preset used when none is given."""
+    quality_rate_control: RateControl = "crf"
+    """The constant-quality rate control a ladder searches over (``crf`` or ``cq``)."""
+    device: Literal["cpu", "gpu"] = "cpu"
+    """Where the encoder runs."""
+    q_range: tuple[float, float] = (0.0, 51.0)
+    """Lowest and highest CRF/CQ."""
+    fractional_q: bool = True
+    """Whether a fractional CRF/CQ is passed through (else rounded to an integer)."""
+    prediction_models: tuple[tuple[str, str], ...] = ()
+    """(preset, shipped model name): the learned RD models that predict this backend."""
+    unavailable_hint: str = ""
+    """Said after the reason when the backend cannot run on this machine."""
+
+    @property
+    def facts(self) -> CodecFacts:
+        """This backend's facts as plain data (what policy and the jobs tier may use)."""
+        return CodecFacts(
+            name=self.name,
+            family=self.codec_family,
+            quality_rate_control=self.quality_rate_control,
+            device=self.device,
+            presets=self.presets,
+            default_preset=self.default_preset,
+            q_min=self.q_range[0],
+            q_max=self.q_range[1],
+            fractional_q=self.fractional_q,
+            prediction_models=self.prediction_models,
+        )
 
     def validate(self, settings: EncodeSettings) -> None:
         """Raise UsageError when the settings make no sense for this backend."""
@@ -122,3 +157,8 @@ def get_encoder(name: str) -> BaseEncoder:
         raise UsageError(
             f"Unknown codec backend {name!r}; known: {', '.join(sorted(BACKENDS))}."
         ) from None
+
+
+def codec_facts(name: str) -> CodecFacts:
+    """The facts of the backend called ``name`` (a UsageError listing the known ones)."""
+    return get_encoder(name).facts

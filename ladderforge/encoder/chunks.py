@@ -5,7 +5,8 @@
   into their shorter neighbour, scenes longer than ``max_chunk_s`` are split into the fewest
   equal parts no longer than it (the duration grid; a title without cuts gets only that grid).
 - :func:`split_source` decodes the title once and writes every chunk as a lossless FFV1 file
-  (``trim`` by frame number: frame-exact, unlike the segment muxer, which cuts on time).
+  with :func:`ladderforge.media.segments.cut_ffv1` (``trim`` by frame number: frame-exact,
+  unlike the segment muxer, which cuts on time).
 - :func:`encode_chunked` encodes the chunks in parallel, each starting on an IDR frame with no
   other keyframe (``EncodeSettings.fixed_gop``), so every rung made from the same chunks has its
   keyframes in the same places. A finished chunk is kept under a name derived from its settings,
@@ -37,7 +38,8 @@ from ladderforge.encoder.run import check_available, encode
 from ladderforge.encoder.verify import check_rendition, join_tag
 from ladderforge.errors import EncodeError, UsageError
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
-from ladderforge.store import atomic_write_json
+from ladderforge.media.segments import Cut, cut_ffv1
+from ladderforge.store import atomic_path, atomic_write_json
 from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
 
 __all__ = [
@@ -54,8 +56,6 @@ ChunkCallback = Callable[[int, int], None]
 """Called with (chunks done, chunks in all) as chunks finish."""
 _CHUNK_FORMAT = 2
 """Bumped when the backends' chunk arguments change, so older chunk encodes are not reused."""
-_SPLIT_BATCH = 48
-"""Chunks written per decoding pass by :func:`split_source` (bounds ffmpeg's open outputs)."""
 
 
 @dataclass(frozen=True)
@@ -139,54 +139,16 @@ def split_source(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> list[Path]:
-    """Each of ``chunks`` (any of the title's) as lossless FFV1 (``<folder>/<start>-<end>.mkv``),
-    decoding the source once per batch of chunks; chunks already written are kept (resume)."""
+    """Each of ``chunks`` (any of the title's) as lossless FFV1 (``<folder>/<start>-<end>.mkv``)
+    at the source's bit depth and range, decoding the source once per batch of chunks
+    (:func:`~ladderforge.media.segments.cut_ffv1`); chunks already written are kept (resume)."""
     for c in chunks:
         if not 0 <= c.start < c.end <= source.frame_count:
             raise UsageError(
                 f"{source.path}: chunk {c} is not inside its {source.frame_count} frames"
             )
-    folder.mkdir(parents=True, exist_ok=True)
-    pix_fmt = "yuv420p10le" if source.bit_depth > 8 else "yuv420p"  # lossless: keep the depth
-    paths = [folder / f"{c.name}.mkv" for c in chunks]
-    todo = [(c, p) for c, p in zip(chunks, paths, strict=True) if not p.exists()]
-    for first in range(0, len(todo), _SPLIT_BATCH):
-        batch = todo[first : first + _SPLIT_BATCH]
-        graph = [f"[0:v:0]split={len(batch)}" + "".join(f"[s{i}]" for i in range(len(batch)))]
-        outputs: list[str] = []
-        partials = [p.with_name(f".{p.stem}.partial-{os.getpid()}.mkv") for _, p in batch]
-        for i, ((chunk, _), tmp) in enumerate(zip(batch, partials, strict=True)):
-            graph.append(
-                f"[s{i}]trim=start_frame={chunk.start}:end_frame={chunk.end},"
-                f"setpts=PTS-STARTPTS,format={pix_fmt}[o{i}]"
-            )
-            outputs += ["-map", f"[o{i}]", "-fps_mode", "passthrough", "-c:v", "ffv1", str(tmp)]
-        try:
-            run_ffmpeg(
-                [
-                    "-y",
-                    "-loglevel",
-                    "error",
-                    "-i",
-                    str(source.path),
-                    "-an",
-                    "-sn",
-                    "-dn",
-                    "-filter_complex",
-                    ";".join(graph),
-                    *outputs,
-                ],
-                timeout_s=timeout_s,
-                error_path=source.path,
-                error_message=f"cutting {len(batch)} chunks failed",
-            )
-            for tmp, (_, path) in zip(partials, batch, strict=True):
-                tmp.replace(path)
-        finally:
-            for tmp in partials:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-    return paths
+    cuts = [Cut(c.start, c.end, folder / f"{c.name}.mkv") for c in chunks]
+    return cut_ffv1(source, cuts, timeout_s=timeout_s)
 
 
 @dataclass(frozen=True)
@@ -363,7 +325,6 @@ def join_chunks(
     exactly at ``keyframes_at``. The output appears only when it passed."""
     output.parent.mkdir(parents=True, exist_ok=True)
     listing = output.with_name(f".{output.stem}.concat-{os.getpid()}.txt")
-    tmp = output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
     # the concat demuxer's list syntax: quote with '...' and escape quotes inside
     listing.write_text(
         "ffconcat version 1.0\n"
@@ -371,41 +332,42 @@ def join_chunks(
     )
     tag = join_tag(get_encoder(codec).codec_family, parts)
     try:
-        run_ffmpeg(
-            [
-                "-y",
-                "-loglevel",
-                "error",
-                "-f",
-                "concat",
-                "-safe",
-                "0",
-                "-i",
-                str(listing),
-                "-map",
-                "0:v:0",
-                "-c",
-                "copy",
-                *tag,
-                "-movflags",
-                "+faststart",
-                str(tmp),
-            ],
-            timeout_s=timeout_s,
-            error_path=output,
-            error_type=EncodeError,
-            error_message=f"joining {len(parts)} chunks into {output.name} failed",
-        )
-        problems = check_rendition(tmp, frame_count=source.frame_count, keyframes_at=keyframes_at)
-        if problems:
-            raise EncodeError(
-                f"{output}: the joined chunks do not match the source {source.path}: "
-                + "; ".join(problems),
-                path=output,
+        with atomic_path(output) as tmp:
+            run_ffmpeg(
+                [
+                    "-y",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-i",
+                    str(listing),
+                    "-map",
+                    "0:v:0",
+                    "-c",
+                    "copy",
+                    *tag,
+                    "-movflags",
+                    "+faststart",
+                    str(tmp),
+                ],
+                timeout_s=timeout_s,
+                error_path=output,
+                error_type=EncodeError,
+                error_message=f"joining {len(parts)} chunks into {output.name} failed",
             )
-        tmp.replace(output)
+            problems = check_rendition(
+                tmp, frame_count=source.frame_count, keyframes_at=keyframes_at
+            )
+            if problems:
+                raise EncodeError(
+                    f"{output}: the joined chunks do not match the source {source.path}: "
+                    + "; ".join(problems),
+                    path=output,
+                )
     finally:
-        for path in (listing, tmp):
-            with contextlib.suppress(OSError):
-                path.unlink()
+        with contextlib.suppress(OSError):
+            listing.unlink()
     return output

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from ladderforge.encoder.base import get_encoder
 from ladderforge.encoder.verify import hevc_tag
 from ladderforge.errors import UsageError
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, run_ffmpeg
-from ladderforge.store import atomic_write_bytes
+from ladderforge.store import atomic_path, atomic_write_bytes
 from ladderforge.types import Ladder, Rung
 
 __all__ = [
@@ -135,9 +134,6 @@ def package_hls(
             f"The 'segment_type' parameter must be one of {SEGMENT_TYPES}. Got {segment_type!r}."
         )
     out = Path(folder)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     ext = "m4s" if segment_type == "fmp4" else "ts"
     tag = hevc_tag(rendition) if get_encoder(codec).codec_family == "hevc" else []
     args = ["-y", "-loglevel", "error", "-i", str(rendition), "-map", "0:v:0", "-c", "copy", *tag]
@@ -145,19 +141,15 @@ def package_hls(
     args += ["-hls_flags", "independent_segments", "-hls_segment_type", segment_type]
     if segment_type == "fmp4":
         args += ["-hls_fmp4_init_filename", "init.mp4"]
-    args += ["-hls_segment_filename", str(tmp / f"seg_%05d.{ext}"), str(tmp / "index.m3u8")]
-    try:
+    with atomic_path(out) as tmp:  # a folder: swapped in whole, or removed
+        tmp.mkdir()
+        args += ["-hls_segment_filename", str(tmp / f"seg_%05d.{ext}"), str(tmp / "index.m3u8")]
         run_ffmpeg(
             args,
             timeout_s=timeout_s,
             error_path=Path(rendition),
             error_message=f"HLS packaging of {Path(rendition).name} failed",
         )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.replace(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return read_media_playlist(out / "index.m3u8")
 
 

@@ -44,6 +44,15 @@ class NvencEncoder(BaseEncoder):
     rate_controls = ("cq", "qp", "bitrate")
     two_pass = True
     presets = NVENC_PRESETS
+    # NVIDIA's preset guide recommends p4-p7 for high-quality offline (VOD) transcoding; p5
+    # is its middle ground between quality and throughput.
+    default_preset = "p5"
+    quality_rate_control = "cq"
+    device = "gpu"
+    unavailable_hint = (
+        "NVENC needs an NVIDIA GPU with NVENC units and its driver (libcuda); "
+        "data-centre GPUs such as H100/H200 have none."
+    )
 
     def __init__(self, name: str, ffmpeg_encoder: str, codec_family: str) -> None:
         self.name = name

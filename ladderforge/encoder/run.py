@@ -7,13 +7,12 @@ count equal to the source's). CPU seconds are the ffmpeg children's own (``os.wa
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import tempfile
 from pathlib import Path
 
-from ladderforge.encoder.base import get_encoder
+from ladderforge.encoder.base import BACKENDS, get_encoder
 from ladderforge.errors import (
     EncodeError,
     EncoderUnavailableError,
@@ -21,12 +20,13 @@ from ladderforge.errors import (
     LadderforgeError,
     OutputError,
 )
-from ladderforge.media.capabilities import ENCODERS, detect_capabilities
+from ladderforge.media.capabilities import Capabilities, detect_capabilities
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, ProgressCallback, run_ffmpeg
 from ladderforge.media.probe import check_input_file, probe
+from ladderforge.store.files import atomic_path
 from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
 
-__all__ = ["build_command", "check_available", "encode"]
+__all__ = ["build_command", "capabilities", "check_available", "encode"]
 
 log = logging.getLogger(__name__)
 _OUTPUT_ERRORS = (
@@ -37,18 +37,20 @@ _OUTPUT_ERRORS = (
 )
 
 
+def capabilities(*, refresh: bool = False) -> Capabilities:
+    """What this machine's ffmpeg can do, trying every registered backend (cached)."""
+    return detect_capabilities(
+        encoders={name: b.ffmpeg_encoder for name, b in BACKENDS.items()}, refresh=refresh
+    )
+
+
 def check_available(codec: str) -> None:
     """Raise EncoderUnavailableError when the backend cannot run on this machine."""
     backend = get_encoder(codec)
-    caps = detect_capabilities()
+    caps = capabilities()
     if not caps.encoders.get(codec, False):
         reason = caps.encoder_errors.get(codec) or "its one-frame trial encode failed"
-        hint = (
-            " NVENC needs an NVIDIA GPU with NVENC units and its driver (libcuda); "
-            "data-centre GPUs such as H100/H200 have none."
-            if codec.startswith("nvenc")
-            else ""
-        )
+        hint = f" {backend.unavailable_hint}" if backend.unavailable_hint else ""
         raise EncoderUnavailableError(
             f"encoder {codec} ({backend.ffmpeg_encoder}) is not available with {caps.ffmpeg}: "
             f"{reason}.{hint} Run 'ladderforge doctor' to see what is.",
@@ -137,32 +139,30 @@ def encode(
     check_input_file(info.path)
     backend = get_encoder(settings.codec)
     backend.validate(settings)
-    if check_encoder and settings.codec in ENCODERS:
+    if check_encoder:
         check_available(settings.codec)
     out = Path(output)
     _check_output_folder(out)
-    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
     wall_s = cpu_s = 0.0
     with tempfile.TemporaryDirectory(prefix="lf-pass-") as passdir:
         passlog = Path(passdir) / "pass"
         passes = [1, 2] if settings.passes == 2 else [0]
         try:
-            for pass_no in passes:
-                cmd = build_command(info, settings, tmp, pass_no=pass_no, passlog=passlog)
-                run = run_ffmpeg(
-                    cmd,
-                    timeout_s=timeout_s,
-                    on_progress=on_progress,
-                    error_path=info.path,
-                    error_type=EncodeError,
-                    error_message=f"{settings.codec} encode to {out.name} failed",
-                )
-                wall_s += run.wall_s
-                cpu_s += run.cpu_s
-            result = _verify(info, settings, tmp, out, wall_s=wall_s, cpu_s=cpu_s)
-            _rename(tmp, out)
+            with atomic_path(out) as tmp:  # renamed once verified, removed on any failure
+                for pass_no in passes:
+                    cmd = build_command(info, settings, tmp, pass_no=pass_no, passlog=passlog)
+                    run = run_ffmpeg(
+                        cmd,
+                        timeout_s=timeout_s,
+                        on_progress=on_progress,
+                        error_path=info.path,
+                        error_type=EncodeError,
+                        error_message=f"{settings.codec} encode to {out.name} failed",
+                    )
+                    wall_s += run.wall_s
+                    cpu_s += run.cpu_s
+                result = _verify(info, settings, tmp, out, wall_s=wall_s, cpu_s=cpu_s)
         except FFmpegError as exc:
-            _remove(tmp)
             if any(m in exc.log_tail for m in _OUTPUT_ERRORS):
                 raise OutputError(
                     f"{out}: cannot write the output ({_first(exc.log_tail)})",
@@ -170,9 +170,6 @@ def encode(
                     command=exc.command,
                     log_tail=exc.log_tail,
                 ) from exc
-            raise
-        except BaseException:
-            _remove(tmp)
             raise
     log.debug("encoded %s -> %s: %.0f kbps, %.1f cpu-s", info.path, out, result.bitrate_kbps, cpu_s)
     return result
@@ -216,17 +213,3 @@ def _verify(
         wall_s=wall_s,
         cpu_s=cpu_s,
     )
-
-
-def _rename(tmp: Path, out: Path) -> None:
-    try:
-        tmp.replace(out)
-    except OSError as exc:
-        raise OutputError(
-            f"{out}: cannot move the finished encode into place ({exc.strerror})", path=out
-        ) from exc
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

@@ -57,6 +57,8 @@ class X265Encoder(_X26xEncoder):
     name = "x265"
     ffmpeg_encoder = "libx265"
     codec_family = "hevc"
+    default_preset = "veryfast"
+    prediction_models = (("veryfast", "x265_veryfast"),)
 
     def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
         params: list[tuple[str, str]] = [("log-level", "error")]
@@ -85,6 +87,7 @@ class X264Encoder(_X26xEncoder):
     name = "x264"
     ffmpeg_encoder = "libx264"
     codec_family = "h264"
+    default_preset = "medium"
 
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
@@ -113,7 +116,10 @@ class SvtAv1Encoder(BaseEncoder):
     codec_family = "av1"
     rate_controls = ("crf", "qp", "bitrate")
     two_pass = False
-    presets = tuple(str(p) for p in range(14))
+    presets = tuple(str(p) for p in range(13, -1, -1))  # fastest (13) first
+    default_preset = "10"
+    q_range = (1.0, 63.0)
+    fractional_q = False
 
     def validate(self, settings: EncodeSettings) -> None:
         super().validate(settings)

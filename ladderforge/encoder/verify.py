@@ -11,6 +11,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ladderforge.errors import InvalidMediaError
+
 __all__ = [
     "Keyframe",
     "check_rendition",
@@ -18,6 +20,7 @@ __all__ = [
     "join_tag",
     "keyframes",
     "packet_sizes",
+    "range_bitrates_kbps",
 ]
 
 _HEVC_IDR = {19, 20}  # IDR_W_RADL, IDR_N_LP
@@ -61,7 +64,22 @@ def _nal_types(data: bytes, family: str, *, annex_b: bool) -> tuple[int, ...]:
 
 
 def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
-    """Keyframes of the first video stream, in packet order, with their IDR status."""
+    """Keyframes of the first video stream, in packet order, with their IDR status.
+
+    Raises InvalidMediaError naming the file when it cannot be read."""
+    try:
+        return _keyframes(path)
+    except _read_errors() as exc:
+        raise InvalidMediaError(f"{path}: cannot be read ({exc})", path=str(path)) from exc
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import av
+
+    return (av.FFmpegError, OSError, IndexError)
+
+
+def _keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
     import av
 
     found: list[Keyframe] = []
@@ -147,8 +165,20 @@ def packet_sizes(path: str | os.PathLike[str]) -> list[int]:
     contiguous run), for per-chunk bitrates without container overhead."""
     import av
 
-    with av.open(str(path)) as container:
-        return [p.size for p in container.demux(container.streams.video[0]) if p.size]
+    try:
+        with av.open(str(path)) as container:
+            return [p.size for p in container.demux(container.streams.video[0]) if p.size]
+    except _read_errors() as exc:
+        raise InvalidMediaError(f"{path}: cannot be read ({exc})", path=str(path)) from exc
+
+
+def range_bitrates_kbps(
+    path: str | os.PathLike[str], ranges: Sequence[tuple[int, int]], fps: float
+) -> list[float]:
+    """Video bitrate of each frame range ``[start, end)`` of a closed-GOP rendition, from its
+    packets (no container overhead): a chunk's own bitrate."""
+    sizes = packet_sizes(path)
+    return [8 * sum(sizes[a:b]) * fps / max(1, b - a) / 1000 for a, b in ranges]
 
 
 def _extradata(path: str | os.PathLike[str]) -> bytes:

@@ -9,8 +9,10 @@ scaler that the plain ladder is measured with, and predicts the luma residual to
 - :mod:`~ladderforge.enhance.training`: seeded training, per-title fine-tunes.
 - :mod:`~ladderforge.enhance.infer`: padding, tiling, batching, streaming through PyAV, fps.
 - :mod:`~ladderforge.enhance.export`: ONNX and TorchScript.
-- :mod:`~ladderforge.enhance.evaluate`: before/after per rung, the no-harm guard, BD-rates and
-  a ladder chosen with enhancement on.
+
+Judging the stage (before/after per rung, the no-harm guard, BD-rates, a ladder chosen with
+enhancement on) composes it with VMAF and the policy: that is a job,
+:mod:`ladderforge.jobs.enhance`.
 
 Importing this package does not import PyTorch; the functions that need it raise
 :class:`EnhanceUnavailableError` (an ``ImportError``) naming ``pip install 'ladderforge[enhance]'``.
@@ -26,13 +28,6 @@ from ladderforge.enhance.presets import DEFAULT_PRESET, PRESETS, Preset, get_pre
 
 if TYPE_CHECKING:
     from ladderforge.enhance.data import Pair, PatchSet, make_pairs, sample_patches
-    from ladderforge.enhance.evaluate import (
-        RungEval,
-        enhanced_ladder,
-        evaluate_rendition,
-        guard_allows,
-        ladder_bd_rates,
-    )
     from ladderforge.enhance.export import (
         export_onnx,
         export_torchscript,
@@ -53,19 +48,14 @@ __all__ = [
     "Pair",
     "PatchSet",
     "Preset",
-    "RungEval",
     "TrainConfig",
     "apply",
     "benchmark",
     "default_model_path",
     "enhance_luma",
-    "enhanced_ladder",
-    "evaluate_rendition",
     "export_onnx",
     "export_torchscript",
     "get_preset",
-    "guard_allows",
-    "ladder_bd_rates",
     "load_model",
     "load_onnx",
     "load_torchscript",
@@ -76,13 +66,6 @@ __all__ = [
 
 _LAZY = {
     "ladderforge.enhance.data": ("Pair", "PatchSet", "make_pairs", "sample_patches"),
-    "ladderforge.enhance.evaluate": (
-        "RungEval",
-        "enhanced_ladder",
-        "evaluate_rendition",
-        "guard_allows",
-        "ladder_bd_rates",
-    ),
     "ladderforge.enhance.export": (
         "export_onnx",
         "export_torchscript",

@@ -18,7 +18,8 @@ import numpy as np
 
 from ladderforge.enhance.frames import iter_planes, video_grid
 from ladderforge.errors import UsageError
-from ladderforge.media import probe, run_ffmpeg
+from ladderforge.media import probe
+from ladderforge.media.segments import Crop, Cut, cut_ffv1, display_size
 from ladderforge.types import EncodeSettings
 
 __all__ = ["Pair", "PatchSet", "make_pairs", "make_reference", "rung_size", "sample_patches"]
@@ -58,24 +59,24 @@ class PatchSet:
 def make_reference(
     source: str | os.PathLike[str], output: str | os.PathLike[str], *, max_frames: int
 ) -> Path:
-    """The source as decoded, first ``max_frames`` frames, limited range 4:2:0, lossless FFV1
-    (odd sides cropped to even so that every rung can be encoded from it)."""
+    """The source as decoded, first ``max_frames`` frames, limited range 8-bit 4:2:0, lossless
+    FFV1 (odd sides cropped to even so that every rung can be encoded from it). Reuses
+    ``output`` when it already exists; leaves no partial file when the cut fails."""
     out = Path(output)
     if out.is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
-    run_ffmpeg(
-        [
-            "-y", "-loglevel", "error", "-i", str(source), "-map", "0:v:0", "-an",
-            "-frames:v", str(max_frames), "-fps_mode", "passthrough",
-            "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2,scale=out_range=tv,format=yuv420p",
-            "-c:v", "ffv1", str(tmp),
-        ],
-        error_path=Path(source),
-    )  # fmt: skip
-    tmp.replace(out)
-    return out
+    info = probe(source, hash_content=False)
+    width, height = display_size(info)
+    even = Crop(width // 2 * 2, height // 2 * 2)
+    # 8-bit limited range on purpose, not the source's depth and range: this stage reads and
+    # writes 8-bit 4:2:0 planes "limited range as coded" (frames.py: iter_planes, and
+    # VideoWriter writes untagged yuv420p, which readers take as limited), and the renditions of
+    # a pair are encoded from this reference, so they inherit its range. A full-range or 10-bit
+    # reference would let the network learn on, and write, pictures that are then read with
+    # another range or depth than the one they were made in.
+    cut = Cut(0, min(max_frames, info.frame_count), out)
+    crop = None if even == Crop(width, height) else even
+    return cut_ffv1(info, [cut], crop=crop, bit_depth=8, color_range="tv")[0]
 
 
 def rung_size(width: int, height: int, scale: float) -> tuple[int, int]:

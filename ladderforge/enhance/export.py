@@ -21,6 +21,7 @@ import numpy as np
 from ladderforge.enhance._deps import require, require_torch
 from ladderforge.enhance.model import EnhanceModel
 from ladderforge.errors import ModelError, OutputError
+from ladderforge.store.files import atomic_path
 
 __all__ = ["export_onnx", "export_torchscript", "load_onnx", "load_torchscript"]
 
@@ -35,31 +36,25 @@ def _sample(model: EnhanceModel) -> Any:
     return torch.rand(2, 1, side, side + model.preset.block, generator=gen)
 
 
-def _tmp(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
-
-
 def export_torchscript(model: EnhanceModel, path: str | os.PathLike[str]) -> Path:
     """Write a TorchScript file (``torch.jit.load`` reads it with no ladderforge code)."""
     torch = require_torch()
     out = Path(path)
     net = model.network.cpu().eval()
     sample = _sample(model)
-    tmp = _tmp(out)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            # torch.jit is deprecated in favour of torch.export, but TorchScript files are what
-            # C++/mobile players load today; the trace is checked against the model below.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            scripted = torch.jit.trace(net, sample, check_trace=False)
-            torch.jit.save(scripted, str(tmp))
-        _check(model, load_torchscript(tmp), tmp)
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            with warnings.catch_warnings(), torch.no_grad():
+                # torch.jit is deprecated in favour of torch.export, but TorchScript files are
+                # what C++/mobile players load today; the trace is checked against the model.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                scripted = torch.jit.trace(net, sample, check_trace=False)
+                torch.jit.save(scripted, str(tmp))
+            _check(model, load_torchscript(tmp), tmp)
+    except OutputError:
+        raise
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the TorchScript file ({exc})", path=out) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -81,30 +76,29 @@ def export_onnx(model: EnhanceModel, path: str | os.PathLike[str], *, opset: int
     require("onnx", purpose="ONNX export")
     out = Path(path)
     net = model.network.cpu().eval()
-    tmp = _tmp(out)
     axes = {0: "batch", 2: "height", 3: "width"}
     try:
-        with warnings.catch_warnings():
-            # The TorchScript-based exporter warns that it is deprecated; it is kept on purpose
-            # (no onnxscript needed, dynamic sizes without constraints).
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                net,
-                (_sample(model),),
-                str(tmp),
-                dynamo=False,
-                input_names=["luma"],
-                output_names=["enhanced"],
-                dynamic_axes={"luma": axes, "enhanced": axes},
-                opset_version=opset,
-            )
-        onnx = require("onnx", purpose="ONNX export")
-        onnx.checker.check_model(str(tmp))
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            with warnings.catch_warnings():
+                # The TorchScript-based exporter warns that it is deprecated; it is kept on
+                # purpose (no onnxscript needed, dynamic sizes without constraints).
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    net,
+                    (_sample(model),),
+                    str(tmp),
+                    dynamo=False,
+                    input_names=["luma"],
+                    output_names=["enhanced"],
+                    dynamic_axes={"luma": axes, "enhanced": axes},
+                    opset_version=opset,
+                )
+            onnx = require("onnx", purpose="ONNX export")
+            onnx.checker.check_model(str(tmp))
+    except OutputError:
+        raise
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the ONNX file ({exc})", path=out) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

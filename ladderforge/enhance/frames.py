@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import av
 import numpy as np
 
 from ladderforge.errors import InvalidMediaError, MediaNotFoundError, OutputError
+from ladderforge.store.files import atomic_path
 
 __all__ = ["Planes", "VideoWriter", "iter_planes", "video_grid"]
 
@@ -120,9 +122,7 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         self.width, self.height = width, height
-        self._tmp = self.path.with_name(
-            f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}"
-        )
+        self._files = contextlib.ExitStack()
         self._frame_rate = frame_rate
         self._codec, self._options = codec, dict(options or {})
         self._container: Any = None
@@ -130,12 +130,15 @@ class VideoWriter:
         self.frames = 0
 
     def __enter__(self) -> VideoWriter:
+        tmp = self._files.enter_context(atomic_path(self.path))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(str(self._tmp), "w")
+            self._container = av.open(str(tmp), "w")
+            self._stream = self._container.add_stream(self._codec, rate=self._frame_rate)
         except (OSError, av.error.FFmpegError) as exc:
+            if self._container is not None:
+                self._container.close()
+            self._files.__exit__(type(exc), exc, exc.__traceback__)  # removes the partial file
             raise OutputError(f"{self.path}: cannot be written ({exc})", path=self.path) from exc
-        self._stream = self._container.add_stream(self._codec, rate=self._frame_rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = self._options
@@ -154,14 +157,20 @@ class VideoWriter:
             self._container.mux(packet)
         self.frames += 1
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
-            if exc_type is None:
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-        finally:
-            self._container.close()
-        if exc_type is None:
-            self._tmp.replace(self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+            try:
+                if exc_type is None:
+                    for packet in self._stream.encode():
+                        self._container.mux(packet)
+            finally:
+                self._container.close()
+        except BaseException as error:
+            self._files.__exit__(type(error), error, error.__traceback__)  # removes the file
+            raise
+        self._files.__exit__(exc_type, exc, tb)  # renamed into place on a clean exit, else removed

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ladderforge.enhance._deps import require_torch
 from ladderforge.enhance.presets import DEFAULT_PRESET, Preset, get_preset
 from ladderforge.errors import ModelError, OutputError
+from ladderforge.store.files import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -118,13 +119,12 @@ class EnhanceModel:
             "state_dict": state,
             "metadata": dict(self.metadata),
         }
-        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(payload, tmp)
-            tmp.replace(out)
+            with atomic_path(out) as tmp:
+                torch.save(payload, tmp)
+        except OutputError:
+            raise
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise OutputError(f"{out}: cannot write the model file ({exc})", path=out) from exc
         self.path = out
         return out

@@ -12,23 +12,16 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ladderforge.errors import LadderforgeError
 from ladderforge.media.ffmpeg import ffmpeg_path, ffmpeg_version
+from ladderforge.store.files import atomic_write_json
 
-__all__ = ["ENCODERS", "VMAF_MODELS", "Capabilities", "cache_dir", "detect_capabilities"]
+__all__ = ["VMAF_MODELS", "Capabilities", "cache_dir", "detect_capabilities"]
 
-# ffmpeg encoder name for each ladderforge backend.
-ENCODERS = {
-    "x265": "libx265",
-    "x264": "libx264",
-    "svtav1": "libsvtav1",
-    "nvenc_hevc": "hevc_nvenc",
-    "nvenc_h264": "h264_nvenc",
-    "nvenc_av1": "av1_nvenc",
-}
 # Metric name -> libvmaf model options (the built-in models of libvmaf 3.x), escaped for a
 # filtergraph: model keys are separated by a backslash-escaped colon.
 VMAF_MODELS = {
@@ -40,7 +33,7 @@ VMAF_MODELS = {
     "vmaf_v1_5d0h": "version=vmaf_v1.0.16_5d0h",
 }
 _TRIAL_TIMEOUT_S = 60
-CAPABILITIES_VERSION = 1
+CAPABILITIES_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -100,34 +93,37 @@ def _trial_filter(graph: str) -> tuple[bool, str]:
     return _run_trial([*_SRC, *_SRC, "-filter_complex", graph, "-frames:v", "1", "-f", "null", "-"])
 
 
-def _cache_file(binary: str) -> Path:
+def _cache_file(binary: str, encoders: Mapping[str, str]) -> Path:
     st = os.stat(binary)
-    key = hashlib.sha256(f"{binary}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_dir() / f"capabilities-{key}.json"
+    tried = ",".join(f"{k}={v}" for k, v in sorted(encoders.items()))
+    ident = f"{binary}|{st.st_size}|{st.st_mtime_ns}|{tried}"
+    return cache_dir() / f"capabilities-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.json"
 
 
 def detect_capabilities(
-    *, refresh: bool = False, backends: Iterable[str] | None = None
+    *, encoders: Mapping[str, str], refresh: bool = False, cache: bool = True
 ) -> Capabilities:
-    """Try every encoder and VMAF model once and cache the answer for this binary.
+    """Try each encoder (backend name -> ffmpeg encoder name) and every VMAF model once, and
+    cache the answer for this binary and this set of encoders.
 
-    ``refresh`` ignores the cache. ``backends`` limits the encoder trials (uncached).
+    The encoder registry lives above this layer: :func:`ladderforge.encoder.capabilities`
+    passes every registered backend. ``refresh`` ignores the cache; ``cache=False`` neither
+    reads nor writes it.
     """
     binary = ffmpeg_path()
-    cache = _cache_file(binary)
-    if backends is None and not refresh and cache.is_file():
+    cache_file = _cache_file(binary, encoders)
+    if cache and not refresh and cache_file.is_file():
         try:
-            data = json.loads(cache.read_text())
+            data = json.loads(cache_file.read_text())
             if data.pop("capabilities_version", None) == CAPABILITIES_VERSION:
                 return Capabilities(**data)
         except (OSError, ValueError, TypeError):
             pass  # a damaged cache is re-detected
-    names = list(backends) if backends is not None else list(ENCODERS)
-    encoders: dict[str, bool] = {}
+    found: dict[str, bool] = {}
     errors: dict[str, str] = {}
-    for name in names:
-        ok, why = _trial_encoder(ENCODERS[name])
-        encoders[name] = ok
+    for name, ffmpeg_encoder in encoders.items():
+        ok, why = _trial_encoder(ffmpeg_encoder)
+        found[name] = ok
         if not ok:
             errors[name] = why
     libvmaf, _ = _trial_filter("[0:v][1:v]libvmaf")
@@ -136,13 +132,10 @@ def detect_capabilities(
         for metric, opts in VMAF_MODELS.items()
     }
     xpsnr, _ = _trial_filter("[0:v][1:v]xpsnr")
-    caps = Capabilities(binary, ffmpeg_version(), encoders, errors, libvmaf, models, xpsnr)
-    if backends is None:
+    caps = Capabilities(binary, ffmpeg_version(), found, errors, libvmaf, models, xpsnr)
+    if cache:
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(caps.to_dict(), indent=1))
-            tmp.replace(cache)
-        except OSError:
+            atomic_write_json(cache_file, caps.to_dict())
+        except (OSError, LadderforgeError):
             pass  # an unwritable cache only costs a re-detection next time
     return caps

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ladderforge.encoder.software import X26X_PRESETS
 from ladderforge.errors import UsageError
+from ladderforge.types import CodecFacts
 
-__all__ = ["ENCODE_SPEED", "CostModel", "RungCost", "encode_cpu_s", "ladder_costs"]
+__all__ = ["ENCODE_SPEED", "CostModel", "RungCost", "RungSpend", "encode_cpu_s", "ladder_costs"]
 
 _MPX_720P = 1280 * 720 / 1e6
 ENCODE_SPEED: dict[tuple[str, str], float] = {
@@ -36,35 +36,30 @@ ENCODE_SPEED: dict[tuple[str, str], float] = {
     ("svtav1", "12"): 113 * _MPX_720P / 2,
 }
 """(backend, preset) -> megapixels per CPU-second (measured, see the module doc)."""
-_PRESET_ORDER = X26X_PRESETS
 
 
-def _speed(codec: str, preset: str) -> float:
-    if (codec, preset) in ENCODE_SPEED:
-        return ENCODE_SPEED[(codec, preset)]
-    known = {p: s for (c, p), s in ENCODE_SPEED.items() if c == codec}
+def _speed(facts: CodecFacts, preset: str) -> float:
+    """Measured speed of the preset, else of the nearest measured preset of the backend."""
+    if (facts.name, preset) in ENCODE_SPEED:
+        return ENCODE_SPEED[(facts.name, preset)]
+    rank = facts.preset_rank(preset)  # a clear error for a preset the backend does not have
+    known = {p: v for (c, p), v in ENCODE_SPEED.items() if c == facts.name and p in facts.presets}
     if not known:
-        raise UsageError(f"No measured encode speed for {codec!r}; pass the cost explicitly.")
-    if preset in _PRESET_ORDER:  # nearest measured x26x preset
-        rank = _PRESET_ORDER.index(preset)
-        nearest = min(
-            (p for p in known if p in _PRESET_ORDER),
-            key=lambda p: abs(_PRESET_ORDER.index(p) - rank),
+        raise UsageError(
+            f"No measured encode speed for {facts.name}; measured: "
+            f"{', '.join(sorted({c for c, _ in ENCODE_SPEED}))}."
         )
-        return known[nearest]
-    if preset.isdigit():  # SVT-AV1: nearest numeric preset
-        return known[min(known, key=lambda p: abs(int(p) - int(preset)))]
-    raise UsageError(f"No measured encode speed for {codec} preset {preset!r}.")
+    return known[min(known, key=lambda p: abs(facts.presets.index(p) - rank))]
 
 
-def encode_cpu_s(codec: str, preset: str, *, width: int, height: int, frames: int) -> float:
+def encode_cpu_s(facts: CodecFacts, preset: str, *, width: int, height: int, frames: int) -> float:
     """Predicted CPU seconds to encode ``frames`` frames at ``width`` x ``height``.
 
-    NVENC backends return 0 CPU seconds (the work is on the GPU; see :class:`CostModel`).
+    GPU backends return 0 CPU seconds (the work is on the GPU; see :class:`CostModel`).
     """
-    if codec.startswith("nvenc"):
+    if facts.device == "gpu":
         return 0.0
-    return frames * width * height / 1e6 / _speed(codec, preset)
+    return frames * width * height / 1e6 / _speed(facts, preset)
 
 
 @dataclass(frozen=True)
@@ -117,17 +112,32 @@ class RungCost:
         return self.encode_usd + self.storage_usd + self.delivery_usd
 
 
+@dataclass(frozen=True)
+class RungSpend:
+    """What one rung consumes, the input of :func:`ladder_costs`."""
+
+    device: str
+    """``cpu`` or ``gpu`` (:attr:`ladderforge.types.CodecFacts.device`)."""
+    bitrate_kbps: float
+    """The rendition's bitrate."""
+    encode_cpu_s: float
+    """CPU seconds of its encode (CPU backends)."""
+    frames: int
+    """Frames encoded (GPU backends are costed by throughput)."""
+
+
 def ladder_costs(
-    rungs: Sequence[tuple[str, float, float, int]],
+    rungs: Sequence[RungSpend],
     *,
     duration_s: float,
     model: CostModel,
 ) -> list[RungCost]:
-    """Costs of rungs given as (codec, kbps, encode_cpu_s, frames), lowest first."""
+    """Costs of rungs, lowest first."""
     costs = []
-    for (codec, kbps, cpu_s, frames), share in zip(rungs, model.shares(len(rungs)), strict=True):
+    for rung, share in zip(rungs, model.shares(len(rungs)), strict=True):
+        kbps, cpu_s, frames = rung.bitrate_kbps, rung.encode_cpu_s, rung.frames
         size_gb = kbps * duration_s / 8 / 1e6
-        if codec.startswith("nvenc"):
+        if rung.device == "gpu":
             gpu_h = frames / model.nvenc_fps / 3600 if model.nvenc_fps else 0.0
             encode = gpu_h * model.gpu_hour_usd
         else:

@@ -35,7 +35,7 @@ from itertools import pairwise
 
 from ladderforge.errors import UsageError
 from ladderforge.policy.hull import upper_convex_hull
-from ladderforge.types import RDPoint, Rung
+from ladderforge.types import RDPoint, Rung, RungCosts
 
 __all__ = ["ladder_from_hull"]
 
@@ -215,7 +215,7 @@ def _gap_warnings(rungs: list[RDPoint], max_rate_ratio: float) -> list[str]:
 
 
 def _to_rung(point: RDPoint) -> Rung:
-    cost = {"encode_cpu_s": point.cost_cpu_s} if point.cost_cpu_s > 0 else {}
+    cost = RungCosts(encode_cpu_s=point.cost_cpu_s if point.cost_cpu_s > 0 else None)
     return Rung(
         settings=point.settings, bitrate_kbps=point.bitrate_kbps, vmaf=point.quality, cost=cost
     )

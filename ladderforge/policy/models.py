@@ -38,6 +38,7 @@ __all__ = [
     "kbps_from_log2_bpp",
     "load_model",
     "log2_bpp",
+    "shipped_model",
 ]
 
 MODEL_VERSION = "ladderforge.rdmodel/1"
@@ -252,13 +253,17 @@ def fingerprint(rows: pl.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_model(path: str | Path | None = None) -> RDModel:
-    """Load a saved model (the shipped default when ``path`` is None)."""
+def load_model(path: str | Path | None = None, *, name: str | None = None) -> RDModel:
+    """Load a saved model file, or the shipped model called ``name`` (e.g. ``x265_veryfast``;
+    the default when neither is given)."""
     import lightgbm as lgb
 
     if path is None:
-        ref = resources.files("ladderforge.policy") / "models" / _DEFAULT_FILE
-        where, text = f"the shipped model {_DEFAULT_FILE}", _read(ref)
+        file = f"{name}.json.gz" if name else _DEFAULT_FILE
+        ref = resources.files("ladderforge.policy") / "models" / file
+        if not ref.is_file():
+            raise ModelError(f"no shipped model {name!r} in this ladderforge")
+        where, text = f"the shipped model {file}", _read(ref)
     else:
         where, text = str(path), _read(Path(path))
     try:
@@ -313,3 +318,9 @@ def _read(ref: Any) -> str:
 def default_model() -> RDModel:
     """The shipped model, loaded once (lazily, never at import time)."""
     return load_model()
+
+
+@functools.lru_cache(maxsize=8)
+def shipped_model(name: str) -> RDModel:
+    """A shipped model by name, loaded once (lazily)."""
+    return load_model(name=name)

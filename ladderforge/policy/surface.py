@@ -17,9 +17,16 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.calibrate import Calibration
 from ladderforge.policy.cost import encode_cpu_s
 from ladderforge.policy.models import CONTENT_FEATURES, RDModel
-from ladderforge.types import EncodeSettings, RateControl, RDPoint, even_size
+from ladderforge.types import CodecFacts, EncodeSettings, RDPoint, candidate_sizes
 
-__all__ = ["candidate_grid", "predict_scenes", "predict_surface", "surface_points"]
+__all__ = [
+    "DEFAULT_CRFS",
+    "candidate_grid",
+    "predict_points",
+    "predict_scenes",
+    "predict_surface",
+    "surface_points",
+]
 
 DEFAULT_CRFS = tuple(float(c) for c in range(16, 47))
 
@@ -31,18 +38,9 @@ def candidate_grid(
     heights: Sequence[int],
     crfs: Sequence[float] = DEFAULT_CRFS,
 ) -> list[tuple[int, int, float]]:
-    """(width, height, crf) candidates: heights capped at the source (those within 10 % of it
-    collapse onto it), even sizes, aspect kept."""
-    if source_width <= 0 or source_height <= 0:
-        raise UsageError("candidate_grid needs a positive source size.")
-    sizes = set()
-    for h in heights:
-        # heights within 10 % of the source's collapse onto it (636x270 next to 640x272 helps
-        # nobody)
-        sizes.add(
-            even_size(source_width, source_height, source_height if h >= 0.9 * source_height else h)
-        )
-    return [(w, h, float(c)) for w, h in sorted(sizes, key=lambda s: -s[1]) for c in crfs]
+    """(width, height, crf) candidates on the sizes of :func:`ladderforge.types.candidate_sizes`."""
+    sizes = candidate_sizes(source_width, source_height, heights)
+    return [(w, h, float(c)) for w, h in sizes for c in crfs]
 
 
 def _grid_frame(grid: list[tuple[int, int, float]], source_height: int, fps: float) -> pl.DataFrame:
@@ -57,10 +55,35 @@ def _grid_frame(grid: list[tuple[int, int, float]], source_height: int, fps: flo
     )
 
 
-def _predict_one(
-    model: RDModel, base: pl.DataFrame, features: Mapping[str, float]
+def predict_points(
+    model: RDModel,
+    features: Mapping[str, float],
+    settings: Sequence[tuple[int, int, float]],
+    *,
+    source_height: int,
+    fps: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    content = {f: float(features.get(f, np.nan) or np.nan) for f in CONTENT_FEATURES}
+    """The model's raw (VMAF, kbps) for explicit (width, height, crf) candidates of one scene
+    or segment with pooled ``features`` (no calibration, no monotone repair)."""
+    return _predict_one(
+        model, _grid_frame(list(settings), source_height, fps), features, zero_is_missing=False
+    )
+
+
+def _predict_one(
+    model: RDModel,
+    base: pl.DataFrame,
+    features: Mapping[str, float],
+    *,
+    zero_is_missing: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    def value(f: str) -> float:
+        v = features.get(f)
+        if v is None or (zero_is_missing and not v):
+            return np.nan
+        return float(v)
+
+    content = {f: value(f) for f in CONTENT_FEATURES}
     pred = model.predict(base.with_columns(**{k: pl.lit(v) for k, v in content.items()}))
     return np.asarray(pred.vmaf, float), np.asarray(pred.bitrate_kbps, float)
 
@@ -96,8 +119,8 @@ def predict_surface(
     heights: Sequence[int],
     crfs: Sequence[float] = DEFAULT_CRFS,
     calibration: Calibration | None = None,
-    codec: str = "x265",
-    preset: str = "veryfast",
+    codec: CodecFacts,
+    preset: str,
 ) -> pl.DataFrame:
     """One row per candidate: width, height, crf, bitrate_kbps, vmaf, encode_cpu_s (predicted).
 
@@ -156,16 +179,15 @@ def predict_scenes(
     return pl.concat(parts).select("scene", "width", "height", "crf", "bitrate_kbps", "vmaf")
 
 
-def surface_points(surface: pl.DataFrame, *, codec: str, preset: str) -> list[RDPoint]:
+def surface_points(surface: pl.DataFrame, *, codec: CodecFacts, preset: str) -> list[RDPoint]:
     """The surface as RD points with the settings each point stands for."""
-    rc: RateControl = "cq" if codec.startswith("nvenc") else "crf"
     return [
         RDPoint(
             EncodeSettings(
-                codec=codec,
+                codec=codec.name,
                 width=int(r["width"]),
                 height=int(r["height"]),
-                rate_control=rc,
+                rate_control=codec.quality_rate_control,
                 q=float(r["crf"]),
                 preset=preset,
             ),

@@ -2,7 +2,10 @@
 
 Artifacts (encodes) live under content-addressed names (``<root>/encodes/ab/<key>.mp4``);
 every file ladderforge writes goes to a temporary name in the same folder and is renamed into
-place, so a reader never sees half a file and a killed run leaves no truncated output.
+place, so a reader never sees half a file and a killed run leaves no truncated output. Small
+records go through :func:`atomic_write_bytes`/:func:`atomic_write_json`; a file written by a
+tool (ffmpeg, PyAV, torch, pyarrow) or a whole folder through :func:`atomic_path` (or
+:func:`atomic_paths` for several written together), the one place that builds such names.
 """
 
 from __future__ import annotations
@@ -10,13 +13,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ladderforge.errors import OutputError
 
-__all__ = ["WorkDir", "atomic_write_bytes", "atomic_write_json", "ensure_writable_dir"]
+__all__ = [
+    "WorkDir",
+    "atomic_path",
+    "atomic_paths",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "ensure_writable_dir",
+    "partial_path",
+]
 
 
 def ensure_writable_dir(folder: str | Path) -> Path:
@@ -61,6 +75,86 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     return atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def partial_path(target: str | os.PathLike[str], *, suffix: str | None = None) -> Path:
+    """A fresh temporary name beside ``target``: ``.<stem>.partial-<pid>-<random><suffix>``.
+
+    ``suffix`` defaults to the target's, so a tool that picks the format from the extension
+    (ffmpeg, PyAV) writes the right one; the pid and random part keep processes and threads apart.
+    """
+    out = Path(target)
+    ext = out.suffix if suffix is None else suffix
+    return out.with_name(f".{out.stem}.partial-{os.getpid()}-{secrets.token_hex(4)}{ext}")
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` onto ``target``; a folder replaces a folder (the old one moved aside first,
+    put back if the new one cannot take its place, removed after)."""
+    try:
+        if not (tmp.is_dir() and target.is_dir()):
+            os.replace(tmp, target)
+            return
+        old = partial_path(target, suffix=".old")
+        os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            os.replace(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if not tmp.exists():
+            reason = f"nothing was written to the temporary {tmp.name}"
+        raise OutputError(
+            f"{target}: cannot move the finished file into place ({reason})", path=target
+        ) from exc
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
+    """Write ``target`` atomically: yields a temporary path beside it (see :func:`partial_path`)
+    for the block to write (a file, or a folder it creates), renamed onto ``target`` when the
+    block ends normally and removed when it raises (any exception, including a timeout or
+    Ctrl-C), so ``target`` is either the old content or the whole new one, never a part.
+
+    The target's folder is created if needed (:class:`OutputError` if it cannot be written; also
+    when the rename fails). No fsync: readers never see a part, but after a power cut the file
+    may be empty; :func:`atomic_write_bytes` syncs, for small records.
+
+    Example::
+
+        with atomic_path(out) as tmp:
+            run_ffmpeg([..., str(tmp)])
+    """
+    out = Path(target)
+    ensure_writable_dir(out.parent)
+    tmp = partial_path(out, suffix=suffix)
+    try:
+        yield tmp
+        _install(tmp, out)
+    finally:
+        _discard(tmp)  # after a failure; after a rename there is nothing left to remove
+
+
+@contextlib.contextmanager
+def atomic_paths(
+    targets: Sequence[str | os.PathLike[str]], *, suffix: str | None = None
+) -> Iterator[list[Path]]:
+    """:func:`atomic_path` for several files written together (one ffmpeg run with several
+    outputs): yields their temporary paths in order; all are renamed when the block ends
+    normally, all removed when it raises."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(t, suffix=suffix)) for t in targets]
 
 
 class WorkDir:

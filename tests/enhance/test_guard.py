@@ -6,13 +6,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from ladderforge.enhance import (
-    EnhanceModel,
-    RungEval,
-    enhanced_ladder,
-    guard_allows,
-    ladder_bd_rates,
-)
+from ladderforge.enhance import EnhanceModel
+from ladderforge.jobs.enhance import RungEval, enhanced_ladder, guard_allows, ladder_bd_rates
 from ladderforge.types import EncodeSettings, Ladder
 
 

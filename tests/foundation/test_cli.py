@@ -80,9 +80,9 @@ def test_sweep_output_is_a_file(run_cli, lavfi_clip: Path, tmp_path: Path) -> No
 
 
 def test_sweep_nvenc_unavailable(run_cli, lavfi_clip: Path, tmp_path: Path) -> None:
-    from ladderforge.media import detect_capabilities
+    from ladderforge.encoder import capabilities
 
-    if detect_capabilities().encoders.get("nvenc_hevc"):
+    if capabilities().encoders.get("nvenc_hevc"):
         pytest.skip("NVENC works here")
     done = run_cli(
         "sweep",

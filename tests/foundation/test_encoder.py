@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ladderforge.encoder import BACKENDS, build_command, encode, keyframes
+from ladderforge.encoder import BACKENDS, build_command, capabilities, encode, keyframes
 from ladderforge.errors import EncodeError, EncoderUnavailableError, OutputError, UsageError
-from ladderforge.media import detect_capabilities, probe
+from ladderforge.media import probe
 from ladderforge.types import EncodeSettings
 
 
@@ -149,7 +149,7 @@ def test_invalid_settings_are_rejected(lavfi_clip: Path, kw: dict) -> None:
 
 
 def test_nvenc_unavailable_fails_cleanly(lavfi_clip: Path, tmp_path: Path) -> None:
-    if detect_capabilities().encoders.get("nvenc_hevc"):
+    if capabilities().encoders.get("nvenc_hevc"):
         pytest.skip("this machine has a working NVENC")
     out = tmp_path / "nv.mp4"
     with pytest.raises(EncoderUnavailableError, match="nvenc_hevc.*not available") as exc:

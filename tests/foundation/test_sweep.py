@@ -16,9 +16,10 @@ import polars as pl
 import pytest
 
 from ladderforge.errors import StoreError
+from ladderforge.jobs.sweep import SweepConfig, sweep
 from ladderforge.media import probe
-from ladderforge.pipeline import SweepConfig, candidate_sizes, sweep
 from ladderforge.store import ResultsStore, encode_key
+from ladderforge.types import candidate_sizes
 
 SMALL = [
     "--heights",
@@ -96,7 +97,7 @@ def test_bad_title_does_not_stop_the_batch(carphone_mp4: Path, tmp_path: Path) -
 
 def test_candidate_sizes_never_upscale(bikes_mp4: Path) -> None:
     info = probe(bikes_mp4, hash_content=False)
-    assert candidate_sizes(info, (1080, 720, 180)) == [(640, 272), (424, 180)]
+    assert candidate_sizes(info.width, info.height, (1080, 720, 180)) == [(640, 272), (424, 180)]
 
 
 def test_store_keys_and_schema(tmp_path: Path) -> None:

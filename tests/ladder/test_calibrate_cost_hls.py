@@ -9,10 +9,11 @@ import m3u8
 import numpy as np
 import pytest
 
+from ladderforge.encoder import codec_facts
 from ladderforge.encoder.hls import codecs_string, master_playlist
 from ladderforge.errors import UsageError
 from ladderforge.policy.calibrate import ProbeResult, fit_calibration, plan_probe_segments
-from ladderforge.policy.cost import CostModel, encode_cpu_s, ladder_costs
+from ladderforge.policy.cost import CostModel, RungSpend, encode_cpu_s, ladder_costs
 from ladderforge.types import EncodeSettings, Ladder, Rung
 
 SCENES = [  # (start, end, pooled features) as analysis reports them for bikes.mp4
@@ -72,10 +73,10 @@ def test_calibration_slope_is_bounded() -> None:
 
 
 def test_encode_cost_and_ladder_costs() -> None:
-    cpu = encode_cpu_s("x265", "veryfast", width=1280, height=720, frames=270)
+    cpu = encode_cpu_s(codec_facts("x265"), "veryfast", width=1280, height=720, frames=270)
     assert cpu == pytest.approx(270 / 27 * 2)  # 27 fps wall on 2 cores at 720p
-    assert encode_cpu_s("x265", "faster", width=1280, height=720, frames=27) > 0
-    assert encode_cpu_s("nvenc_hevc", "p4", width=1920, height=1080, frames=100) == 0.0
+    assert encode_cpu_s(codec_facts("x265"), "faster", width=1280, height=720, frames=27) > 0
+    assert encode_cpu_s(codec_facts("nvenc_hevc"), "p4", width=1920, height=1080, frames=100) == 0.0
     model = CostModel(
         cpu_hour_usd=3.6,
         storage_gb_month_usd=1.0,
@@ -85,14 +86,18 @@ def test_encode_cost_and_ladder_costs() -> None:
         view_share=(0.25, 0.75),
     )
     costs = ladder_costs(
-        [("x265", 800.0, 100.0, 100), ("x265", 8000.0, 1000.0, 100)], duration_s=10.0, model=model
+        [RungSpend("cpu", 800.0, 100.0, 100), RungSpend("cpu", 8000.0, 1000.0, 100)],
+        duration_s=10.0,
+        model=model,
     )
     assert costs[0].encode_usd == pytest.approx(0.1)
     assert costs[0].size_gb == pytest.approx(800 * 10 / 8 / 1e6)
     assert costs[1].delivered_gb == pytest.approx(8000 * 3600 * 0.75 / 8 / 1e6)
     assert costs[1].total_usd == pytest.approx(1.0 + 0.01 + 2.7)
     with pytest.raises(UsageError):
-        ladder_costs([("x265", 1.0, 1.0, 1)], duration_s=1, model=CostModel(view_share=(0.5,)))
+        ladder_costs(
+            [RungSpend("cpu", 1.0, 1.0, 1)], duration_s=1, model=CostModel(view_share=(0.5,))
+        )
 
 
 @pytest.mark.parametrize(

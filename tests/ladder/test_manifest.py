@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ladderforge.batch import read_manifest
 from ladderforge.errors import MediaNotFoundError, UsageError
+from ladderforge.jobs.batch import TitleSource, read_manifest
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -18,7 +18,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_good_manifest(tmp_path: Path, lavfi_clip: Path) -> None:
     manifest = _write(tmp_path, f"path,title\n{lavfi_clip},a\n{lavfi_clip.name},b\n")
-    assert read_manifest(manifest) == [lavfi_clip, tmp_path / lavfi_clip.name]
+    assert read_manifest(manifest) == [
+        TitleSource(lavfi_clip, "a"),
+        TitleSource(tmp_path / lavfi_clip.name, "b"),
+    ]
 
 
 def test_every_problem_is_listed(tmp_path: Path, lavfi_clip: Path) -> None:

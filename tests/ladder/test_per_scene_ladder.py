@@ -13,8 +13,9 @@ import pytest
 
 from ladderforge.encoder.hls import package_hls, read_media_playlist
 from ladderforge.errors import UsageError
-from ladderforge.planner import LadderConfig, plan_title
-from ladderforge.verify import verify_output
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.title import plan_title
+from ladderforge.jobs.verify import verify_output
 
 CONFIG = LadderConfig(
     mode="predict", heights=(272, 136), max_rungs=2, encode=True, per_scene=True, workers=2
@@ -146,15 +147,15 @@ def test_exhaustive_per_scene_allocates_on_measured_chunk_curves(
     assert plan.ladder.rungs
     curves = {p.name for p in (tmp_path / "bikes" / "chunks").rglob("*.mp4")}
     for rung in plan.ladder.rungs:
-        assert {c["q"] for c in rung.chunks} <= {24.0, 28.0, 32.0, 36.0, 40.0}
+        assert {c.q for c in rung.chunks} <= {24.0, 28.0, 32.0, 36.0, 40.0}
         # measured chunk tables: what the allocation expected is what the rendition measures
         for c in rung.chunks:
-            assert c["predicted_kbps"] == pytest.approx(c["kbps"], rel=1e-6)
-            assert c["predicted_vmaf"] == pytest.approx(c["vmaf"], abs=0.05)
-        n = [c["end"] - c["start"] for c in rung.chunks]
+            assert c.predicted_kbps == pytest.approx(c.kbps, rel=1e-6)
+            assert c.predicted_vmaf == pytest.approx(c.vmaf, abs=0.05)
+        n = [c.frames for c in rung.chunks]
 
-        def mean(key: str, chunks: list = rung.chunks, n: list = n) -> float:
-            return sum(c[key] * k for c, k in zip(chunks, n, strict=True)) / sum(n)
+        def mean(key: str, chunks: tuple = rung.chunks, n: list = n) -> float:
+            return sum(getattr(c, key) * k for c, k in zip(chunks, n, strict=True)) / sum(n)
 
         assert mean("vmaf") >= mean("single_q_vmaf") - 1e-9
         assert mean("kbps") <= mean("single_q_kbps") + 1e-9

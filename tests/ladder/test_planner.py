@@ -9,8 +9,9 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from ladderforge.batch import run_batch
-from ladderforge.planner import LadderConfig, plan_title
+from ladderforge.jobs.batch import run_batch
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.title import plan_title
 
 
 def test_predict_mode_spends_no_encode(bikes_mp4: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from ladderforge.errors import UsageError
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
-from ladderforge.types import Ladder, RDPoint, Rung
+from ladderforge.types import Ladder, RDPoint, Rung, RungCosts
 
 MakePoint = Callable[..., RDPoint]
 
@@ -162,7 +162,7 @@ def test_rung_carries_the_point(make_point: MakePoint) -> None:
     points = [make_point(540, 500.0, 70.0, cpu_s=12.5), make_point(1080, 3000.0, 95.5, crf=20)]
     rungs, _ = ladder_from_hull(points, source_height=1080)
     assert [r.settings for r in rungs] == [p.settings for p in points]
-    assert rungs[0].cost == {"encode_cpu_s": 12.5} and rungs[1].cost == {}
+    assert rungs[0].cost == RungCosts(encode_cpu_s=12.5) and rungs[1].cost == RungCosts()
     assert rungs[0].measured_vmaf is None
 
 

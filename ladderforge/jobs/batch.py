@@ -17,16 +17,34 @@ from pathlib import Path
 import polars as pl
 
 from ladderforge.errors import LadderforgeError, MediaNotFoundError, UsageError
-from ladderforge.planner import LadderConfig, StageCallback, TitlePlan, plan_title
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.context import StageCallback
+from ladderforge.jobs.title import TitlePlan, plan_title
 from ladderforge.store import atomic_write_bytes, ensure_writable_dir
 
-__all__ = ["BatchReport", "read_manifest", "run_batch", "summary_frame"]
+__all__ = ["BatchReport", "TitleSource", "read_manifest", "run_batch", "summary_frame"]
 
 _MANIFEST_COLUMNS = {"path", "title"}
 
 
-def read_manifest(path: str | os.PathLike[str]) -> list[Path]:
-    """Source paths from a manifest CSV, checked whole (every problem listed at once)."""
+@dataclass(frozen=True)
+class TitleSource:
+    """One title of a batch: its source file and the name its outputs get."""
+
+    path: Path
+    """The source video."""
+    title: str = ""
+    """The title's name (``<title>.ladder.json``, ``<title>/``); empty: the file's stem."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        if not self.title:
+            object.__setattr__(self, "title", self.path.stem)
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[TitleSource]:
+    """The titles of a manifest CSV (``path`` and optional ``title`` columns), checked whole
+    (every problem listed at once)."""
     manifest = Path(path)
     try:
         text = manifest.read_text()
@@ -42,7 +60,9 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Path]:
             f"found columns {sorted(columns)}",
             path=manifest,
         )
-    problems, paths, titles = [], [], set()
+    problems: list[str] = []
+    found: list[TitleSource] = []
+    titles: set[str] = set()
     for line, row in enumerate(reader, start=2):
         src = Path(row["path"] or "")
         if not src.is_absolute():
@@ -55,12 +75,12 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Path]:
         if title in titles:
             problems.append(f"line {line}: duplicate title {title!r}")
         titles.add(title)
-        paths.append(src)
+        found.append(TitleSource(src, title))
     if problems:
         raise UsageError(f"{manifest}: " + "; ".join(problems), path=manifest)
-    if not paths:
+    if not found:
         raise UsageError(f"{manifest}: the manifest lists no title", path=manifest)
-    return paths
+    return found
 
 
 @dataclass
@@ -72,29 +92,33 @@ class BatchReport:
 
 
 def run_batch(
-    sources: Sequence[str | os.PathLike[str]],
+    sources: Sequence[str | os.PathLike[str] | TitleSource],
     out_dir: str | os.PathLike[str],
     *,
     config: LadderConfig,
     on_stage: StageCallback | None = None,
     on_title_done: Callable[[str, TitlePlan | None, str | None], None] | None = None,
 ) -> BatchReport:
-    """Plan every title; failures are recorded and the batch goes on. Writes the summary."""
+    """Plan every title; failures are recorded and the batch goes on. Writes the summary.
+
+    A source given as a path is named after its file; a :class:`TitleSource` (a manifest row)
+    names its own outputs."""
     out = ensure_writable_dir(Path(out_dir))
-    stems = [Path(s).stem for s in sources]
-    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    titles = [s if isinstance(s, TitleSource) else TitleSource(Path(s)) for s in sources]
+    names = [t.title for t in titles]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UsageError(
             f"titles appear twice: {', '.join(duplicates)} (rename or use a "
             "manifest with a title column)"
         )
     report = BatchReport()
-    for src in sources:
-        name = Path(src).stem
+    for src in titles:
+        name = src.title
         try:
-            plan = plan_title(src, out, config=config, on_stage=on_stage)
+            plan = plan_title(src.path, out, config=config, title=name, on_stage=on_stage)
         except LadderforgeError as exc:
-            report.failures[str(src)] = exc.message
+            report.failures[str(src.path)] = exc.message
             if on_title_done:
                 on_title_done(name, None, exc.message)
             continue
@@ -125,7 +149,7 @@ def summary_frame(report: BatchReport) -> pl.DataFrame:
                     "predicted_vmaf": r.vmaf,
                     "measured_kbps": r.measured_bitrate_kbps,
                     "measured_vmaf": r.measured_vmaf,
-                    "total_usd": r.cost.get("total_usd"),
+                    "total_usd": r.cost.total_usd,
                     "decision_cpu_s": plan.decision_cpu_s,
                     "analysis_s": plan.analysis_s,
                 }

@@ -1,5 +1,5 @@
-"""Judging the stage: per-rung quality before and after, the no-harm guard, BD-rates, and a
-ladder chosen with enhancement on.
+"""Judging the enhancement stage: per-rung quality before and after, the no-harm guard,
+BD-rates, and a ladder chosen with enhancement on.
 
 Per rung, "before" is the rendition measured as METRICS.md says (bicubic upscale to the
 reference's grid, by ``vmaf_tools.measure``); "after" is the rendition enhanced on the same grid
@@ -20,7 +20,9 @@ from typing import Any
 
 from ladderforge.enhance.infer import apply
 from ladderforge.enhance.model import EnhanceModel
+from ladderforge.policy import BDRateError, bd_rate, ladder_from_hull
 from ladderforge.types import EncodeSettings, Ladder, RDPoint
+from ladderforge.vmaf_tools import measure
 
 __all__ = [
     "EVAL_METRICS",
@@ -102,7 +104,6 @@ def evaluate_rendition(
     """Measure ``dist`` against ``ref`` before and after enhancement (enhanced file kept in
     ``workdir``) and apply the guard."""
     from ladderforge.enhance.frames import video_grid
-    from ladderforge.vmaf_tools import measure
 
     grid = video_grid(ref)
     enhanced = Path(workdir) / f"{Path(dist).stem}.enhanced.mkv"
@@ -134,8 +135,6 @@ def ladder_bd_rates(
     """BD-rate (percent) of the enhanced ladder against the plain one, per metric, over the
     given rungs (one title). The enhanced points carry ``model_kbps`` more (a per-title model's
     size spread over the title's duration). None where the BD-rate cannot be computed."""
-    from ladderforge.policy import BDRateError, bd_rate
-
     out: dict[str, float | None] = {}
     for metric in metrics:
         plain = [(r.bitrate_kbps, r.before[metric]) for r in rungs]
@@ -159,8 +158,6 @@ def enhanced_ladder(
     enhancement on (``model`` given: each rung's quality is what the player shows after the
     model, where the guard allows) or off. With enhancement on, the JSON carries an
     ``enhance`` object naming the model and, per rung, whether the player must run it."""
-    from ladderforge.policy import ladder_from_hull
-
     by_key: dict[str, RungEval] = {}
     points = []
     for r in rungs:

@@ -1,9 +1,12 @@
-"""The library's one-call API: composing the stages for whole titles.
+"""The exhaustive path (the ground truth): every (height, CRF) candidate of each title encoded
+and measured.
 
-:func:`sweep` is the exhaustive path (the ground truth): every (height, CRF) candidate of each
-title is encoded and measured, the upper convex hull across resolutions is taken and a ladder
-chosen from it. Each encode and measurement is stored the moment it finishes, so rerunning
-with the same output folder resumes without redoing finished work.
+:func:`sweep` measures a grid (``ladderforge sweep``, ``ladder --mode exhaustive`` and the
+dataset campaigns all go through it, with the defaults of :mod:`ladderforge.jobs.config`);
+:func:`measure_settings` measures explicit settings (probes). The hull and the ladder are taken
+by the caller (:func:`ladderforge.jobs.outputs.write_sweep_outputs`, or the exhaustive mode).
+Each encode and measurement is stored the moment it finishes, so rerunning with the same output
+folder resumes without redoing finished work.
 """
 
 from __future__ import annotations
@@ -18,17 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ladderforge.encoder import check_available, encode, get_encoder
+from ladderforge.encoder import check_available, codec_facts, encode
 from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.jobs.config import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable_dir, measure_key
 from ladderforge.types import (
+    EncodeResult,
     EncodeSettings,
     QualityResult,
-    RateControl,
     RDPoint,
     SourceInfo,
-    even_size,
+    candidate_sizes,
 )
 from ladderforge.vmaf_tools import measure
 
@@ -37,7 +41,6 @@ __all__ = [
     "SweepEvent",
     "SweepPoint",
     "SweepReport",
-    "candidate_sizes",
     "encoded_path",
     "measure_settings",
     "rd_points",
@@ -53,12 +56,12 @@ class SweepConfig:
 
     codec: str = "x265"
     """Backend name."""
-    heights: tuple[int, ...] = (1080, 720, 540, 360)
-    """Output heights; heights above the source are capped at the source height."""
-    crfs: tuple[float, ...] = (18, 22, 26, 30, 34, 38, 42)
+    heights: tuple[int, ...] = DEFAULT_HEIGHTS
+    """Output heights (:func:`ladderforge.types.candidate_sizes`: capped at the source's)."""
+    crfs: tuple[float, ...] = DEFAULT_SWEEP_CRFS
     """CRF values (CQ for NVENC)."""
-    preset: str = "fast"
-    """Encoder preset."""
+    preset: str | None = None
+    """Encoder preset; None: the backend's default."""
     metrics: tuple[str, ...] = ("vmaf", "vmaf_neg", "psnr", "ssim")
     """Metrics measured for every point (see vmaf_tools.measure)."""
     n_subsample: int = 1
@@ -71,7 +74,10 @@ class SweepConfig:
     """Timeout of each ffmpeg run."""
 
     def __post_init__(self) -> None:
-        get_encoder(self.codec)
+        facts = codec_facts(self.codec)
+        if self.preset is None:
+            object.__setattr__(self, "preset", facts.default_preset)
+        facts.preset_rank(str(self.preset))
         if not self.heights or any(h < 16 for h in self.heights):
             raise UsageError(f"The 'heights' parameter of sweep must be >= 16. Got {self.heights}.")
         if not self.crfs:
@@ -92,16 +98,13 @@ class SweepPoint:
     title: str
     source: SourceInfo
     settings: EncodeSettings
-    encode: dict[str, Any]
-    """The EncodeResult as a dict (kbps, bytes, cpu and wall seconds, frames)."""
+    encode: EncodeResult
+    """The encode (kbps, bytes, cpu and wall seconds, frames)."""
     quality: QualityResult
 
     def rd_point(self, metric: str = "vmaf") -> RDPoint:
         return RDPoint(
-            self.settings,
-            float(self.encode["bitrate_kbps"]),
-            self.quality.get(metric),
-            float(self.encode["cpu_s"]),
+            self.settings, self.encode.bitrate_kbps, self.quality.get(metric), self.encode.cpu_s
         )
 
 
@@ -127,14 +130,6 @@ class SweepReport:
     encodes_reused: int = 0
     measurements_run: int = 0
     measurements_reused: int = 0
-
-
-def candidate_sizes(source: SourceInfo, heights: Sequence[int]) -> list[tuple[int, int]]:
-    """(width, height) per candidate: even, aspect kept, never above the source height."""
-    sizes = set()
-    for h in heights:
-        sizes.add(even_size(source.width, source.height, h))
-    return sorted(sizes, key=lambda s: s[1], reverse=True)
 
 
 @dataclass(frozen=True)
@@ -164,9 +159,7 @@ class _Runner:
         if stored_q is not None and stored_e is not None:
             self._count("encodes_reused")
             self._count("measurements_reused")
-            return SweepPoint(
-                job.title, job.source, job.settings, stored_e.to_dict(), stored_q
-            ), False
+            return SweepPoint(job.title, job.source, job.settings, stored_e, stored_q), False
         path = self.work.encode_path(job.ekey)
         encoded = False
         if stored_e is None or not path.is_file():
@@ -205,7 +198,7 @@ class _Runner:
         if not self.config.keep_encodes:
             with contextlib.suppress(OSError):
                 path.unlink()
-        return SweepPoint(job.title, job.source, job.settings, stored_e.to_dict(), quality), encoded
+        return SweepPoint(job.title, job.source, job.settings, stored_e, quality), encoded
 
 
 def _job(title: str, info: SourceInfo, settings: EncodeSettings, config: SweepConfig) -> _Job:
@@ -215,7 +208,7 @@ def _job(title: str, info: SourceInfo, settings: EncodeSettings, config: SweepCo
 
 
 def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
-    rc: RateControl = "cq" if config.codec.startswith("nvenc") else "crf"
+    rc = codec_facts(config.codec).quality_rate_control
     return [
         _job(
             title,
@@ -226,11 +219,11 @@ def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
                 height=height,
                 rate_control=rc,
                 q=float(crf),
-                preset=config.preset,
+                preset=str(config.preset),
             ),
             config,
         )
-        for width, height in candidate_sizes(info, config.heights)
+        for width, height in candidate_sizes(info.width, info.height, config.heights)
         for crf in config.crfs
     ]
 

@@ -12,15 +12,13 @@ from typing import Any
 
 import polars as pl
 
-from ladderforge.pipeline import SweepPoint
+from ladderforge.jobs.config import LadderRules
+from ladderforge.jobs.sweep import SweepPoint
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.store import atomic_write_bytes, atomic_write_json
-from ladderforge.types import Ladder, RDPoint, Rung
+from ladderforge.types import Ladder, RDPoint, Rung, RungCosts
 
-__all__ = ["LadderOptions", "points_frame", "write_sweep_outputs"]
-
-LadderOptions = dict[str, Any]
-"""Keyword arguments for :func:`ladderforge.policy.ladder_from_hull` (top_vmaf, max_rungs...)."""
+__all__ = ["points_frame", "write_sweep_outputs"]
 
 
 def points_frame(points: Sequence[SweepPoint]) -> pl.DataFrame:
@@ -39,11 +37,11 @@ def points_frame(points: Sequence[SweepPoint]) -> pl.DataFrame:
             "height": p.settings.height,
             "rate_control": p.settings.rate_control,
             "crf": p.settings.q,
-            "bitrate_kbps": p.encode["bitrate_kbps"],
-            "size_bytes": p.encode["size_bytes"],
-            "frames": p.encode["frames"],
-            "encode_cpu_s": p.encode["cpu_s"],
-            "encode_wall_s": p.encode["wall_s"],
+            "bitrate_kbps": p.encode.bitrate_kbps,
+            "size_bytes": p.encode.size_bytes,
+            "frames": p.encode.frames,
+            "encode_cpu_s": p.encode.cpu_s,
+            "encode_wall_s": p.encode.wall_s,
             "scaler": p.quality.scaler,
             "n_subsample": p.quality.n_subsample,
             "tool_version": p.quality.tool_version,
@@ -86,13 +84,16 @@ def write_sweep_outputs(
     points: Sequence[SweepPoint],
     out_dir: str | Path,
     *,
-    ladder_options: LadderOptions | None = None,
+    rules: LadderRules | None = None,
 ) -> dict[str, Ladder]:
-    """Write ``points.parquet``, ``hull.parquet`` and ``<title>.ladder.json`` under ``out_dir``.
+    """Write ``points.parquet``, ``hull.parquet`` and ``<title>.ladder.json`` under ``out_dir``;
+    each title's ladder is chosen from its hull with ``rules`` (the defaults of
+    ``ladder --mode exhaustive`` when None).
 
     Returns the ladder of each title.
     """
     out = Path(out_dir)
+    options = (rules or LadderRules()).options()
     atomic_write_bytes(out / "points.parquet", _parquet_bytes(points_frame(points)))
     hull_rows: list[dict[str, Any]] = []
     ladders: dict[str, Ladder] = {}
@@ -101,7 +102,7 @@ def write_sweep_outputs(
         hull = upper_convex_hull([p.rd_point() for p in mine])
         hull_rows += _hull_rows(title, hull)
         source = mine[0].source
-        rungs, notes = ladder_from_hull(hull, source_height=source.height, **(ladder_options or {}))
+        rungs, notes = ladder_from_hull(hull, source_height=source.height, **options)
         by_settings = {p.settings: p for p in mine}
         measured = tuple(_with_measured(r, by_settings.get(r.settings)) for r in rungs)
         ladders[title] = Ladder(
@@ -119,7 +120,7 @@ def _with_measured(rung: Rung, point: SweepPoint | None) -> Rung:
         settings=rung.settings,
         bitrate_kbps=rung.bitrate_kbps,
         vmaf=rung.vmaf,
-        measured_bitrate_kbps=float(point.encode["bitrate_kbps"]),
+        measured_bitrate_kbps=point.encode.bitrate_kbps,
         measured_vmaf=point.quality.vmaf,
-        cost={"encode_cpu_s": float(point.encode["cpu_s"])},
+        cost=RungCosts(encode_cpu_s=point.encode.cpu_s),
     )

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import m3u8
 
 from ladderforge.encoder.hls import read_media_playlist, rung_name
@@ -113,8 +112,8 @@ def _verify_title(
         )
         try:
             found = keyframes(path)
-        except (av.FFmpegError, OSError, IndexError) as exc:
-            add(name, "keyframes", [f"{path} cannot be read ({exc})"], "")
+        except LadderforgeError as exc:
+            add(name, "keyframes", [exc.message], "")
             continue
         idr_by_rung[name] = [k.index for k in found if k.idr]
         t0 = next((k.time_s for k in found if k.time_s is not None), 0.0) or 0.0
@@ -122,7 +121,7 @@ def _verify_title(
         problems = [f"non-IDR keyframes at {[k.index for k in found if not k.idr][:8]}"] * any(
             not k.idr for k in found
         )
-        starts = [int(c["start"]) for c in rung.chunks]
+        starts = [c.start for c in rung.chunks]
         if starts and idr_by_rung[name] != starts:
             problems.append(f"IDR frames {idr_by_rung[name][:8]} are not the chunk starts")
         add(name, "keyframes", problems, f"{len(idr_by_rung[name])} IDR frames")

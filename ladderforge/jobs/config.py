@@ -1,0 +1,143 @@
+"""How ladders are chosen, encoded and validated: the one source of every default.
+
+CLI flags map 1:1 onto :class:`LadderConfig`'s fields. A configuration is checked whole when it
+is made, before any work: the mode exists, the backend has the preset, a mode that predicts has
+a model for the codec and preset, an encoder that must run is available on this machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ladderforge.encoder import BACKENDS, check_available, codec_facts
+from ladderforge.encoder.hls import SEGMENT_TYPES
+from ladderforge.errors import UsageError
+from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
+from ladderforge.policy.cost import CostModel
+from ladderforge.policy.surface import DEFAULT_CRFS
+from ladderforge.types import CodecFacts
+
+__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderConfig", "LadderRules"]
+
+_RULES = LadderRules()
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    """How ladders are chosen, encoded and validated (CLI flags map 1:1 onto these)."""
+
+    mode: str = "probe"
+    """``predict``, ``probe`` or ``exhaustive`` (see :mod:`ladderforge.jobs.modes`)."""
+    codec: str = "x265"
+    """Encoder backend."""
+    preset: str | None = None
+    """Encoder preset; None: the backend's default (x265 veryfast, x264 medium, SVT-AV1 10,
+    NVENC p5). Filled in when the configuration is made."""
+    heights: tuple[int, ...] = DEFAULT_HEIGHTS
+    """Candidate heights, capped at the source's."""
+    crfs: tuple[float, ...] = DEFAULT_CRFS
+    """CRFs of the predicted surface."""
+    sweep_crfs: tuple[float, ...] = DEFAULT_SWEEP_CRFS
+    """CRFs of the exhaustive mode."""
+    top_vmaf: float = _RULES.top_vmaf
+    floor_vmaf: float = _RULES.floor_vmaf
+    min_step_vmaf: float = _RULES.min_step_vmaf
+    min_rate_ratio: float = _RULES.min_rate_ratio
+    max_rate_ratio: float = _RULES.max_rate_ratio
+    max_rungs: int = _RULES.max_rungs
+    probe_segments: int = 3
+    """Probe mode: short segments spanning the title's complexity."""
+    probe_segment_s: float = 2.0
+    """Probe mode: length of each segment."""
+    probe_crfs: tuple[float, ...] = (24, 34)
+    """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
+    encode: bool = False
+    """Encode every rung of the chosen ladder (full title)."""
+    validate: bool = False
+    """Encode and measure every rung (implies encode)."""
+    per_scene: bool = False
+    """Give each chunk of a rung its own CRF (equal-slope allocation over chunk curves)."""
+    min_chunk_s: float = 1.0
+    """Scenes shorter than this merge into a neighbour."""
+    max_chunk_s: float = 6.0
+    """Longer scenes are split into equal chunks no longer than this (the HLS segment length)."""
+    scene_floor_vmaf: float | None = None
+    """Per-scene: no chunk's VMAF below this."""
+    max_scene_rate_ratio: float | None = None
+    """Per-scene: neighbouring chunks' bitrates differ by at most this factor."""
+    open_loop: bool = False
+    """Encode each rung once at its predicted CRF (no correction): today's behaviour before the
+    closed loop, kept for comparison."""
+    tolerance: float = 0.75
+    """Closed loop: a rung ships when its whole rendition's VMAF is within this of its target."""
+    max_encodes: int = 3
+    """Closed loop: most encodes of one rung (the first guess included)."""
+    segment_type: str = "fmp4"
+    """HLS segments: ``fmp4`` (CMAF-style init + .m4s) or ``mpegts``."""
+    model_path: Path | None = None
+    """A model file; None: the backend's shipped model for the preset."""
+    cost: CostModel = field(default_factory=CostModel)
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        from ladderforge.jobs.modes import MODES  # the modes read this config: import late
+
+        if self.mode not in MODES:
+            raise UsageError(
+                f"The 'mode' parameter must be one of {', '.join(MODES)}. "
+                f"Got {self.mode!r} instead."
+            )
+        if self.segment_type not in SEGMENT_TYPES:
+            raise UsageError(
+                f"The 'segment_type' parameter must be one of {', '.join(SEGMENT_TYPES)}. "
+                f"Got {self.segment_type!r} instead."
+            )
+        if not self.tolerance > 0:
+            raise UsageError(f"The 'tolerance' parameter must be > 0. Got {self.tolerance!r}.")
+        if self.max_encodes < 1:
+            raise UsageError(f"The 'max_encodes' parameter must be >= 1. Got {self.max_encodes}.")
+        if self.per_scene and not self.encodes:
+            raise UsageError("per-scene encoding needs --encode or --validate")
+        facts = codec_facts(self.codec)
+        if self.preset is None:
+            object.__setattr__(self, "preset", facts.default_preset)
+        facts.preset_rank(self.resolved_preset)
+        MODES[self.mode].check(self, facts)
+
+    @property
+    def resolved_preset(self) -> str:
+        """The preset (the backend's default when none was given)."""
+        return self.preset or codec_facts(self.codec).default_preset
+
+    @property
+    def facts(self) -> CodecFacts:
+        """The backend's facts."""
+        return codec_facts(self.codec)
+
+    @property
+    def encodes(self) -> bool:
+        """Whether the rungs are encoded (``encode`` or ``validate``)."""
+        return self.encode or self.validate
+
+    @property
+    def rules(self) -> LadderRules:
+        return LadderRules(**{f.name: getattr(self, f.name) for f in fields(LadderRules)})
+
+    def ladder_options(self) -> dict[str, Any]:
+        return self.rules.options()
+
+
+def check_can_encode(codec: str) -> None:
+    """The encoder must run on this machine (one clear line naming why not)."""
+    check_available(codec)
+
+
+def models_available() -> list[str]:
+    """'codec preset' of every backend with a shipped prediction model."""
+    return [
+        f"{name} {preset}"
+        for name, backend in BACKENDS.items()
+        for preset, _ in backend.facts.prediction_models
+    ]

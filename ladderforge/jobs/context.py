@@ -1,0 +1,142 @@
+"""One title on its way through the main job: what every step reads and what it spent.
+
+:class:`TitleJob` is made once per title (probe + content analysis) and handed to the mode and
+the rung steps; it owns the title's name, work folder, chunks and model, so that no step
+rebuilds them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ladderforge.analysis import ContentProfile, analyze
+from ladderforge.analysis.profile import aggregate_exprs
+from ladderforge.encoder.chunks import Chunk, plan_chunks
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.media import probe
+from ladderforge.policy.calibrate import ProbeResult
+from ladderforge.policy.models import RDModel, load_model, shipped_model
+from ladderforge.types import CodecFacts, EncodeSettings, SourceInfo, even_size
+
+__all__ = ["StageCallback", "TitleJob"]
+
+StageCallback = Callable[[str, str], None]
+"""Called with (title, stage description) as a title moves through its stages."""
+
+
+@dataclass
+class TitleJob:
+    """A title being planned: its source, analysis, configuration and spending so far."""
+
+    info: SourceInfo
+    profile: ContentProfile
+    config: LadderConfig
+    title: str
+    """The title's name: names its outputs (the manifest's title column, else the file stem)."""
+    out_dir: Path
+    stage: Callable[[str], None]
+    """Reports a stage of this title."""
+    analysis_s: float = 0.0
+    decision_cpu_s: float = 0.0
+    """CPU seconds of the encodes spent to decide (probes, sweep, chunk curves)."""
+    loop_cpu_s: float = 0.0
+    """CPU seconds of closed-loop encodes that did not ship (beyond one encode per rung)."""
+    probes: list[ProbeResult] = field(default_factory=list)
+    surface: pl.DataFrame | None = None
+    """The predicted RD surface (predict and probe modes)."""
+
+    @classmethod
+    def open(
+        cls,
+        source: str | os.PathLike[str],
+        out_dir: str | os.PathLike[str],
+        *,
+        config: LadderConfig,
+        title: str | None = None,
+        on_stage: StageCallback | None = None,
+    ) -> TitleJob:
+        """Probe and analyse the source: the start of every mode."""
+        info = probe(source)
+        name = title or info.title
+        stage: Callable[[str], None] = (
+            (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
+        )
+        stage("analysing")
+        t0 = time.perf_counter()
+        profile = analyze(info.path)
+        job = cls(info, profile, config, name, Path(out_dir), stage)
+        job.analysis_s = time.perf_counter() - t0
+        return job
+
+    @property
+    def work(self) -> Path:
+        """The title's folder under the output folder."""
+        return self.out_dir / self.title
+
+    @property
+    def fps(self) -> float:
+        return float(self.info.frame_rate)
+
+    @property
+    def facts(self) -> CodecFacts:
+        return self.config.facts
+
+    @functools.cached_property
+    def model(self) -> RDModel:
+        """The learned RD model for the codec and preset (or the file the config names)."""
+        if self.config.model_path is not None:
+            return load_model(self.config.model_path)
+        name = self.facts.model_for(self.config.resolved_preset)
+        if name is None:  # the config refuses this before any work; a library caller may not
+            raise RuntimeError(f"no model for {self.config.codec} {self.config.resolved_preset}")
+        return shipped_model(name)
+
+    @functools.cached_property
+    def chunks(self) -> list[Chunk]:
+        """The chunks every rung of the title is made of: scene cuts, merged and split."""
+        return plan_chunks(
+            [sc.start_frame for sc in self.profile.scenes],
+            self.info.frame_count,
+            self.fps,
+            min_chunk_s=self.config.min_chunk_s,
+            max_chunk_s=self.config.max_chunk_s,
+        )
+
+    def settings(self, height: int, q: float) -> EncodeSettings:
+        """The codec's constant-quality settings at ``height`` (source aspect kept)."""
+        w, h = even_size(self.info.width, self.info.height, height)
+        return EncodeSettings(
+            codec=self.config.codec,
+            width=w,
+            height=h,
+            rate_control=self.facts.quality_rate_control,
+            q=float(q),
+            preset=self.config.resolved_preset,
+        )
+
+    def scenes(self) -> list[tuple[int, int, dict[str, float]]]:
+        """(start, end, pooled features) of each scene; the whole title when it has none."""
+        return [(s.start_frame, s.end_frame, dict(s.features)) for s in self.profile.scenes] or [
+            (0, self.info.frame_count, _numeric(self.profile.title))
+        ]
+
+    def segment_features(self, start: int, end: int) -> dict[str, Any]:
+        """The analysis features pooled over frames ``[start, end)``, as a scene pools them."""
+        frames = self.profile.frames.filter(pl.col("frame").is_between(start, end - 1))
+        return frames.select(aggregate_exprs()).row(0, named=True)
+
+
+def _numeric(values: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }

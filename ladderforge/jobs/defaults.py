@@ -1,0 +1,39 @@
+"""The defaults of the main job and the sweep, as plain values: the one source of truth.
+
+Kept free of heavy imports so that the CLI can show them in its help without loading the
+engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderRules"]
+
+DEFAULT_HEIGHTS = (1080, 720, 540, 432, 360, 270)
+"""Candidate heights of every grid (capped at the source's)."""
+DEFAULT_SWEEP_CRFS = (18.0, 22.0, 26.0, 30.0, 34.0, 38.0, 42.0)
+"""CRFs of the exhaustive sweep (``ladderforge sweep`` and ``ladder --mode exhaustive``)."""
+
+
+@dataclass(frozen=True)
+class LadderRules:
+    """How rungs are picked from an RD hull (see :func:`ladderforge.policy.ladder_from_hull`)."""
+
+    top_vmaf: float = 95.0
+    """VMAF of the top rung: no rung is chosen above it."""
+    floor_vmaf: float = 40.0
+    """VMAF of the bottom rung."""
+    min_step_vmaf: float = 6.0
+    """Least VMAF between neighbouring rungs."""
+    min_rate_ratio: float = 1.5
+    """Least bitrate ratio between neighbouring rungs."""
+    max_rate_ratio: float = 2.0
+    """Most bitrate ratio between neighbouring rungs (a note when it cannot hold)."""
+    max_rungs: int = 6
+    """Most rungs."""
+
+    def options(self) -> dict[str, Any]:
+        """The keywords of :func:`~ladderforge.policy.ladder_from_hull`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,81 @@
+"""Probe encodes: a few short real encodes that correct the model's predicted surface.
+
+Which segments to probe and how to correct a prediction is policy
+(:mod:`ladderforge.policy.calibrate`); cutting, encoding and measuring them is done here.
+"""
+
+from __future__ import annotations
+
+from ladderforge.errors import UsageError
+from ladderforge.jobs.context import TitleJob
+from ladderforge.jobs.sweep import SweepConfig, measure_settings
+from ladderforge.media import probe
+from ladderforge.media.segments import extract_segment
+from ladderforge.policy.calibrate import (
+    Calibration,
+    ProbeResult,
+    fit_calibration,
+    plan_probe_segments,
+)
+from ladderforge.policy.surface import predict_points
+from ladderforge.types import candidate_sizes
+
+__all__ = ["probe_heights", "run_probes"]
+
+
+def probe_heights(job: TitleJob) -> list[int]:
+    """The tallest and the shortest candidate height (one when there is one)."""
+    sizes = candidate_sizes(job.info.width, job.info.height, job.config.heights)
+    return [sizes[0][1], sizes[-1][1]] if len(sizes) > 1 else [sizes[0][1]]
+
+
+def run_probes(job: TitleJob) -> Calibration:
+    """Encode and measure the probe segments at the probe CRFs and heights; fit the
+    calibration. Records the probes and their CPU seconds on ``job``."""
+    config = job.config
+    segments = plan_probe_segments(
+        job.scenes(),
+        frame_rate=job.fps,
+        n_segments=config.probe_segments,
+        segment_s=config.probe_segment_s,
+    )
+    heights = probe_heights(job)
+    for start, end in segments:
+        seg = probe(
+            extract_segment(job.info, start, end, job.work / "segments" / f"{start:06d}.mkv")
+        )
+        report = measure_settings(
+            seg,
+            [job.settings(h, crf) for h in heights for crf in config.probe_crfs],
+            job.work / "probes",
+            config=SweepConfig(codec=config.codec, metrics=("vmaf",)),
+            workers=config.workers,
+            title=seg.title,
+        )
+        if report.failures:
+            raise UsageError(
+                f"{job.info.path}: probe encodes failed: {'; '.join(report.failures.values())}"
+            )
+        predicted_vmaf, predicted_kbps = predict_points(
+            job.model,
+            job.segment_features(start, end),
+            [
+                (p.settings.width, p.settings.height, float(p.settings.q or 0))
+                for p in report.points
+            ],
+            source_height=job.info.height,
+            fps=job.fps,
+        )
+        for p, pv, pk in zip(report.points, predicted_vmaf, predicted_kbps, strict=True):
+            job.probes.append(
+                ProbeResult(
+                    p.settings.height,
+                    float(p.settings.q or 0),
+                    float(pv),
+                    p.quality.vmaf,
+                    float(pk),
+                    p.encode.bitrate_kbps,
+                )
+            )
+            job.decision_cpu_s += p.encode.cpu_s
+    return fit_calibration(job.probes)

@@ -1,0 +1,266 @@
+"""Encoding the chosen rungs: chunk plan, chunked encode, measurement, closed loop, packaging.
+
+Every rung is made of the title's chunks with an IDR frame at each chunk start, so a player can
+switch rungs at every HLS segment. Each chunk's CRF comes from
+:func:`ladderforge.policy.per_scene.rung_chunks` over the chunk options the mode supplies (the
+rung's single CRF everywhere, or a per-scene allocation).
+
+Closed loop (predict and probe modes, unless ``open_loop``): the rung declared a target VMAF
+when the ladder was chosen; the rendition is measured whole, as shipped, and while it misses by
+more than ``tolerance`` it is encoded again at a CRF corrected from the measured attempts
+(:func:`ladderforge.policy.target.next_q`; every chunk shifted by the same amount), at most
+``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
+whole-rendition measurements are stored, so a rerun after a crash redoes neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ladderforge.encoder.chunks import ChunkedEncode, encode_chunked
+from ladderforge.encoder.hls import MediaPlaylist, package_hls, rung_name
+from ladderforge.jobs.context import TitleJob
+from ladderforge.jobs.modes import Mode, chunk_scores
+from ladderforge.policy.cost import RungSpend, ladder_costs
+from ladderforge.policy.per_scene import RungChunks, rung_chunks
+from ladderforge.policy.target import next_q, pick, within
+from ladderforge.store import atomic_write_json
+from ladderforge.types import ChunkRecord, EncodeSettings, QualityResult, Rung, RungAttempt
+from ladderforge.vmaf_tools import measure
+
+__all__ = ["encode_rungs", "with_costs"]
+
+log = logging.getLogger(__name__)
+
+
+def encode_rungs(
+    job: TitleJob, mode: Mode, rungs: list[Rung]
+) -> tuple[list[Rung], dict[str, MediaPlaylist], list[str]]:
+    """Encode every rung chunk by chunk, measure it against the source, package it as HLS.
+
+    Returns the measured rungs, each rung's media playlist by rung name, and notes."""
+    out: list[Rung] = []
+    packaged: dict[str, MediaPlaylist] = {}
+    notes: list[str] = []
+    for i, rung in enumerate(rungs, 1):
+        what = f"rung {i}/{len(rungs)} {rung.settings.height}p"
+        plan = _plan(job, mode, rung)
+        s = rung.settings
+        notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
+        encode = _Encoder(job, rung, plan, what, i)
+        if mode.closed_loop and not job.config.open_loop:
+            shipped, attempts = _closed_loop(job, mode, rung, encode)
+            measured = _measured_rung(job, rung, plan, shipped)
+            measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
+            if not within(shipped.attempt.vmaf, rung.vmaf, job.config.tolerance):
+                notes.append(
+                    f"{s.width}x{s.height} rung: VMAF {shipped.attempt.vmaf:.2f} after "
+                    f"{len(attempts)} encodes, target {rung.vmaf:.2f} +- {job.config.tolerance:g}"
+                )
+        else:
+            shipped = encode.at(0.0)
+            measured = _measured_rung(job, rung, plan, shipped)
+        out.append(measured)
+        name = rung_name(measured)
+        _publish(shipped.encoded.output_path, job.work / f"{name}.mp4")
+        job.stage(f"{what}: packaging")
+        packaged[name] = package_hls(
+            shipped.encoded.output_path,
+            job.work / name,
+            codec=s.codec,
+            segment_type=job.config.segment_type,
+        )
+    shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
+    return out, packaged, notes
+
+
+@dataclass(frozen=True)
+class _Shipped:
+    """One encode of a rung: its chunk settings, the joined rendition and its measurement."""
+
+    settings: tuple[EncodeSettings, ...]
+    encoded: ChunkedEncode
+    quality: QualityResult
+    q: float
+    """The rung's CRF for this encode (each chunk shifted by the same amount)."""
+
+    @property
+    def attempt(self) -> RungAttempt:
+        return RungAttempt(self.q, self.quality.vmaf, self.encoded.bitrate_kbps, self.encoded.cpu_s)
+
+
+@dataclass(frozen=True)
+class _Encoder:
+    """Encodes one rung at a CRF offset: chunks (resumable), join, whole measurement (stored)."""
+
+    job: TitleJob
+    rung: Rung
+    plan: RungChunks
+    what: str
+    index: int
+
+    def at(self, delta: float) -> _Shipped:
+        facts = self.job.facts
+        settings = tuple(
+            self.rung.settings.with_(q=min(max(o.q + delta, facts.q_min), facts.q_max))
+            for o in self.plan.chosen
+        )
+        q = float(self.rung.settings.q or 0) + delta
+
+        def progress(done: int, total: int) -> None:
+            self.job.stage(f"{self.what}: CRF {q:g}: chunk {done}/{total}")
+
+        encoded = encode_chunked(
+            self.job.info,
+            self.job.chunks,
+            list(settings),
+            self.job.work / "renditions" / f"rung{self.index}_{self.rung.settings.height}p.mp4",
+            work=self.job.work / "chunks",
+            workers=self.job.config.workers,
+            on_chunk=progress,
+        )
+        self.job.stage(f"{self.what}: CRF {q:g}: measuring")
+        return _Shipped(settings, encoded, _measure_stored(self.job, settings, encoded), q)
+
+
+def _measure_stored(
+    job: TitleJob, settings: Sequence[EncodeSettings], encoded: ChunkedEncode
+) -> QualityResult:
+    """The rendition's measurement, stored under the key of its source and chunk settings."""
+    metrics = ("vmaf", "vmaf_neg") if job.config.validate else ("vmaf",)
+    ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
+    key = hashlib.sha256(json.dumps([*ident, *metrics]).encode()).hexdigest()[:24]
+    stored = job.work / "measured" / f"{key}.json"
+    if stored.is_file():
+        try:
+            return QualityResult.from_dict(json.loads(stored.read_text()))
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable stored measurement, measuring again", stored)
+    quality = measure(job.info, encoded.output_path, metrics=metrics)
+    atomic_write_json(stored, quality.to_dict())
+    return quality
+
+
+def _closed_loop(
+    job: TitleJob, mode: Mode, rung: Rung, encode: _Encoder
+) -> tuple[_Shipped, list[RungAttempt]]:
+    """Encode until the whole rendition lands within tolerance of the rung's declared VMAF, at
+    most ``max_encodes`` times; the extra encodes' CPU seconds go to the title's decision."""
+    config, facts = job.config, job.facts
+    base = float(rung.settings.q or 0)
+    curve = mode.rung_curve(job, rung)
+    tries = [encode.at(0.0)]
+    while len(tries) < config.max_encodes and not within(
+        tries[-1].attempt.vmaf, rung.vmaf, config.tolerance
+    ):
+        q = next_q(
+            [t.attempt for t in tries],
+            rung.vmaf,
+            curve=curve,
+            q_min=facts.q_min,
+            q_max=facts.q_max,
+            fractional=facts.fractional_q,
+        )
+        if q is None:
+            break
+        tries.append(encode.at(q - base))
+    best = pick([t.attempt for t in tries], rung.vmaf, config.tolerance)
+    shipped = next(t for t in tries if t.attempt == best)
+    if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
+        shipped = encode.at(shipped.q - base)
+    job.loop_cpu_s += sum(t.encoded.cpu_s for t in tries if t.q != shipped.q)
+    return shipped, [t.attempt for t in tries]
+
+
+def _plan(job: TitleJob, mode: Mode, rung: Rung) -> RungChunks:
+    return rung_chunks(
+        mode.chunk_options(job, rung),
+        [c.frames for c in job.chunks],
+        float(rung.settings.q or 0),
+        per_scene=job.config.per_scene,
+        floor_vmaf=job.config.scene_floor_vmaf,
+        max_neighbour_ratio=job.config.max_scene_rate_ratio,
+    )
+
+
+def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shipped) -> Rung:
+    encoded, quality = shipped.encoded, shipped.quality
+    scores = chunk_scores(encoded.output_path, job.chunks, quality, job.fps)
+    records = tuple(
+        ChunkRecord(
+            start=c.start,
+            end=c.end,
+            q=float(st.q or 0),
+            predicted_kbps=o.kbps,
+            predicted_vmaf=o.vmaf,
+            single_q_kbps=one.kbps,
+            single_q_vmaf=one.vmaf,
+            kbps=sc.kbps,
+            vmaf=sc.vmaf,
+        )
+        for c, st, o, one, sc in zip(
+            job.chunks, shipped.settings, plan.chosen, plan.single, scores, strict=True
+        )
+    )
+    return replace(
+        rung,
+        settings=rung.settings.with_(q=shipped.q),
+        measured_bitrate_kbps=encoded.bitrate_kbps,
+        measured_vmaf=quality.vmaf,
+        cost=replace(rung.cost, encode_cpu_s_measured=encoded.cpu_s),
+        chunks=records,
+    )
+
+
+def _publish(stored: Path, visible: Path) -> None:
+    """Give a stored rendition its readable name (a hard link; a copy across file systems)."""
+    if visible.exists():
+        visible.unlink()
+    try:
+        os.link(stored, visible)
+    except OSError:
+        shutil.copyfile(stored, visible)
+    log.debug("rendition %s", visible)
+
+
+def with_costs(job: TitleJob, rungs: list[Rung]) -> list[Rung]:
+    """The rungs with their prices (encode, storage, delivery) from the config's cost model."""
+    if not rungs:
+        return rungs
+    spend = [
+        RungSpend(
+            job.facts.device,
+            r.measured_bitrate_kbps or r.bitrate_kbps,
+            _encode_cpu_s(r),
+            job.info.frame_count,
+        )
+        for r in rungs
+    ]
+    costs = ladder_costs(spend, duration_s=job.info.duration_s, model=job.config.cost)
+    return [
+        replace(
+            r,
+            cost=replace(
+                r.cost,
+                encode_usd=c.encode_usd,
+                storage_usd=c.storage_usd,
+                delivery_usd=c.delivery_usd,
+                total_usd=c.total_usd,
+            ),
+        )
+        for r, c in zip(rungs, costs, strict=True)
+    ]
+
+
+def _encode_cpu_s(rung: Rung) -> float:
+    """Measured encode CPU seconds when the rung was encoded, else the prediction."""
+    if rung.cost.encode_cpu_s_measured is not None:
+        return rung.cost.encode_cpu_s_measured
+    return rung.cost.encode_cpu_s or 0.0

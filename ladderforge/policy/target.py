@@ -1,0 +1,169 @@
+"""Closed-loop quality targeting: which CRF to try next, and which attempt to ship.
+
+A rung (or a whole clip) has a declared target VMAF. The model's prediction is the first guess;
+each attempt is encoded and measured as shipped; :func:`next_q` proposes the next CRF from what
+was measured. Given the model's predicted curve (VMAF over CRF at the rung's height), the first
+correction shifts the curve onto the measured point and reads the CRF where it crosses the
+target (the model's shape, curvature included); with two measured points the curve is corrected
+by offset and scale through them (the tightest bracketing pair when there is one). Without a
+curve, or where the target lies outside it, it steps along ``slope`` and then the secant
+through two measured attempts (regula falsi inside a bracket). :func:`pick` ships the cheapest
+attempt within tolerance, else the one closest to the target. Pure functions of the recorded
+attempts: tested on recorded CRF -> VMAF tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ladderforge.errors import UsageError
+from ladderforge.types import RungAttempt
+
+__all__ = ["DEFAULT_SLOPE", "first_q", "next_q", "pick", "within"]
+
+DEFAULT_SLOPE = -1.0
+"""VMAF per CRF step when nothing better is known (x265 around VMAF 85-95 on the corpus)."""
+_MIN_SLOPE = -0.05  # flatter than this (or rising) is measurement noise: use the model's slope
+_MAX_STEP = 10.0  # never jump further than this many CRF steps in one correction
+
+
+def within(vmaf: float, target: float, tolerance: float) -> bool:
+    """Whether ``vmaf`` lies in ``[target - tolerance, target + tolerance]``."""
+    return abs(vmaf - target) <= tolerance + 1e-9
+
+
+def _quantise(q: float, fractional: bool) -> float:
+    return round(q, 1) if fractional else float(round(q))
+
+
+def _secant_pair(attempts: Sequence[RungAttempt], target: float) -> tuple[RungAttempt, ...]:
+    """Two attempts to draw the secant through: a bracketing pair if there is one (the
+    tightest), else the two most recent with different q."""
+    above = [a for a in attempts if a.vmaf > target]
+    below = [a for a in attempts if a.vmaf < target]
+    if above and below:
+        return (min(above, key=lambda a: a.vmaf), max(below, key=lambda a: a.vmaf))
+    distinct = {a.q: a for a in attempts}
+    return tuple(list(distinct.values())[-2:])
+
+
+def _on_curve(
+    curve: Sequence[tuple[float, float]], pair: Sequence[RungAttempt], target: float
+) -> float | None:
+    """The CRF where the model curve, corrected through the measured ``pair`` (one point:
+    offset; two: offset and scale), reaches ``target``; None outside the curve."""
+    pts = sorted(curve)
+    qs = np.array([p[0] for p in pts], float)
+    vs = np.minimum.accumulate(np.array([p[1] for p in pts], float))  # falls with CRF
+
+    def f(q: float) -> float:
+        return float(np.interp(q, qs, vs))
+
+    scale = 1.0
+    if len(pair) == 2 and abs(f(pair[1].q) - f(pair[0].q)) > 1e-6:
+        scale = (pair[1].vmaf - pair[0].vmaf) / (f(pair[1].q) - f(pair[0].q))
+        if not 0.3 <= scale <= 3.0:
+            scale = 1.0  # a wild scale is noise: keep the model's shape, fix the offset only
+    base = pair[-1]
+    want = f(base.q) + (target - base.vmaf) / scale  # model VMAF that maps onto the target
+    if not vs[-1] <= want <= vs[0] or np.ptp(vs) == 0:
+        return None
+    # vs falls with q: interpolate q over the reversed (rising) VMAF
+    return float(np.interp(want, vs[::-1], qs[::-1]))
+
+
+def next_q(
+    attempts: Sequence[RungAttempt],
+    target: float,
+    *,
+    slope: float = DEFAULT_SLOPE,
+    curve: Sequence[tuple[float, float]] = (),
+    q_min: float,
+    q_max: float,
+    fractional: bool = True,
+) -> float | None:
+    """The next CRF/CQ to try, or None when no new attempt can help (the proposal was tried
+    already, or a bound of the encoder's range stops the search). ``curve``: the model's
+    (CRF, VMAF) predictions at this height, when known; ``slope``: VMAF per CRF step, used
+    without a curve."""
+    if not attempts:
+        raise UsageError("The 'attempts' parameter of next_q must not be empty.")
+    if not math.isfinite(target):
+        raise UsageError(f"The 'target' parameter of next_q must be finite. Got {target!r}.")
+    last = attempts[-1]
+    pair = _secant_pair(attempts, target)
+    on_curve = _on_curve(curve, pair if len(pair) == 2 else (last,), target) if curve else None
+    if on_curve is not None:
+        return _finish(on_curve, attempts, pair, target, q_min, q_max, fractional)
+    s = slope
+    if len(pair) == 2 and pair[0].q != pair[1].q:
+        measured = (pair[1].vmaf - pair[0].vmaf) / (pair[1].q - pair[0].q)
+        if measured < _MIN_SLOPE:
+            s = measured
+    s = min(s, _MIN_SLOPE)
+    base = pair[-1] if len(pair) == 2 else last
+    return _finish(
+        base.q + (target - base.vmaf) / s, attempts, pair, target, q_min, q_max, fractional
+    )
+
+
+def _finish(
+    q: float,
+    attempts: Sequence[RungAttempt],
+    pair: Sequence[RungAttempt],
+    target: float,
+    q_min: float,
+    q_max: float,
+    fractional: bool,
+) -> float | None:
+    """Bounded step, kept inside a bracket and the encoder's range, quantised, not repeated."""
+    last = attempts[-1]
+    step = 0.1 if fractional else 1.0
+    q = min(max(q, last.q - _MAX_STEP), last.q + _MAX_STEP)
+    if len(pair) == 2 and (pair[0].vmaf - target) * (pair[1].vmaf - target) < 0:
+        a, b = sorted(pair, key=lambda p: p.q)
+        if not a.q + step <= q <= b.q - step:  # at the bracket's edge: regula falsi instead
+            q = a.q + (target - a.vmaf) * (b.q - a.q) / (b.vmaf - a.vmaf)
+        q = min(max(q, a.q), b.q)
+    q = _quantise(min(max(q, q_min), q_max), fractional)
+    tried = {_quantise(a.q, fractional): a for a in attempts}
+    if q in tried:  # rounding landed on a tried q: one unit further, towards the target
+        q = _quantise(q + (step if tried[q].vmaf > target else -step), fractional)
+        if q in tried or not q_min <= q <= q_max:
+            return None
+    return q
+
+
+def pick(attempts: Sequence[RungAttempt], target: float, tolerance: float) -> RungAttempt:
+    """The attempt to ship: the cheapest within tolerance, else the closest to the target."""
+    if not attempts:
+        raise UsageError("The 'attempts' parameter of pick must not be empty.")
+    good = [a for a in attempts if within(a.vmaf, target, tolerance)]
+    if good:
+        return min(good, key=lambda a: a.kbps)
+    return min(attempts, key=lambda a: abs(a.vmaf - target))
+
+
+def first_q(
+    curve: Sequence[tuple[float, float]],
+    target: float,
+    *,
+    q_min: float,
+    q_max: float,
+    fractional: bool = True,
+    default: float | None = None,
+) -> float:
+    """The first guess: where the model's (CRF, VMAF) ``curve`` reaches ``target`` (its best or
+    worst CRF when the target lies outside it); ``default`` (else the middle of the range)
+    without a curve."""
+    if curve:
+        pts = sorted(curve)
+        qs = np.array([p[0] for p in pts], float)
+        vs = np.minimum.accumulate(np.array([p[1] for p in pts], float))
+        q = float(np.interp(target, vs[::-1], qs[::-1]))
+    else:
+        q = default if default is not None else (q_min + q_max) / 2
+    return _quantise(min(max(q, q_min), q_max), fractional)

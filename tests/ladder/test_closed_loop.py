@@ -1,0 +1,147 @@
+"""Closed-loop rungs and ``ladderforge target`` on real encodes: a deliberately wrong model's
+first guess is corrected until the whole rendition lands on its declared VMAF; a run killed
+mid-loop resumes from the attempts it finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ladderforge.jobs.context as context_mod
+from ladderforge.encoder.hls import rung_name
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.target import target_encode
+from ladderforge.jobs.title import plan_title
+from ladderforge.policy.models import Prediction, default_model
+from ladderforge.vmaf_tools import measure
+
+BIAS = 8.0
+
+
+class BiasedModel:
+    """The shipped model, predicting ``bias`` VMAF more than it would (so its CRFs are too
+    high and its rungs come out below what they declare)."""
+
+    def __init__(self, bias: float) -> None:
+        self.base, self.bias = default_model(), bias
+
+    def predict(self, rows: object) -> Prediction:
+        p = self.base.predict(rows)  # type: ignore[arg-type]
+        return Prediction(np.clip(p.vmaf + self.bias, 0, 100), p.bitrate_kbps)
+
+
+@pytest.fixture
+def biased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context_mod, "shipped_model", lambda name: BiasedModel(BIAS))
+
+
+def _config(**kw: object) -> LadderConfig:
+    base = {"mode": "predict", "encode": True, "max_rungs": 2, "min_chunk_s": 0.4}
+    return LadderConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("clip", ["bikes", "lavfi"])
+def test_a_wrong_first_guess_converges_in_three_encodes(
+    clip: str, biased: None, bikes_mp4: Path, make_clip, tmp_path: Path
+) -> None:
+    if clip == "bikes":
+        src, heights = bikes_mp4, (272, 136)
+    else:  # an easy and a harder half: smooth gradients, then light noise
+        src = make_clip(
+            tmp_path / "halves.mp4",
+            source="testsrc2",
+            size="320x180",
+            frames=50,
+            extra=["-vf", "noise=alls=12:allf=t:enable='gte(n,25)'", "-qp", "0"],
+        )
+        heights = (180,)  # every rung's target reachable at the source's size
+    plan = plan_title(src, tmp_path / "out", config=_config(heights=heights))
+    rungs = plan.ladder.rungs
+    assert rungs
+    for r in rungs:
+        assert r.target_vmaf == pytest.approx(r.vmaf)
+        assert 1 <= len(r.attempts) <= 3
+        assert r.measured_vmaf is not None
+        assert abs(r.measured_vmaf - r.target_vmaf) <= 0.75, r.attempts
+        assert r.settings.q == r.attempts[[a.vmaf for a in r.attempts].index(r.measured_vmaf)].q
+    # the model was 8 VMAF off: the first guesses missed and the loop corrected them
+    assert any(abs(r.attempts[0].vmaf - r.vmaf) > 2 for r in rungs)
+    assert plan.loop_cpu_s > 0
+    # the shipped rendition is what the ladder says (measured again independently)
+    data = json.loads((tmp_path / "out" / f"{src.stem}.ladder.json").read_text())
+    assert data["rungs"][0]["attempts"] and data["rungs"][0]["target_vmaf"] is not None
+    top = rungs[-1]
+    shipped = tmp_path / "out" / src.stem / f"{rung_name(top)}.mp4"
+    assert measure(src, shipped, metrics=("vmaf",)).vmaf == pytest.approx(
+        top.measured_vmaf, abs=0.01
+    )
+
+
+def test_open_loop_keeps_the_first_guess(biased: None, bikes_mp4: Path, tmp_path: Path) -> None:
+    plan = plan_title(bikes_mp4, tmp_path, config=_config(heights=(272,), open_loop=True))
+    r = plan.ladder.rungs[-1]
+    assert r.attempts == () and r.target_vmaf is None
+    assert r.measured_vmaf is not None and r.vmaf - r.measured_vmaf > 2  # the bias shows
+
+
+def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
+    bikes_mp4: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "ladderforge", "ladder", str(bikes_mp4), "-o", str(out)]
+    args += ["--mode", "predict", "--encode", "--heights", "272", "--max-rungs", "1"]
+    args += ["--tolerance", "0.02", "--max-encodes", "3"]  # tight: the loop must go on
+    proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.DEVNULL)
+    measured = out / "bikes" / "measured"
+    deadline = time.monotonic() + 300
+    while not (measured.is_dir() and any(measured.glob("*.json"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "no attempt was measured"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p: p.stat().st_mtime_ns for p in measured.glob("*.json")}
+    chunks = {p: p.stat().st_mtime_ns for p in (out / "bikes" / "chunks").rglob("*.mp4")}
+    assert before and chunks
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    for p, t in before.items():
+        assert p.stat().st_mtime_ns == t, f"{p.name} was measured again"
+    for p, t in chunks.items():
+        assert p.stat().st_mtime_ns == t, f"{p.name} was encoded again"
+    rung = json.loads((out / "bikes.ladder.json").read_text())["rungs"][0]
+    assert len(rung["attempts"]) >= len(before)
+    assert rung["attempts"][0]["cpu_s"] > 0  # the first attempt's chunks, as first measured
+
+
+def test_target_hits_the_vmaf_on_bikes(bikes_mp4: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bikes_90.mp4"
+    result = target_encode(bikes_mp4, out, vmaf=90.0)
+    assert result.within_tolerance and abs(result.vmaf - 90.0) <= 0.75
+    assert 1 <= result.encodes <= 3 and result.output_path == out
+    assert measure(bikes_mp4, out, metrics=("vmaf",)).vmaf == pytest.approx(result.vmaf, abs=0.01)
+    assert not list(tmp_path.glob(".*target*")), "the work folder is left behind"
+
+
+def test_target_cli_with_samples_reports_the_sample_error(
+    bikes_mp4: Path, tmp_path: Path, run_cli
+) -> None:
+    out, report = tmp_path / "b.mp4", tmp_path / "b.json"
+    done = run_cli(
+        "target", str(bikes_mp4), "--vmaf", "85", "-o", str(out), "--height", "136",
+        "--samples", "2", "--json", str(report),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert data["encodes"] == 1 and data["sample_attempts"]
+    assert data["sample_error"] == pytest.approx(data["sample_vmaf"] - data["vmaf"])
+    assert "sample error" in done.stdout and out.is_file()
+    whole = measure(bikes_mp4, out, metrics=("vmaf",)).vmaf
+    assert whole == pytest.approx(data["vmaf"], abs=0.01)

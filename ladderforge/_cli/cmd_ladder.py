@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -14,7 +14,8 @@ from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, LadderRules
 
 if TYPE_CHECKING:
-    from ladderforge.jobs.batch import BatchReport
+    from ladderforge.jobs.batch import BatchReport, TitleSource
+    from ladderforge.jobs.config import LadderConfig
     from ladderforge.types import Rung
 
 _RULES = LadderRules()
@@ -68,8 +69,8 @@ def register(app: typer.Typer) -> None:
         OUT/summary.parquet. With --encode, every rung is encoded in scene-aligned chunks
         (IDR frames at the same places in every rung) into OUT/<title>/<rung>.mp4 and packaged
         as HLS in OUT/<title>/<rung>/. A failing title is reported at the end (exit code 3)."""
-        from ladderforge.jobs.batch import TitleSource, read_manifest, run_batch
-        from ladderforge.jobs.config import LadderConfig
+        options = dict(locals())
+        from ladderforge.jobs.batch import TitleSource, read_manifest
 
         def _sources() -> list[TitleSource]:
             if manifest is not None and sources:
@@ -81,51 +82,44 @@ def register(app: typer.Typer) -> None:
             return [TitleSource(s) for s in sources]
 
         titles = guarded(_sources, verbose=verbose)
-        config = guarded(
-            lambda: LadderConfig(
-                mode=mode,
-                codec=codec,
-                preset=preset,
-                heights=parse_heights(heights),
-                top_vmaf=top_vmaf,
-                floor_vmaf=floor_vmaf,
-                max_rungs=max_rungs,
-                encode=encode,
-                validate=validate,
-                per_scene=per_scene,
-                min_chunk_s=min_chunk_s,
-                max_chunk_s=max_chunk_s,
-                scene_floor_vmaf=scene_floor_vmaf,
-                max_scene_rate_ratio=max_scene_rate_ratio,
-                open_loop=open_loop,
-                tolerance=tolerance,
-                max_encodes=max_encodes,
-                segment_type=segment_type,
-                model_path=model,
-                workers=workers,
-            ),
+        config = guarded(lambda: _config(options), verbose=verbose)
+        _run(titles, output, config, verbose=verbose)
+
+
+_NOT_CONFIG = {"sources", "manifest", "output", "verbose"}
+
+
+def _config(options: dict[str, Any]) -> LadderConfig:
+    """The library's config from the command's options: flags map 1:1 onto its fields."""
+    from ladderforge.jobs.config import LadderConfig
+
+    values = {k: v for k, v in options.items() if k not in _NOT_CONFIG}
+    values["heights"] = parse_heights(values["heights"])
+    values["model_path"] = values.pop("model")
+    return LadderConfig(**values)
+
+
+def _run(titles: list[TitleSource], output: Path, config: LadderConfig, *, verbose: bool) -> None:
+    from ladderforge.jobs.batch import run_batch
+
+    with progress_bar() as bars:
+        task = bars.add_task("titles", total=len(titles))
+
+        def stage(title: str, what: str) -> None:
+            bars.update(task, description=f"{title}: {what}")
+
+        def done(title: str, plan: object, error: str | None) -> None:
+            bars.advance(task)
+
+        report = guarded(
+            lambda: run_batch(titles, output, config=config, on_stage=stage, on_title_done=done),
             verbose=verbose,
         )
-        with progress_bar() as bars:
-            task = bars.add_task("titles", total=len(titles))
-
-            def stage(title: str, what: str) -> None:
-                bars.update(task, description=f"{title}: {what}")
-
-            def done(title: str, plan: object, error: str | None) -> None:
-                bars.advance(task)
-
-            report = guarded(
-                lambda: run_batch(
-                    titles, output, config=config, on_stage=stage, on_title_done=done
-                ),
-                verbose=verbose,
-            )
-        _print(report)
-        if report.failures:
-            for src, message in report.failures.items():
-                err_console.print(f"[red]failed:[/] {src}: {message}", highlight=False)
-            raise typer.Exit(EXIT_PARTIAL)
+    _print(report)
+    if report.failures:
+        for src, message in report.failures.items():
+            err_console.print(f"[red]failed:[/] {src}: {message}", highlight=False)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _print(report: BatchReport) -> None:

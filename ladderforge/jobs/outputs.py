@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from ladderforge.jobs.config import LadderRules
+from ladderforge.jobs.modes import ExhaustiveMode
 from ladderforge.jobs.sweep import SweepPoint
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.store import atomic_write_bytes, atomic_write_json
@@ -106,7 +107,7 @@ def write_sweep_outputs(
         by_settings = {p.settings: p for p in mine}
         measured = tuple(_with_measured(r, by_settings.get(r.settings)) for r in rungs)
         ladders[title] = Ladder(
-            title=title, source=source, rungs=measured, mode="exhaustive", notes=tuple(notes)
+            title=title, source=source, rungs=measured, mode=ExhaustiveMode.name, notes=tuple(notes)
         )
         atomic_write_json(out / f"{title}.ladder.json", ladders[title].to_dict())
     atomic_write_bytes(out / "hull.parquet", _parquet_bytes(pl.DataFrame(hull_rows)))

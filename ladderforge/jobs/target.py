@@ -22,7 +22,7 @@ from typing import Any
 from ladderforge.encoder import codec_facts, encode
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import TitleJob
-from ladderforge.jobs.modes import PredictMode
+from ladderforge.jobs.modes import ExhaustiveMode, PredictMode
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy.calibrate import plan_probe_segments
@@ -113,7 +113,7 @@ def target_encode(
     facts = codec_facts(codec)
     predicts = model_path is not None or facts.model_for(preset or facts.default_preset)
     config = LadderConfig(
-        mode="predict" if predicts else "exhaustive",
+        mode=PredictMode.name if predicts else ExhaustiveMode.name,
         codec=codec,
         preset=preset,
         heights=(height or info.height,),
@@ -134,27 +134,9 @@ def target_encode(
         )  # fmt: skip
 
     def search(measure_at: Callable[[float], RungAttempt]) -> list[RungAttempt]:
-        tries = [measure_at(q0)]
-        while len(tries) < max_encodes and not within(tries[-1].vmaf, vmaf, tolerance):
-            q = next_q(
-                tries, vmaf, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-                fractional=facts.fractional_q,
-            )  # fmt: skip
-            if q is None:
-                break
-            tries.append(measure_at(q))
-        return tries
+        return _search(measure_at, q0, vmaf, curve, config)
 
-    def whole(q: float) -> RungAttempt:
-        stage(f"whole clip at q {q:g}")
-        path = work / f"q{q:g}.mp4"
-        if path.exists():  # from an interrupted run: it was verified before its rename
-            cpu, kbps = 0.0, path.stat().st_size * 8 / info.duration_s / 1000
-        else:
-            result = encode(info, settings(q), path)
-            cpu, kbps = result.cpu_s, result.bitrate_kbps
-        return RungAttempt(q, measure(info, path, metrics=("vmaf",)).vmaf, kbps, cpu)
-
+    whole = _whole_measurer(info, work, settings, stage)
     sample_attempts: list[RungAttempt] = []
     sample_vmaf = None
     if samples:
@@ -181,6 +163,49 @@ def target_encode(
         cpu_s=sum(a.cpu_s for a in attempts) + sum(a.cpu_s for a in sample_attempts),
         first_guess=origin,
     )
+
+
+def _search(
+    measure_at: Callable[[float], RungAttempt],
+    q0: float,
+    vmaf: float,
+    curve: list[tuple[float, float]],
+    config: LadderConfig,
+) -> list[RungAttempt]:
+    """The closed loop: attempts from ``q0`` until one lands within tolerance."""
+    facts = config.facts
+    tries = [measure_at(q0)]
+    while len(tries) < config.max_encodes and not within(tries[-1].vmaf, vmaf, config.tolerance):
+        q = next_q(
+            tries, vmaf, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
+            fractional=facts.fractional_q,
+        )  # fmt: skip
+        if q is None:
+            break
+        tries.append(measure_at(q))
+    return tries
+
+
+def _whole_measurer(
+    info: SourceInfo,
+    work: Path,
+    settings: Callable[[float], EncodeSettings],
+    stage: Callable[[str], None],
+) -> Callable[[float], RungAttempt]:
+    """Encodes the whole clip at a q (kept in ``work``, reused after an interruption) and
+    measures it."""
+
+    def at(q: float) -> RungAttempt:
+        stage(f"whole clip at q {q:g}")
+        path = work / f"q{q:g}.mp4"
+        if path.exists():  # from an interrupted run: it was verified before its rename
+            cpu, kbps = 0.0, path.stat().st_size * 8 / info.duration_s / 1000
+        else:
+            result = encode(info, settings(q), path)
+            cpu, kbps = result.cpu_s, result.bitrate_kbps
+        return RungAttempt(q, measure(info, path, metrics=("vmaf",)).vmaf, kbps, cpu)
+
+    return at
 
 
 def _sample_measurer(

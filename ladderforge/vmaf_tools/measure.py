@@ -178,15 +178,7 @@ def measure(
         FrameCountMismatchError: the two videos have different frame counts.
         MeasureError: ffmpeg/libvmaf failed, or fewer frames were scored than expected.
     """
-    chosen = _check_metrics(metrics)
-    if n_subsample < 1:
-        raise UsageError(f"The 'n_subsample' parameter of measure must be >= 1. Got {n_subsample}.")
-    if scaler not in SCALERS:
-        raise UsageError(
-            f"The 'scaler' parameter of measure must be one of {SCALERS}. Got {scaler!r} instead."
-        )
-    if frame_mismatch not in ("error", "truncate"):
-        raise UsageError("The 'frame_mismatch' parameter must be 'error' or 'truncate'.")
+    chosen = _check_options(metrics, n_subsample, scaler, frame_mismatch)
     ref_info = ref if isinstance(ref, SourceInfo) else probe(ref, hash_content=False)
     dist_info = dist if isinstance(dist, SourceInfo) else probe(dist, hash_content=False)
     if ref_info.frame_count != dist_info.frame_count and frame_mismatch == "error":
@@ -209,39 +201,14 @@ def measure(
             xpsnr_log=xpsnr_log,
             frames=frames,
         )
-        outputs = ["-map", "[vout]", "-f", "null", "-"]
-        if "xpsnr" in chosen:
-            outputs += ["-map", "[xout]", "-f", "null", "-"]
-        run_ffmpeg(
-            [
-                "-loglevel",
-                "error",
-                "-i",
-                str(ref_info.path),
-                "-i",
-                str(dist_info.path),
-                "-filter_complex",
-                graph,
-                *outputs,
-            ],
-            timeout_s=timeout_s,
-            on_progress=on_progress,
-            error_path=dist_info.path,
-            error_type=MeasureError,
-            error_message=f"measuring against {ref_info.path} failed",
-        )
+        _run(ref_info, dist_info, graph, xpsnr="xpsnr" in chosen, timeout_s=timeout_s,
+             on_progress=on_progress)  # fmt: skip
         fed, scored = sampled_frames(frames, n_subsample)
         per_frame, indices = _read_vmaf_log(vmaf_log, chosen, dist_info.path, fed, scored)
         if "xpsnr" in chosen:
             xpsnr = _read_xpsnr(xpsnr_log, dist_info.path)
             per_frame["xpsnr_y"] = [xpsnr[k] for k in scored if k < len(xpsnr)]
-    expected = len(sampled_frames(frames, n_subsample)[1])
-    for name, values in per_frame.items():
-        if len(values) != expected:
-            raise MeasureError(
-                f"{dist_info.path}: {name} scored {len(values)} frames, expected {expected}",
-                path=dist_info.path,
-            )
+    _check_scored(per_frame, len(sampled_frames(frames, n_subsample)[1]), dist_info.path)
     return QualityResult(
         pooled={name: pool(values) for name, values in per_frame.items()},
         per_frame=per_frame,
@@ -255,6 +222,52 @@ def measure(
         frames_dist=dist_info.frame_count,
         tool_version=ffmpeg_version(),
     )
+
+
+def _run(
+    ref: SourceInfo,
+    dist: SourceInfo,
+    graph: str,
+    *,
+    xpsnr: bool,
+    timeout_s: float,
+    on_progress: ProgressCallback | None,
+) -> None:
+    outputs = ["-map", "[vout]", "-f", "null", "-"]
+    if xpsnr:
+        outputs += ["-map", "[xout]", "-f", "null", "-"]
+    run_ffmpeg(
+        ["-loglevel", "error", "-i", str(ref.path), "-i", str(dist.path),
+         "-filter_complex", graph, *outputs],
+        timeout_s=timeout_s,
+        on_progress=on_progress,
+        error_path=dist.path,
+        error_type=MeasureError,
+        error_message=f"measuring against {ref.path} failed",
+    )  # fmt: skip
+
+
+def _check_options(
+    metrics: Sequence[str], n_subsample: int, scaler: str, frame_mismatch: str
+) -> list[str]:
+    """The metrics to measure; UsageError naming a bad option."""
+    if n_subsample < 1:
+        raise UsageError(f"The 'n_subsample' parameter of measure must be >= 1. Got {n_subsample}.")
+    if scaler not in SCALERS:
+        raise UsageError(
+            f"The 'scaler' parameter of measure must be one of {SCALERS}. Got {scaler!r} instead."
+        )
+    if frame_mismatch not in ("error", "truncate"):
+        raise UsageError("The 'frame_mismatch' parameter must be 'error' or 'truncate'.")
+    return _check_metrics(metrics)
+
+
+def _check_scored(per_frame: dict[str, list[float]], expected: int, dist: Path) -> None:
+    for name, values in per_frame.items():
+        if len(values) != expected:
+            raise MeasureError(
+                f"{dist}: {name} scored {len(values)} frames, expected {expected}", path=dist
+            )
 
 
 def _read_vmaf_log(

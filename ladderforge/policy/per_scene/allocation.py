@@ -1,36 +1,4 @@
-"""Per-scene CRF allocation: the Dynamic Optimizer of shot-based encoding.
-
-A title cut into scenes (chunks) is encoded at a few CRFs per scene; each gives a recorded
-:class:`SceneOption` (CRF, mean bitrate, mean VMAF). :func:`allocate` picks one option per scene
-so that the whole title spends the fewest bits for the quality asked, as in Netflix's
-"Dynamic optimizer — a perceptual video encoding optimization framework" (2018).
-
-The method is Lagrangian, "equal slope": at the optimum every scene sits where one more kbps buys
-the same VMAF (the slope dVMAF/dkbps is the Lagrange multiplier). Only the points on each scene's
-**upper concave hull** of VMAF over kbps can be such optima: a point under the hull is beaten by
-mixing its two hull neighbours, and along the hull the slope falls, so upgrading the scene with
-the steepest next step, one step at a time, visits the optimal allocation of each quality level
-it passes through. The weights cancel: a step of scene i raises the frame-weighted mean VMAF by
-``dv * n_i / N`` for ``dk * n_i / N`` more mean kbps, a ratio of ``dv / dk``.
-
-The constraints:
-
-* ``target_vmaf``: the frame-weighted mean VMAF must reach it. The ascent stops at the first step
-  that reaches it. That last step may overshoot, so it is re-chosen: from the state before it,
-  every single upgrade (to any allowed option, hull or not) that reaches the target is tried,
-  then trimmed by downgrading scenes greedily (largest saving first) to cheaper options that keep
-  the mean on target; the cheapest wins. The result spends at most the optimum plus the cost of
-  one hull step (the state before the last step is optimal for its own, lower, mean).
-* ``floor_vmaf``: every scene's ``floor_metric`` (its mean VMAF, or its 1%-low VMAF) must reach
-  it; the options under it are not allowed. A scene with no option at the floor keeps only its
-  best one and the allocation is marked unmet.
-* ``max_neighbour_ratio``: neighbouring scenes' bitrates may differ by at most this ratio (a rate
-  controller and a player buffer dislike jumps); the cheaper one of a pair too far apart is
-  upgraded until the pair fits. Quality only rises, so the other constraints keep holding.
-
-Scenes are numbered from 0 in notes, as in ``options``. Everything is a pure function of the
-recorded tables.
-"""
+"""The equal-slope allocation (see the package docstring for the method)."""
 
 from __future__ import annotations
 
@@ -43,7 +11,7 @@ from itertools import pairwise
 from ladderforge.errors import UsageError
 from ladderforge.policy.hull import pareto_front, upper_convex_hull
 
-__all__ = ["Allocation", "RungChunks", "SceneOption", "allocate", "allocation_curve", "rung_chunks"]
+__all__ = ["Allocation", "SceneOption", "allocate", "allocation_curve"]
 
 _EPS = 1e-9
 _FLOOR_METRICS = ("vmaf", "vmaf_low")
@@ -383,58 +351,3 @@ def allocation_curve(
         if not curve or (point.kbps > curve[-1].kbps and point.vmaf >= curve[-1].vmaf):
             curve.append(point)
     return curve
-
-
-@dataclass(frozen=True)
-class RungChunks:
-    """The option chosen for each chunk of one rung, and the single-CRF option beside it."""
-
-    chosen: tuple[SceneOption, ...]
-    """What each chunk is encoded at."""
-    single: tuple[SceneOption, ...]
-    """Each chunk at the rung's single CRF: what per-scene allocation is judged by."""
-    notes: tuple[str, ...]
-    """Why a per-scene constraint does not hold, one line each."""
-
-
-def rung_chunks(
-    options: Sequence[Sequence[SceneOption]],
-    frames: Sequence[int],
-    rung_q: float,
-    *,
-    per_scene: bool,
-    floor_vmaf: float | None = None,
-    max_neighbour_ratio: float | None = None,
-) -> RungChunks:
-    """The chunks of a rung at its single CRF ``rung_q``, or, with ``per_scene``, allocated to
-    hold the single CRF's frame-weighted mean VMAF for the fewest bits.
-
-    The fallback rule: without a floor or a neighbour cap the single CRF is always feasible,
-    so when the discrete ascent ends dearer than it (it can overshoot by one hull step) the
-    single CRF is kept. ``options[i]`` must contain an option at ``rung_q``.
-    """
-    try:
-        single = tuple(next(o for o in opts if o.q == rung_q) for opts in options)
-    except StopIteration:
-        raise _fail(
-            "rung_chunks", "options", f"an option at q={rung_q:g} per chunk", "none"
-        ) from None
-    if not per_scene:
-        return RungChunks(single, single, ())
-    target = sum(o.vmaf * n for o, n in zip(single, frames, strict=True)) / sum(frames)
-    alloc = allocate(
-        options,
-        frames,
-        target_vmaf=target,
-        floor_vmaf=floor_vmaf,
-        max_neighbour_ratio=max_neighbour_ratio,
-    )
-    chosen = alloc.choices
-    plain = floor_vmaf is None and max_neighbour_ratio is None
-    if plain and _mean_kbps(chosen, frames) > _mean_kbps(single, frames):
-        chosen = single
-    return RungChunks(chosen, single, alloc.notes)
-
-
-def _mean_kbps(options: Sequence[SceneOption], frames: Sequence[int]) -> float:
-    return sum(o.kbps * n for o, n in zip(options, frames, strict=True)) / sum(frames)

@@ -1,0 +1,43 @@
+"""Core value types shared by every layer: frozen, typed, serializable to JSON.
+
+``to_dict``/``from_dict`` give plain JSON-ready dicts (fractions as "num/den" strings) so that
+results can be stored, cached and exchanged without pickles.
+"""
+
+from ladderforge.types.ladder import (
+    LADDER_SCHEMA_VERSION,
+    ChunkRecord,
+    Ladder,
+    Rung,
+    RungAttempt,
+    RungCosts,
+)
+from ladderforge.types.media import (
+    CodecFacts,
+    EncodeResult,
+    EncodeSettings,
+    RateControl,
+    SourceInfo,
+    candidate_sizes,
+    even_size,
+)
+from ladderforge.types.quality import PooledScores, QualityResult, RDPoint
+
+__all__ = [
+    "LADDER_SCHEMA_VERSION",
+    "ChunkRecord",
+    "CodecFacts",
+    "EncodeResult",
+    "EncodeSettings",
+    "Ladder",
+    "PooledScores",
+    "QualityResult",
+    "RDPoint",
+    "RateControl",
+    "Rung",
+    "RungAttempt",
+    "RungCosts",
+    "SourceInfo",
+    "candidate_sizes",
+    "even_size",
+]

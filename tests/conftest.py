@@ -164,3 +164,32 @@ def kill_ffmpeg_once_writing() -> Iterator[Callable[[Path], None]]:
     yield start
     for thread in threads:
         thread.join(timeout=60)
+
+
+CORRUPTED = ".corrupted-on-purpose"
+"""A test that breaks a ladder JSON on purpose puts this file beside it."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_ladder_json_matches_the_schema(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """After the session: every ladder JSON (version 2) any test wrote validates against the
+    shipped JSON Schema (a failure shows as an error at the session's teardown)."""
+    yield
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from ladderforge.schemas import ladder_schema
+
+    validator = jsonschema.Draft202012Validator(ladder_schema())
+    bad = []
+    for path in tmp_path_factory.getbasetemp().rglob("*.ladder.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # tests that corrupt a ladder JSON on purpose
+        if data.get("schema") != "ladderforge.ladder/2" or (path.parent / CORRUPTED).exists():
+            continue
+        bad += [f"{path}: {e.json_path}: {e.message}" for e in validator.iter_errors(data)][:3]
+    assert not bad, "\n".join(bad[:20])

@@ -46,13 +46,6 @@ LAYER_OF: dict[str, str] = {
     "__main__": FACES,
     "run": EXECUTORS,
     "jobs": ORCHESTRATION,
-    # The orchestration modules before their move into ``jobs/``; drop each line once its file is
-    # gone (harmless while it stays).
-    "planner": ORCHESTRATION,
-    "pipeline": ORCHESTRATION,
-    "batch": ORCHESTRATION,
-    "outputs": ORCHESTRATION,
-    "verify": ORCHESTRATION,
     "policy": POLICY,
     "analysis": STAGES,
     "encoder": STAGES,
@@ -63,7 +56,7 @@ LAYER_OF: dict[str, str] = {
     "types": FOUNDATION,
     "errors": FOUNDATION,
     "demo_media": FOUNDATION,
-    "codecs": FOUNDATION,  # planned: plain codec facts (data only)
+    "schemas": FOUNDATION,  # JSON Schemas shipped as data
 }
 
 # Which layers a layer may import from. Down only; policy and the stages are both "below the

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
@@ -17,6 +16,7 @@ from ladderforge._cli.common import (
     err_console,
     fail,
     guarded,
+    print_table,
     progress_bar,
 )
 from ladderforge.analysis.schema import DEFAULT_ANALYSIS_PIXELS
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
                     progress.stop_task(task)
                     fail(exc, verbose=verbose)  # prints the error; the batch goes on
         if profiles:  # full width when piped: the table has many columns
-            (console if console.is_terminal else Console(width=200)).print(_summary(profiles))
+            print_table(_summary(profiles))
         if output is not None and profiles:
             written = guarded(lambda: write_profiles(profiles, output), verbose=verbose)
             console.print(f"features of {len(profiles)} title(s) written to {written}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ladderforge._cli.common import EXIT_ERROR, console, guarded
+from ladderforge._cli.common import EXIT_ERROR, console, guarded, print_table
 from ladderforge.media.capabilities import VMAF_MODELS
 
 
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
                 opts.replace("\\:", ":"),
             )
         table.add_row("filter xpsnr", _yes(caps.xpsnr), "")
-        console.print(table)
+        print_table(table)
         if not (caps.libvmaf and caps.encoders.get("x265")):
             console.print(
                 "[red]ladderforge needs libvmaf and libx265: set LADDERFORGE_FFMPEG to "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ladderforge._cli.common import console, guarded, progress_bar
+from ladderforge._cli.common import console, guarded, print_table, progress_bar
 from ladderforge.enhance import DEFAULT_PRESET
 
 enhance_app = typer.Typer(
@@ -153,7 +153,7 @@ def eval_cmd(
             f"{b['vmaf_neg']:.2f} -> {a['vmaf_neg']:.2f}",
             f"{b['psnr_y']:.2f} -> {a['psnr_y']:.2f}", "on" if r.enabled else "off",
         )  # fmt: skip
-    console.print(table)
+    print_table(table)
     bd = ladder_bd_rates(rungs) if len(rungs) > 1 else {}
     for metric, value in bd.items():
         console.print(f"BD-rate {metric}: " + ("n/a" if value is None else f"{value:+.2f}%"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ladderforge._cli.common import console, guarded
+from ladderforge._cli.common import console, guarded, print_table
 from ladderforge.store import atomic_write_json
 
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
                 f"{p.p5:.3f}",
                 f"{p.min:.3f}",
             )
-        console.print(table)
+        print_table(table)
         console.print(
             f"frames scored: {len(result.frame_indices)} of {result.frames_ref}; grid "
             f"{result.display_width}x{result.display_height}, scaler {result.scaler}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ladderforge._cli.common import console, guarded
+from ladderforge._cli.common import console, guarded, print_table
 from ladderforge.media import probe
 
 
@@ -36,4 +36,4 @@ def register(app: typer.Typer) -> None:
                 i.codec,
                 f"{i.color_matrix}/{i.color_range}",
             )
-        console.print(table)
+        print_table(table)

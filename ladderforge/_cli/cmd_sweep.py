@@ -9,7 +9,14 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from ladderforge._cli.common import EXIT_PARTIAL, console, err_console, guarded, progress_bar
+from ladderforge._cli.common import (
+    EXIT_PARTIAL,
+    console,
+    err_console,
+    guarded,
+    print_table,
+    progress_bar,
+)
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.types import Ladder
@@ -137,4 +144,4 @@ def _print_summary(ladders: Mapping[str, Ladder]) -> None:
                 f"{rung.vmaf:.2f}",
                 f"{rung.cost.encode_cpu_s or 0:.1f}",
             )
-    console.print(table)
+    print_table(table)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ladderforge._cli.common import console, guarded, progress_bar
+from ladderforge._cli.common import console, guarded, print_table, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 f"whole {i}", f"{a.q:g}", f"{a.vmaf:.2f}", f"{a.kbps:.0f}", f"{a.cpu_s:.1f}"
             )
-        console.print(table)
+        print_table(table)
         verdict = "within" if result.within_tolerance else "[yellow]MISSED[/]"
         console.print(
             f"{result.output_path}: q {result.q:g}, VMAF {result.vmaf:.2f} ({verdict} "

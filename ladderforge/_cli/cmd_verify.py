@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ladderforge._cli.common import console, guarded, progress_bar
+from ladderforge._cli.common import console, guarded, print_table, progress_bar
 
 EXIT_FAILED_CHECKS = 1
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         for c in checks:
             verdict = "[green]ok[/]" if c.ok else "[red]FAILED[/]"
             table.add_row(c.title, c.rung or "(all)", c.what, verdict, c.detail)
-        console.print(table)
+        print_table(table)
         failed = [c for c in checks if not c.ok]
         console.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
         if failed:

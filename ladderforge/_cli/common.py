@@ -17,6 +17,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from ladderforge.errors import LadderforgeError
 
@@ -27,6 +29,7 @@ __all__ = [
     "err_console",
     "fail",
     "guarded",
+    "print_table",
     "progress_bar",
 ]
 
@@ -60,8 +63,8 @@ def guarded(func: Callable[[], T], *, verbose: bool = False) -> T:
 
 
 @contextlib.contextmanager
-def progress_bar(*, transient: bool = False) -> Iterator[Progress]:
-    """A rich progress display on stderr (hidden when stderr is not a terminal)."""
+def progress_bar(*, transient: bool = False, disable: bool = False) -> Iterator[Progress]:
+    """A rich progress display on stderr (hidden when stderr is not a terminal, or disabled)."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -70,6 +73,7 @@ def progress_bar(*, transient: bool = False) -> Iterator[Progress]:
         TimeRemainingColumn(),
         console=err_console,
         transient=transient,
+        disable=disable,
     )
     with progress:
         yield progress
@@ -81,3 +85,17 @@ def setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+def print_table(table: Table, *, to_stderr: bool = False) -> None:
+    """A rich table on a terminal; plain tab-separated lines (header first, no markup, nothing
+    cut) when the output is a pipe or a file, for scripts."""
+    out = err_console if to_stderr else console
+    if out.is_terminal:
+        out.print(table)
+        return
+    columns = table.columns
+    lines = ["\t".join(Text.from_markup(str(c.header)).plain for c in columns)]
+    for row in zip(*(c.cells for c in columns), strict=True):
+        lines.append("\t".join(Text.from_markup(str(cell)).plain for cell in row))
+    typer.echo("\n".join(lines), err=to_stderr)

@@ -14,6 +14,7 @@ from ladderforge.encoder.base import (
     register_encoder,
 )
 from ladderforge.encoder.chunks import Chunk, ChunkedEncode, encode_chunked, plan_chunks
+from ladderforge.encoder.codec_string import codecs_from_stream
 from ladderforge.encoder.run import build_command, capabilities, check_available, encode
 from ladderforge.encoder.verify import Keyframe, check_rendition, keyframes
 
@@ -28,6 +29,7 @@ __all__ = [
     "check_available",
     "check_rendition",
     "codec_facts",
+    "codecs_from_stream",
     "encode",
     "encode_chunked",
     "get_encoder",

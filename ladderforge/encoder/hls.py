@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 SEGMENT_TYPES = ("fmp4", "mpegts")
+AUDIO_GROUP = "audio"
+"""GROUP-ID of the title's audio rendition in the master playlist."""
 
 PEAK_TO_MEAN = 1.5
 """BANDWIDTH / AVERAGE-BANDWIDTH assumed for unsegmented CRF encodes."""
@@ -82,8 +84,7 @@ def codecs_string(codec: str, width: int, height: int, fps: float, bit_depth: in
 
 def rung_name(rung: Rung) -> str:
     """Folder name of a rung's rendition: ``<height>p_<kbps>k``."""
-    kbps = rung.measured_bitrate_kbps or rung.bitrate_kbps
-    return f"{rung.settings.height}p_{round(kbps)}k"
+    return rung.name
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,21 @@ def master_playlist(
     (rung name -> media playlist) gives measured BANDWIDTH / AVERAGE-BANDWIDTH."""
     master = m3u8.M3U8()
     master.is_variant = True
+    audio = ladder.audio
+    groups: list[m3u8.Media] = []
+    if audio is not None:  # one audio group that every variant references
+        groups.append(
+            m3u8.Media(
+                uri=audio.playlist,
+                type="AUDIO",
+                group_id=AUDIO_GROUP,
+                name="audio",
+                default="YES",
+                autoselect="YES",
+                channels=str(audio.channels),
+            )
+        )
+        master.add_media(groups[0])
     for rung in sorted(ladder.rungs, key=lambda r: r.bitrate_kbps):
         s = rung.settings
         mean_bps = (rung.measured_bitrate_kbps or rung.bitrate_kbps) * 1000
@@ -171,6 +187,18 @@ def master_playlist(
         media = (packaged or {}).get(rung_name(rung))
         if media is not None:
             mean_bps, peak_bps = media.average_bps, max(media.peak_bps, media.average_bps)
+        # read from the stream's parameter sets once packaged, else from the table
+        codecs = (
+            rung.files.codecs
+            if rung.files
+            else codecs_string(s.codec, s.width, s.height, fps, bit_depth)
+        )
+        info: dict[str, object] = {}
+        if audio is not None:  # BANDWIDTH counts every rendition the variant plays
+            peak_bps += audio.peak_bps
+            mean_bps += audio.bitrate_kbps * 1000
+            codecs = f"{codecs},{audio.codecs}"
+            info["audio"] = AUDIO_GROUP
         master.add_playlist(
             m3u8.Playlist(
                 uri=f"{rung_name(rung)}/index.m3u8",
@@ -179,9 +207,10 @@ def master_playlist(
                     "average_bandwidth": math.ceil(mean_bps),
                     "resolution": f"{s.width}x{s.height}",
                     "frame_rate": round(fps, 3),
-                    "codecs": codecs_string(s.codec, s.width, s.height, fps, bit_depth),
+                    "codecs": codecs,
+                    **info,
                 },
-                media=[],
+                media=groups,
                 base_uri=None,
             )
         )

@@ -43,8 +43,8 @@ class _X26xEncoder(BaseEncoder):
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
     ) -> list[str]:
-        if settings.rate_control == "crf":
-            return ["-crf", f"{settings.q:g}"]
+        if settings.rate_control == "crf":  # with maxrate: capped CRF
+            return ["-crf", f"{settings.q:g}", *vbv_args(settings)]
         if settings.rate_control == "qp":
             return ["-qp", f"{int(settings.q or 0)}"]
         return ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]
@@ -132,8 +132,8 @@ class SvtAv1Encoder(BaseEncoder):
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
     ) -> list[str]:
-        if settings.rate_control == "crf":
-            return ["-crf", f"{int(settings.q or 0)}"]
+        if settings.rate_control == "crf":  # with maxrate: SVT-AV1's capped CRF (max_bit_rate)
+            return ["-crf", f"{int(settings.q or 0)}", *vbv_args(settings)]
         if settings.rate_control == "qp":
             return ["-qp", f"{int(settings.q or 0)}"]
         return ["-b:v", f"{settings.bitrate_kbps:g}k", *vbv_args(settings)]

@@ -20,9 +20,17 @@ from ladderforge.errors import LadderforgeError, MediaNotFoundError, UsageError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback
 from ladderforge.jobs.title import TitlePlan, plan_title
+from ladderforge.media.probe import check_input_file
 from ladderforge.store import atomic_write_bytes, ensure_writable_dir
 
-__all__ = ["BatchReport", "TitleSource", "read_manifest", "run_batch", "summary_frame"]
+__all__ = [
+    "BatchReport",
+    "TitleSource",
+    "check_sources",
+    "read_manifest",
+    "run_batch",
+    "summary_frame",
+]
 
 _MANIFEST_COLUMNS = {"path", "title"}
 
@@ -83,6 +91,21 @@ def read_manifest(path: str | os.PathLike[str]) -> list[TitleSource]:
     return found
 
 
+def check_sources(titles: Sequence[TitleSource]) -> None:
+    """Every source must exist and be readable, checked before any work (all problems at once);
+    a file whose content is bad fails its own title later and the batch goes on."""
+    problems = []
+    for t in titles:
+        try:
+            check_input_file(t.path)
+        except MediaNotFoundError as exc:
+            problems.append(exc.message)
+        except LadderforgeError:
+            pass  # e.g. an empty file: a bad title, reported with the others at the end
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
 @dataclass
 class BatchReport:
     """What a batch did: one plan per finished title, one message per failed title."""
@@ -105,6 +128,7 @@ def run_batch(
     names its own outputs."""
     out = ensure_writable_dir(Path(out_dir))
     titles = [s if isinstance(s, TitleSource) else TitleSource(Path(s)) for s in sources]
+    check_sources(titles)
     names = [t.title for t in titles]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -47,6 +47,7 @@ class LadderConfig:
     min_rate_ratio: float = _RULES.min_rate_ratio
     max_rate_ratio: float = _RULES.max_rate_ratio
     max_rungs: int = _RULES.max_rungs
+    allow_resolution_dips: bool = _RULES.allow_resolution_dips
     probe_segments: int = 3
     """Probe mode: short segments spanning the title's complexity."""
     probe_segment_s: float = 2.0
@@ -67,6 +68,13 @@ class LadderConfig:
     """Per-scene: no chunk's VMAF below this."""
     max_scene_rate_ratio: float | None = None
     """Per-scene: neighbouring chunks' bitrates differ by at most this factor."""
+    vbv: str = "off"
+    """``off`` (uncapped CRF) or ``capped``: maxrate = ``vbv_ratio`` x the rung's bitrate,
+    bufsize = ``vbv_buffer_ratio`` x maxrate, passed to the encoder and recorded."""
+    vbv_ratio: float = 1.5
+    """Capped CRF: maxrate over the rung's expected bitrate."""
+    vbv_buffer_ratio: float = 2.0
+    """Capped CRF: VBV buffer (kbit) over maxrate (kbps)."""
     open_loop: bool = False
     """Encode each rung once at its predicted CRF (no correction): today's behaviour before the
     closed loop, kept for comparison."""
@@ -78,6 +86,14 @@ class LadderConfig:
     """HLS segments: ``fmp4`` (CMAF-style init + .m4s) or ``mpegts``."""
     model_path: Path | None = None
     """A model file; None: the backend's shipped model for the preset."""
+    audio: bool = True
+    """Package the source's audio (one AAC-LC stereo rendition) when it has one."""
+    audio_bitrate_kbps: int = 128
+    """Bitrate of the audio rendition."""
+    work_dir: Path | None = None
+    """Where work files go (probe segments, chunk encodes, stores); None: ``OUT/.work``."""
+    keep_work: bool = False
+    """Keep a title's work files after it succeeded (they are removed otherwise)."""
     cost: CostModel = field(default_factory=CostModel)
     workers: int = 1
 
@@ -94,6 +110,8 @@ class LadderConfig:
                 f"The 'segment_type' parameter must be one of {', '.join(SEGMENT_TYPES)}. "
                 f"Got {self.segment_type!r} instead."
             )
+        if self.vbv not in ("off", "capped"):
+            raise UsageError(f"The 'vbv' parameter must be 'off' or 'capped'. Got {self.vbv!r}.")
         if not self.tolerance > 0:
             raise UsageError(f"The 'tolerance' parameter must be > 0. Got {self.tolerance!r}.")
         if self.max_encodes < 1:
@@ -127,6 +145,20 @@ class LadderConfig:
 
     def ladder_options(self) -> dict[str, Any]:
         return self.rules.options()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, JSON-ready (recorded in the ladder JSON's provenance)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "cost":
+                value = {c.name: getattr(value, c.name) for c in fields(value)}
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
 
 
 def check_can_encode(codec: str) -> None:

@@ -78,8 +78,19 @@ class TitleJob:
 
     @property
     def work(self) -> Path:
-        """The title's folder under the output folder."""
+        """The title's work folder: probe segments, sweeps, chunk encodes, stores (removed
+        after success unless ``keep_work``)."""
+        return (self.config.work_dir or self.out_dir / ".work") / self.title
+
+    @property
+    def deliver(self) -> Path:
+        """The title's folder under the output folder: only what ships."""
         return self.out_dir / self.title
+
+    @property
+    def model_used(self) -> RDModel | None:
+        """The model, when a step of this title used it."""
+        return self.__dict__.get("model")
 
     @property
     def fps(self) -> float:

@@ -33,6 +33,8 @@ class LadderRules:
     """Most bitrate ratio between neighbouring rungs (a note when it cannot hold)."""
     max_rungs: int = 6
     """Most rungs."""
+    allow_resolution_dips: bool = False
+    """Let a rung's resolution fall as its bitrate rises (off: never)."""
 
     def options(self) -> dict[str, Any]:
         """The keywords of :func:`~ladderforge.policy.ladder_from_hull`."""

@@ -71,6 +71,13 @@ class Mode(ABC):
     def rd_points(self, job: TitleJob) -> list[RDPoint]:
         """The candidates the ladder is chosen from."""
 
+    @classmethod
+    def planned_encodes(
+        cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
+    ) -> list[tuple[int, int, int]]:
+        """(width, height, frames) of every encode :meth:`rd_points` would run (dry run)."""
+        return []
+
     @abstractmethod
     def chunk_options(self, job: TitleJob, rung: Rung) -> list[list[SceneOption]]:
         """Each chunk's options at the rung's size; each includes the rung's own q."""
@@ -158,6 +165,15 @@ class ProbeMode(PredictMode):
         self.calibration = run_probes(job)
         return super().rd_points(job)
 
+    @classmethod
+    def planned_encodes(
+        cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
+    ) -> list[tuple[int, int, int]]:
+        seg = min(frames, round(config.probe_segment_s * fps))
+        heights = [sizes[0], sizes[-1]] if len(sizes) > 1 else sizes
+        per_size = config.probe_segments * len(config.probe_crfs)
+        return [(w, h, seg) for w, h in heights for _ in range(per_size)]
+
 
 class ExhaustiveMode(Mode):
     """Every (height, CRF) of the sweep grid encoded and measured."""
@@ -194,6 +210,12 @@ class ExhaustiveMode(Mode):
         points = [p.rd_point() for p in report.points]
         job.decision_cpu_s += sum(p.cost_cpu_s for p in points)
         return points
+
+    @classmethod
+    def planned_encodes(
+        cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
+    ) -> list[tuple[int, int, int]]:
+        return [(w, h, frames) for w, h in sizes for _ in config.sweep_crfs]
 
     def chunk_options(self, job: TitleJob, rung: Rung) -> list[list[SceneOption]]:
         """Per-scene: measured chunk curves (every chunk at every sweep CRF at the rung's size,

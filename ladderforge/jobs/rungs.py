@@ -18,21 +18,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from ladderforge.encoder.chunks import ChunkedEncode, encode_chunked
-from ladderforge.encoder.hls import MediaPlaylist, package_hls, rung_name
+from ladderforge.encoder.codec_string import codecs_from_stream
+from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.policy.cost import RungSpend, ladder_costs
 from ladderforge.policy.per_scene import RungChunks, rung_chunks
 from ladderforge.policy.target import next_q, pick, within
 from ladderforge.store import atomic_write_json
-from ladderforge.types import ChunkRecord, EncodeSettings, QualityResult, Rung, RungAttempt
+from ladderforge.types import (
+    ChunkRecord,
+    EncodeSettings,
+    QualityResult,
+    Rung,
+    RungAttempt,
+    RungFiles,
+)
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["encode_rungs", "with_costs"]
@@ -67,18 +73,30 @@ def encode_rungs(
         else:
             shipped = encode.at(0.0)
             measured = _measured_rung(job, rung, plan, shipped)
-        out.append(measured)
-        name = rung_name(measured)
-        _publish(shipped.encoded.output_path, job.work / f"{name}.mp4")
         job.stage(f"{what}: packaging")
-        packaged[name] = package_hls(
+        media = package_hls(
             shipped.encoded.output_path,
-            job.work / name,
+            job.deliver / measured.name,
             codec=s.codec,
             segment_type=job.config.segment_type,
         )
+        packaged[measured.name] = media
+        out.append(replace(measured, files=_files(job, measured, media, shipped)))
     shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
     return out, packaged, notes
+
+
+def _files(job: TitleJob, rung: Rung, media: MediaPlaylist, shipped: _Shipped) -> RungFiles:
+    folder = media.path.parent
+    init = folder / "init.mp4"
+    return RungFiles(
+        playlist=media.path.relative_to(job.deliver).as_posix(),
+        init=init.relative_to(job.deliver).as_posix() if init.exists() else None,
+        segments=media.segments,
+        codecs=codecs_from_stream(init if init.exists() else shipped.encoded.output_path),
+        peak_bps=media.peak_bps,
+        average_bps=media.average_bps,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +152,7 @@ def _measure_stored(
     job: TitleJob, settings: Sequence[EncodeSettings], encoded: ChunkedEncode
 ) -> QualityResult:
     """The rendition's measurement, stored under the key of its source and chunk settings."""
-    metrics = ("vmaf", "vmaf_neg") if job.config.validate else ("vmaf",)
+    metrics = ("vmaf", "vmaf_neg", "psnr") if job.config.validate else ("vmaf",)
     ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
     key = hashlib.sha256(json.dumps([*ident, *metrics]).encode()).hexdigest()[:24]
     stored = job.work / "measured" / f"{key}.json"
@@ -214,20 +232,11 @@ def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shippe
         settings=rung.settings.with_(q=shipped.q),
         measured_bitrate_kbps=encoded.bitrate_kbps,
         measured_vmaf=quality.vmaf,
+        measured_vmaf_neg=quality.pooled["vmaf_neg"].mean if "vmaf_neg" in quality.pooled else None,
+        measured_psnr_y=quality.pooled["psnr_y"].mean if "psnr_y" in quality.pooled else None,
         cost=replace(rung.cost, encode_cpu_s_measured=encoded.cpu_s),
         chunks=records,
     )
-
-
-def _publish(stored: Path, visible: Path) -> None:
-    """Give a stored rendition its readable name (a hard link; a copy across file systems)."""
-    if visible.exists():
-        visible.unlink()
-    try:
-        os.link(stored, visible)
-    except OSError:
-        shutil.copyfile(stored, visible)
-    log.debug("rendition %s", visible)
 
 
 def with_costs(job: TitleJob, rungs: list[Rung]) -> list[Rung]:

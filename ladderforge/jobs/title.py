@@ -15,20 +15,23 @@ resumes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from ladderforge.encoder.hls import MediaPlaylist, write_master
+from ladderforge.encoder.hls import MediaPlaylist
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback, TitleJob
+from ladderforge.jobs.delivery import check_source_audio, deliver
 from ladderforge.jobs.modes import make_mode
 from ladderforge.jobs.rungs import encode_rungs, with_costs
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.policy.calibrate import ProbeResult
-from ladderforge.store import atomic_write_json
+from ladderforge.policy.ladder import cap_rungs
 from ladderforge.types import Ladder
 
 __all__ = ["TitlePlan", "plan_title"]
@@ -46,6 +49,10 @@ class TitlePlan:
     surface: pl.DataFrame | None = None
     loop_cpu_s: float = 0.0
     """CPU seconds of closed-loop encodes that did not ship (decision overhead too)."""
+    deliver_bytes: int = 0
+    """Bytes of what ships (``OUT/<title>/``)."""
+    work_bytes: int = 0
+    """Bytes of the title's work files when it finished (removed unless ``keep_work``)."""
 
 
 def plan_title(
@@ -58,34 +65,49 @@ def plan_title(
 ) -> TitlePlan:
     """Choose (and optionally encode and validate) the ladder of one title.
 
-    Writes ``out_dir/<title>.ladder.json`` and ``out_dir/<title>/master.m3u8`` (with the
-    renditions and HLS media playlists beside it when encoding). ``title`` names the outputs
-    (default: the file name without extension). Raises a :class:`LadderforgeError` subclass
-    naming the file and the problem.
+    ``out_dir/<title>/`` receives what ships: ``<title>.ladder.json`` and, when encoding, the
+    HLS media playlists and segments of every rung with ``master.m3u8``; a plan that was not
+    encoded gets ``master.plan.m3u8`` instead (its variants do not exist yet). Work files go to
+    ``config.work_dir`` (default ``out_dir/.work``), removed after success unless
+    ``keep_work``. ``title`` names the outputs (default: the file name without extension).
+    Raises a :class:`LadderforgeError` subclass naming the file and the problem.
     """
     config = config or LadderConfig()
     job = TitleJob.open(source, out_dir, config=config, title=title, on_stage=on_stage)
+    check_source_audio(job)
     mode = make_mode(config.mode)
     job.stage(mode.deciding)
     points = mode.rd_points(job)
     rungs, notes = ladder_from_hull(
         upper_convex_hull(points), source_height=job.info.height, **config.ladder_options()
     )
+    if config.vbv == "capped":
+        rungs = cap_rungs(rungs, ratio=config.vbv_ratio, buffer_ratio=config.vbv_buffer_ratio)
     packaged: dict[str, MediaPlaylist] = {}
     if config.encodes:
         rungs, packaged, encode_notes = encode_rungs(job, mode, rungs)
         notes = [*notes, *encode_notes]
-    ladder = Ladder(
-        job.title, job.info, tuple(with_costs(job, rungs)), mode=mode.name, notes=tuple(notes)
-    )
-    atomic_write_json(Path(out_dir) / f"{job.title}.ladder.json", ladder.to_dict())
-    write_master(
-        ladder,
-        job.work / "master.m3u8",
-        fps=job.fps,
-        bit_depth=job.info.bit_depth,
-        packaged=packaged,
-    )
+    ladder = deliver(job, mode.name, with_costs(job, rungs), notes, packaged)
+    work_bytes = _size(job.work)
+    if not config.keep_work:
+        _remove_work(job)
     return TitlePlan(
-        ladder, job.decision_cpu_s, job.analysis_s, job.probes, job.surface, job.loop_cpu_s
+        ladder,
+        job.decision_cpu_s,
+        job.analysis_s,
+        job.probes,
+        job.surface,
+        job.loop_cpu_s,
+        deliver_bytes=_size(job.deliver),
+        work_bytes=work_bytes,
     )
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def _remove_work(job: TitleJob) -> None:
+    shutil.rmtree(job.work, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the shared work root, once no title uses it
+        job.work.parent.rmdir()

@@ -1,8 +1,10 @@
 """Checking a produced ladder folder (``ladderforge ladder ... --encode`` output) end to end.
 
-For every ``<title>.ladder.json`` in the folder:
+For every ``<title>/<title>.ladder.json`` in the folder (and ``<title>.ladder.json`` beside the
+title folders, as version-1 outputs were written):
 
-- **frames**: each rung's rendition ``<title>/<rung>.mp4`` has the source's frame count, with
+- **frames**: each rung's rendition, read through its HLS media playlist
+  ``<title>/<rung>/index.m3u8`` as a player reads it, has the source's frame count, with
   strictly increasing, unique timestamps;
 - **keyframes**: every rendition is closed-GOP and its IDR frames sit at the same frames in every
   rung (and on the chunk starts recorded in the ladder JSON), so players can switch anywhere a
@@ -24,13 +26,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import m3u8
 
+from ladderforge.encoder.audio import check_audio
+from ladderforge.encoder.dash import check_mpd
 from ladderforge.encoder.hls import read_media_playlist, rung_name
 from ladderforge.encoder.verify import check_rendition, keyframes
 from ladderforge.errors import LadderforgeError, UsageError
-from ladderforge.types import Ladder, Rung, SourceInfo
+from ladderforge.schemas import ladder_schema
+from ladderforge.types import LADDER_SCHEMA_VERSION, Ladder, Rung, SourceInfo
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["Check", "verify_output"]
@@ -44,18 +50,19 @@ class Check:
     rung: str
     """The rung name, or ``""`` for the title as a whole."""
     what: str
-    """``frames``, ``keyframes``, ``playlist`` or ``vmaf``."""
+    """``schema``, ``frames``, ``keyframes``, ``playlist``, ``dash``, ``audio`` or ``vmaf``."""
     ok: bool
     detail: str
 
 
-def _ladders(folder: Path) -> list[tuple[Path, Ladder]]:
+def _ladders(folder: Path) -> list[tuple[Path, Ladder, dict[str, Any]]]:
     if not folder.is_dir():
         raise UsageError(f"{folder}: is not a folder (give the output folder of 'ladder')")
     found = []
-    for path in sorted(folder.glob("*.ladder.json")):
+    for path in sorted([*folder.glob("*/*.ladder.json"), *folder.glob("*.ladder.json")]):
         try:
-            found.append((path, Ladder.from_dict(json.loads(path.read_text()))))
+            raw = json.loads(path.read_text())
+            found.append((path, Ladder.from_dict(raw), raw))
         except (ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: is not a ladder JSON ({exc})") from exc
     if not found:
@@ -72,20 +79,22 @@ def verify_output(
 ) -> list[Check]:
     """All checks of every ladder in ``folder``; a failed check has ``ok=False``."""
     checks: list[Check] = []
-    for _, ladder in _ladders(Path(folder)):
-        checks += _verify_title(Path(folder), ladder, vmaf, vmaf_tolerance, on_stage)
+    for path, ladder, raw in _ladders(Path(folder)):
+        deliver = path.parent if path.parent.name == ladder.title else path.parent / ladder.title
+        checks.append(_check_schema(ladder.title, path, raw))
+        checks += _verify_title(deliver, ladder, vmaf, vmaf_tolerance, on_stage)
     return checks
 
 
 def _verify_title(
-    folder: Path,
+    work: Path,
     ladder: Ladder,
     vmaf: bool,
     tolerance: float,
     on_stage: Callable[[str], None] | None,
 ) -> list[Check]:
+    """The checks of one title whose deliverables are in ``work``."""
     title, source = ladder.title, ladder.source
-    work = folder / title
     checks: list[Check] = []
 
     def add(rung: str, what: str, problems: list[str], ok_detail: str) -> None:
@@ -98,7 +107,7 @@ def _verify_title(
     idr_by_rung: dict[str, list[int]] = {}
     for rung in ladder.rungs:
         name = rung_name(rung)
-        path = work / f"{name}.mp4"
+        path = work / name / "index.m3u8"
         if not path.exists():
             add(name, "frames", [f"{path} is missing"], "")
             continue
@@ -138,7 +147,48 @@ def _verify_title(
         f"IDR frames aligned across {len(idr_by_rung)} rungs",
     )
     checks.append(_check_master(title, work / "master.m3u8", ladder))
+    checks += _check_dash_and_audio(work, ladder, source)
     return checks
+
+
+def _check_dash_and_audio(work: Path, ladder: Ladder, source: SourceInfo) -> list[Check]:
+    """The DASH manifest (timeline, segments, alignment) and the audio rendition (segments on
+    the chunk boundaries, duration), when the ladder declares them."""
+    checks = []
+    if "dash" in ladder.manifests:
+        problems = check_mpd(
+            work / ladder.manifests["dash"],
+            duration_s=source.duration_s,
+            frame_rate=source.frame_rate,
+        )
+        detail = "; ".join(problems[:5]) or f"{ladder.manifests['dash']}: timeline and segments"
+        checks.append(Check(ladder.title, "", "dash", not problems, detail))
+    if ladder.audio is not None:
+        fps = float(source.frame_rate)
+        starts = [c.start for c in ladder.rungs[0].chunks] if ladder.rungs else [0]
+        problems = check_audio(
+            (work / ladder.audio.playlist).parent,
+            boundaries_s=[s / fps for s in starts],
+            duration_s=source.duration_s,
+        )
+        detail = "; ".join(problems[:5]) or f"{ladder.audio.segments} segments on the chunks"
+        checks.append(Check(ladder.title, "audio", "audio", not problems, detail))
+    elif source.has_audio:
+        checks.append(
+            Check(ladder.title, "audio", "audio", True, "the source's audio was left out")
+        )
+    return checks
+
+
+def _check_schema(title: str, path: Path, raw: dict[str, Any]) -> Check:
+    """The ladder JSON against the shipped JSON Schema of its version (version 1 had none)."""
+    if raw.get("schema") != LADDER_SCHEMA_VERSION:
+        return Check(title, "", "schema", True, f"{raw.get('schema')}: no JSON Schema to check")
+    import jsonschema
+
+    errors = list(jsonschema.Draft202012Validator(ladder_schema()).iter_errors(raw))
+    problems = [f"{path.name}: {e.json_path}: {e.message}" for e in errors[:5]]
+    return Check(title, "", "schema", not problems, "; ".join(problems) or LADDER_SCHEMA_VERSION)
 
 
 def _check_media_playlist(

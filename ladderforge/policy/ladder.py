@@ -28,6 +28,7 @@ The algorithm:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.hull import upper_convex_hull
 from ladderforge.types import RDPoint, Rung, RungCosts
 
-__all__ = ["ladder_from_hull"]
+__all__ = ["cap_rungs", "ladder_from_hull"]
 
 _EPS = 1e-9
 
@@ -50,11 +51,13 @@ class _Spacing:
     min_step_vmaf: float
     min_rate_ratio: float
     max_rate_ratio: float
+    allow_resolution_dips: bool = False
 
     def allowed(self, low: RDPoint, high: RDPoint) -> bool:
         return (
             high.quality - low.quality >= self.min_step_vmaf - _EPS
             and high.bitrate_kbps >= low.bitrate_kbps * self.min_rate_ratio * (1 - _EPS)
+            and (self.allow_resolution_dips or high.height >= low.height)
         )
 
     def cost(self, low: RDPoint, high: RDPoint) -> Cost:
@@ -232,6 +235,7 @@ def ladder_from_hull(
     max_rate_ratio: float = 2.0,
     max_rungs: int = 8,
     min_rungs: int = 1,
+    allow_resolution_dips: bool = False,
 ) -> tuple[list[Rung], list[str]]:
     """Choose a ladder's rungs from RD points (see the module doc for the algorithm).
 
@@ -246,6 +250,8 @@ def ladder_from_hull(
         max_rungs: most rungs.
         min_rungs: fewest rungs wanted; fewer are returned, with a warning, when the hard
             spacing rules do not allow as many.
+        allow_resolution_dips: let a rung be shorter than the one below it (players and
+            viewers dislike a picture that gets smaller as the bitrate rises; off by default).
 
     Returns:
         The rungs, lowest bitrate first, and warnings (targets not met, spacing not kept).
@@ -253,7 +259,7 @@ def ladder_from_hull(
     Raises:
         UsageError: a parameter out of range, or no point at or below ``source_height``.
     """
-    spacing = _Spacing(min_step_vmaf, min_rate_ratio, max_rate_ratio)
+    spacing = _Spacing(min_step_vmaf, min_rate_ratio, max_rate_ratio, allow_resolution_dips)
     _validate(source_height, top_vmaf, floor_vmaf, spacing, (min_rungs, max_rungs))
     allowed = [p for p in hull if p.height <= source_height]
     if not hull:
@@ -273,3 +279,21 @@ def ladder_from_hull(
     rungs = [span[i] for i in chosen]
     warnings += chain_warnings + _gap_warnings(rungs, max_rate_ratio)
     return [_to_rung(p) for p in rungs], warnings
+
+
+def cap_rungs(rungs: Sequence[Rung], *, ratio: float, buffer_ratio: float = 2.0) -> list[Rung]:
+    """Capped CRF: each rung's VBV maximum rate is ``ratio`` x its expected bitrate, its buffer
+    ``buffer_ratio`` x that maximum (kbit), so CDNs and players see bounded peaks."""
+    if not ratio >= 1.0 or not buffer_ratio > 0:
+        raise UsageError(
+            "The 'ratio' parameter of cap_rungs must be >= 1 and 'buffer_ratio' > 0. "
+            f"Got {ratio!r} and {buffer_ratio!r} instead."
+        )
+    out = []
+    for r in rungs:
+        maxrate = round(r.bitrate_kbps * ratio, 1)
+        capped = r.settings.with_(
+            maxrate_kbps=maxrate, bufsize_kbits=round(maxrate * buffer_ratio, 1)
+        )
+        out.append(dataclasses.replace(r, settings=capped))
+    return out

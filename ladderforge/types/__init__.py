@@ -6,11 +6,14 @@ results can be stored, cached and exchanged without pickles.
 
 from ladderforge.types.ladder import (
     LADDER_SCHEMA_VERSION,
+    AudioFiles,
     ChunkRecord,
     Ladder,
+    Provenance,
     Rung,
     RungAttempt,
     RungCosts,
+    RungFiles,
 )
 from ladderforge.types.media import (
     CodecFacts,
@@ -25,18 +28,21 @@ from ladderforge.types.quality import PooledScores, QualityResult, RDPoint
 
 __all__ = [
     "LADDER_SCHEMA_VERSION",
+    "AudioFiles",
     "ChunkRecord",
     "CodecFacts",
     "EncodeResult",
     "EncodeSettings",
     "Ladder",
     "PooledScores",
+    "Provenance",
     "QualityResult",
     "RDPoint",
     "RateControl",
     "Rung",
     "RungAttempt",
     "RungCosts",
+    "RungFiles",
     "SourceInfo",
     "candidate_sizes",
     "even_size",

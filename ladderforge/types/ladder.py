@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ladderforge.errors import UsageError
-from ladderforge.types.media import EncodeSettings, SourceInfo
+from ladderforge.types.media import EncodeSettings, SourceInfo, _to_jsonable
 
-LADDER_SCHEMA_VERSION = "ladderforge.ladder/1"
+LADDER_SCHEMA_VERSION = "ladderforge.ladder/2"
+READABLE_SCHEMAS = ("ladderforge.ladder/1", LADDER_SCHEMA_VERSION)
 
 
 def _optional_floats(obj: Any) -> dict[str, float]:
@@ -102,19 +103,44 @@ class RungAttempt:
 
 
 @dataclass(frozen=True)
+class RungFiles:
+    """Where a packaged rung lies, relative to its title's folder."""
+
+    playlist: str
+    """The HLS media playlist, e.g. ``272p_180k/index.m3u8``."""
+    init: str | None
+    """The fMP4 init segment (None for MPEG-TS segments)."""
+    segments: int
+    """Number of media segments."""
+    codecs: str
+    """RFC 6381 CODECS of the stream, read from its parameter sets."""
+    peak_bps: float
+    """Highest segment bitrate (HLS BANDWIDTH, DASH bandwidth)."""
+    average_bps: float
+    """Mean bitrate of the segments (HLS AVERAGE-BANDWIDTH)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RungFiles:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
 class Rung:
     """One rung of a ladder."""
 
     settings: EncodeSettings
-    """How to encode the rung."""
+    """How to encode the rung (after a closed loop: the CRF that shipped)."""
     bitrate_kbps: float
-    """Expected bitrate (measured in exhaustive mode, predicted otherwise)."""
+    """Predicted bitrate (the sweep's measured point in exhaustive mode)."""
     vmaf: float
-    """Expected VMAF."""
+    """Predicted VMAF (the sweep's in exhaustive mode): what the rung declared."""
     measured_bitrate_kbps: float | None = None
-    """Measured after encoding/validation."""
+    """Measured bitrate of the encoded rendition."""
     measured_vmaf: float | None = None
-    """Measured after encoding/validation."""
+    """Measured mean VMAF of the whole encoded rendition."""
     cost: RungCosts = field(default_factory=RungCosts)
     """CPU seconds and prices attached by the cost model."""
     chunks: tuple[ChunkRecord, ...] = ()
@@ -123,6 +149,18 @@ class Rung:
     """Closed loop: the VMAF the rung declared before it was encoded."""
     attempts: tuple[RungAttempt, ...] = ()
     """Closed loop: every encode of the rung, in order; the shipped one is in ``settings``."""
+    measured_vmaf_neg: float | None = None
+    """Measured VMAF NEG (``--validate``)."""
+    measured_psnr_y: float | None = None
+    """Measured luma PSNR, dB (``--validate``)."""
+    files: RungFiles | None = None
+    """The packaged rendition's files (None until packaged)."""
+
+    @property
+    def name(self) -> str:
+        """The rung's folder name: ``<height>p_<kbps>k`` (measured kbps once encoded)."""
+        kbps = self.measured_bitrate_kbps or self.bitrate_kbps
+        return f"{self.settings.height}p_{round(kbps)}k"
 
     @property
     def chunk_predicted_kbps(self) -> float | None:
@@ -133,33 +171,79 @@ class Rung:
         return sum(c.predicted_kbps * c.frames for c in self.chunks) / frames
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        measured = {
+            "kbps": self.measured_bitrate_kbps,
+            "vmaf": self.measured_vmaf,
+            "vmaf_neg": self.measured_vmaf_neg,
+            "psnr_y": self.measured_psnr_y,
+        }
+        return {
+            "name": self.name,
+            "resolution": f"{self.settings.width}x{self.settings.height}",
             "settings": self.settings.to_dict(),
-            "bitrate_kbps": self.bitrate_kbps,
-            "vmaf": self.vmaf,
-            "measured_bitrate_kbps": self.measured_bitrate_kbps,
-            "measured_vmaf": self.measured_vmaf,
-            "cost": self.cost.to_dict(),
-            "chunks": [c.to_dict() for c in self.chunks],
+            "predicted": {"kbps": self.bitrate_kbps, "vmaf": self.vmaf},
+            "measured": {k: v for k, v in measured.items() if v is not None} or None,
             "target_vmaf": self.target_vmaf,
             "attempts": [a.to_dict() for a in self.attempts],
+            "cost": self.cost.to_dict(),
+            "files": self.files.to_dict() if self.files else None,
+            "chunks": [c.to_dict() for c in self.chunks],
         }
-        data["resolution"] = f"{self.settings.width}x{self.settings.height}"
-        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rung:
+        """A rung of schema version 2, or of version 1 (flat predicted/measured keys)."""
+        if "predicted" in data:
+            measured = data.get("measured") or {}
+            figures = {
+                "bitrate_kbps": data["predicted"]["kbps"],
+                "vmaf": data["predicted"]["vmaf"],
+                "measured_bitrate_kbps": measured.get("kbps"),
+                "measured_vmaf": measured.get("vmaf"),
+                "measured_vmaf_neg": measured.get("vmaf_neg"),
+                "measured_psnr_y": measured.get("psnr_y"),
+            }
+        else:  # version 1
+            figures = {
+                "bitrate_kbps": data["bitrate_kbps"],
+                "vmaf": data["vmaf"],
+                "measured_bitrate_kbps": data.get("measured_bitrate_kbps"),
+                "measured_vmaf": data.get("measured_vmaf"),
+            }
         return cls(
             settings=EncodeSettings.from_dict(data["settings"]),
-            bitrate_kbps=data["bitrate_kbps"],
-            vmaf=data["vmaf"],
-            measured_bitrate_kbps=data.get("measured_bitrate_kbps"),
-            measured_vmaf=data.get("measured_vmaf"),
             cost=RungCosts.from_dict(data.get("cost") or {}),
             chunks=tuple(ChunkRecord.from_dict(c) for c in data.get("chunks", ())),
             target_vmaf=data.get("target_vmaf"),
             attempts=tuple(RungAttempt.from_dict(a) for a in data.get("attempts", ())),
+            files=RungFiles.from_dict(data["files"]) if data.get("files") else None,
+            **figures,
         )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What made a ladder: tool, model, configuration, time."""
+
+    ladderforge: str
+    """ladderforge's version."""
+    ffmpeg: str
+    """The ffmpeg (and libvmaf) version string."""
+    created: str
+    """When the ladder was written (ISO 8601, UTC)."""
+    model: str | None = None
+    """The learned model that predicted the surface (shipped name or file), if any."""
+    model_fingerprint: str | None = None
+    """Fingerprint of the model's training data."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """Every setting of the run (the library's configuration, as JSON)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _to_jsonable(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Provenance:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -176,23 +260,33 @@ class Ladder:
     """How it was chosen: ``exhaustive``, ``predict``, ``probe``."""
     notes: tuple[str, ...] = ()
     """Warnings and remarks (e.g. a target that could not be met)."""
+    provenance: Provenance | None = None
+    """What made the ladder."""
+    audio: AudioFiles | None = None
+    """The packaged audio rendition, when the title has one."""
+    manifests: dict[str, str] = field(default_factory=dict)
+    """Manifest kind (``hls``, ``dash``, ``hls_plan``) -> path relative to the title folder."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": LADDER_SCHEMA_VERSION,
             "title": self.title,
             "mode": self.mode,
+            "provenance": self.provenance.to_dict() if self.provenance else None,
             "source": self.source.to_dict() if self.source else None,
+            "manifests": dict(self.manifests),
+            "audio": self.audio.to_dict() if self.audio else None,
             "rungs": [r.to_dict() for r in self.rungs],
             "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
-        if data.get("schema") != LADDER_SCHEMA_VERSION:
+        """Reads schema versions 1 and 2."""
+        if data.get("schema") not in READABLE_SCHEMAS:
             raise UsageError(
                 f"Ladder JSON of schema {data.get('schema')!r} cannot be read; this version of "
-                f"ladderforge reads {LADDER_SCHEMA_VERSION!r}."
+                f"ladderforge reads {', '.join(READABLE_SCHEMAS)}."
             )
         return cls(
             title=data["title"],
@@ -200,4 +294,31 @@ class Ladder:
             rungs=tuple(Rung.from_dict(r) for r in data["rungs"]),
             mode=data.get("mode", "exhaustive"),
             notes=tuple(data.get("notes", ())),
+            provenance=Provenance.from_dict(data["provenance"]) if data.get("provenance") else None,
+            audio=AudioFiles.from_dict(data["audio"]) if data.get("audio") else None,
+            manifests=dict(data.get("manifests") or {}),
         )
+
+
+@dataclass(frozen=True)
+class AudioFiles:
+    """The packaged audio rendition of a title, relative to its folder."""
+
+    playlist: str
+    """The HLS media playlist of the audio, e.g. ``audio/index.m3u8``."""
+    init: str | None
+    """Its fMP4 init segment."""
+    segments: int
+    codecs: str
+    """RFC 6381 CODECS, e.g. ``mp4a.40.2``."""
+    bitrate_kbps: float
+    channels: int
+    sample_rate: int
+    peak_bps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AudioFiles:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

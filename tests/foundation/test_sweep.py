@@ -78,9 +78,9 @@ def test_sweep_killed_then_resumed_redoes_no_encode(carphone_mp4: Path, tmp_path
     assert 2 <= hull.height <= 14
     assert hull["bitrate_kbps"].is_sorted() and hull["vmaf"].is_sorted()
     ladder = json.loads((out / "carphone_pristine.ladder.json").read_text())
-    assert ladder["schema"] == "ladderforge.ladder/1" and ladder["rungs"]
+    assert ladder["schema"] == "ladderforge.ladder/2" and ladder["rungs"]
     assert all(r["settings"]["height"] <= 144 for r in ladder["rungs"])
-    assert all(r["measured_vmaf"] is not None for r in ladder["rungs"])
+    assert all(r["measured"]["vmaf"] is not None for r in ladder["rungs"])
 
     third = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert _counts(third.stdout) == (0, 14)

@@ -76,10 +76,10 @@ def test_a_wrong_first_guess_converges_in_three_encodes(
     assert any(abs(r.attempts[0].vmaf - r.vmaf) > 2 for r in rungs)
     assert plan.loop_cpu_s > 0
     # the shipped rendition is what the ladder says (measured again independently)
-    data = json.loads((tmp_path / "out" / f"{src.stem}.ladder.json").read_text())
+    data = json.loads((tmp_path / "out" / src.stem / f"{src.stem}.ladder.json").read_text())
     assert data["rungs"][0]["attempts"] and data["rungs"][0]["target_vmaf"] is not None
     top = rungs[-1]
-    shipped = tmp_path / "out" / src.stem / f"{rung_name(top)}.mp4"
+    shipped = tmp_path / "out" / src.stem / rung_name(top) / "index.m3u8"  # as players read it
     assert measure(src, shipped, metrics=("vmaf",)).vmaf == pytest.approx(
         top.measured_vmaf, abs=0.01
     )
@@ -99,8 +99,9 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
     args = [sys.executable, "-m", "ladderforge", "ladder", str(bikes_mp4), "-o", str(out)]
     args += ["--mode", "predict", "--encode", "--heights", "272", "--max-rungs", "1"]
     args += ["--tolerance", "0.02", "--max-encodes", "3"]  # tight: the loop must go on
+    args += ["--keep-work"]
     proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.DEVNULL)
-    measured = out / "bikes" / "measured"
+    measured = out / ".work" / "bikes" / "measured"
     deadline = time.monotonic() + 300
     while not (measured.is_dir() and any(measured.glob("*.json"))):
         assert proc.poll() is None and time.monotonic() < deadline, "no attempt was measured"
@@ -108,7 +109,7 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p: p.stat().st_mtime_ns for p in measured.glob("*.json")}
-    chunks = {p: p.stat().st_mtime_ns for p in (out / "bikes" / "chunks").rglob("*.mp4")}
+    chunks = {p: p.stat().st_mtime_ns for p in (out / ".work" / "bikes" / "chunks").rglob("*.mp4")}
     assert before and chunks
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -116,7 +117,7 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
         assert p.stat().st_mtime_ns == t, f"{p.name} was measured again"
     for p, t in chunks.items():
         assert p.stat().st_mtime_ns == t, f"{p.name} was encoded again"
-    rung = json.loads((out / "bikes.ladder.json").read_text())["rungs"][0]
+    rung = json.loads((out / "bikes" / "bikes.ladder.json").read_text())["rungs"][0]
     assert len(rung["attempts"]) >= len(before)
     assert rung["attempts"][0]["cpu_s"] > 0  # the first attempt's chunks, as first measured
 

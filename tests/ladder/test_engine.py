@@ -63,7 +63,7 @@ def test_every_codec_and_mode_works_or_refuses_in_one_line(
     ), text
     if expected == "ok":
         assert result.exit_code == 0, text
-        ladder = json.loads((out / "one.ladder.json").read_text())
+        ladder = json.loads((out / "one" / "one.ladder.json").read_text())
         assert ladder["mode"] == mode and ladder["rungs"]
         assert {r["settings"]["codec"] for r in ladder["rungs"]} == {codec}
         assert {r["settings"]["preset"] for r in ladder["rungs"]} == {
@@ -73,7 +73,7 @@ def test_every_codec_and_mode_works_or_refuses_in_one_line(
         assert result.exit_code != 0
         lines = [line for line in text.splitlines() if line.strip()]
         assert len(lines) <= 2 and expected in " ".join(lines), text
-        assert not out.exists() or not list(out.glob("*.ladder.json")), "work was done"
+        assert not out.exists() or not list(out.rglob("*.ladder.json")), "work was done"
 
 
 def test_a_preset_the_backend_lacks_is_refused_before_any_work() -> None:
@@ -129,9 +129,9 @@ def test_manifest_titles_name_the_outputs(bikes_mp4: Path, tmp_path: Path) -> No
     report = run_batch(titles, tmp_path / "out", config=LadderConfig(mode="predict"))
     assert sorted(report.plans) == ["asl", "swan"] and not report.failures
     for name in ("swan", "asl"):
-        data = json.loads((tmp_path / "out" / f"{name}.ladder.json").read_text())
+        data = json.loads((tmp_path / "out" / name / f"{name}.ladder.json").read_text())
         assert data["title"] == name
-        assert (tmp_path / "out" / name / "master.m3u8").is_file()
+        assert (tmp_path / "out" / name / "master.plan.m3u8").is_file()
     with pytest.raises(UsageError, match="titles appear twice"):
         run_batch(
             [TitleSource(tmp_path / "a" / "clip.mp4"), TitleSource(tmp_path / "b" / "clip.mp4")],
@@ -145,3 +145,35 @@ def test_unreadable_rendition_is_a_ladderforge_error(tmp_path: Path) -> None:
     junk.write_bytes(b"not a video" * 100)
     with pytest.raises(InvalidMediaError, match="junk.mp4"):
         keyframes(junk)
+
+
+@pytest.mark.parametrize("codec", ["x265", "x264", "svtav1"])
+def test_capped_crf_reaches_the_encoder_and_the_ladder(
+    codec: str, one_second_clip: Path, tmp_path: Path
+) -> None:
+    from ladderforge.encoder import build_command, encode
+    from ladderforge.media import probe
+    from ladderforge.types import EncodeSettings
+
+    s = EncodeSettings(
+        codec=codec, width=192, height=108, q=30, preset=codec_facts(codec).default_preset,
+        maxrate_kbps=300, bufsize_kbits=600,
+    )  # fmt: skip
+    args = build_command(probe(one_second_clip), s, tmp_path / "o.mp4", pass_no=0, passlog=tmp_path)
+    assert args[args.index("-maxrate") + 1] == "300k" and args[args.index("-bufsize") + 1] == "600k"
+    assert encode(one_second_clip, s, tmp_path / "o.mp4").frames == 25
+
+
+def test_capped_ladder_records_its_vbv(bikes_mp4: Path, tmp_path: Path) -> None:
+    config = LadderConfig(
+        mode="predict", encode=True, heights=(136,), max_rungs=2, open_loop=True, vbv="capped",
+        vbv_ratio=1.2,
+    )  # fmt: skip
+    plan = plan_title(bikes_mp4, tmp_path, config=config)
+    for r in plan.ladder.rungs:
+        assert r.settings.maxrate_kbps == pytest.approx(1.2 * r.bitrate_kbps, abs=0.1)
+        assert r.settings.bufsize_kbits == pytest.approx(2 * r.settings.maxrate_kbps, abs=0.1)
+    data = json.loads((tmp_path / "bikes" / "bikes.ladder.json").read_text())
+    assert data["rungs"][0]["settings"]["maxrate_kbps"] is not None
+    with pytest.raises(UsageError, match="'vbv'"):
+        LadderConfig(vbv="sometimes")

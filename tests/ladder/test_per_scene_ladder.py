@@ -36,7 +36,7 @@ def _fresh(per_scene_out: Path, tmp_path: Path) -> Path:
 
 
 def test_per_scene_rungs_are_chunked_with_their_own_crfs(per_scene_out: Path) -> None:
-    data = json.loads((per_scene_out / "bikes.ladder.json").read_text())
+    data = json.loads((per_scene_out / "bikes" / "bikes.ladder.json").read_text())
     assert len(data["rungs"]) == 2
     starts = None
     for rung in data["rungs"]:
@@ -61,45 +61,56 @@ def test_per_scene_rungs_are_chunked_with_their_own_crfs(per_scene_out: Path) ->
 def test_verify_passes_a_good_output(per_scene_out: Path) -> None:
     checks = verify_output(per_scene_out)
     assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert {c.what for c in checks} == {"frames", "keyframes", "playlist", "vmaf"}
+    assert {c.what for c in checks} == {"schema", "frames", "keyframes", "playlist", "dash", "vmaf"}
 
 
 def test_verify_catches_a_missing_segment(per_scene_out: Path, tmp_path: Path) -> None:
     out = _fresh(per_scene_out, tmp_path)
     next((out / "bikes").glob("*/seg_00002.m4s")).unlink()
-    bad = [c for c in verify_output(out, vmaf=False) if not c.ok]
-    assert [c.what for c in bad] == ["playlist"] and "seg_00002" in bad[0].detail
+    bad = {c.what: c for c in verify_output(out, vmaf=False) if not c.ok}
+    # the rendition is read through its playlist, as a player reads it: frames are short too
+    assert {"playlist", "frames"} <= set(bad) and "seg_00002" in bad["playlist"].detail
 
 
 def test_verify_catches_misaligned_keyframes(
     per_scene_out: Path, tmp_path: Path, bikes_mp4: Path
 ) -> None:
     out = _fresh(per_scene_out, tmp_path)
-    ladder = json.loads((out / "bikes.ladder.json").read_text())
-    low = (
-        out / "bikes" / f"{ladder['rungs'][0]['settings']['height']}p_"
-        f"{round(ladder['rungs'][0]['measured_bitrate_kbps'])}k.mp4"
-    )
-    assert low.exists()
+    ladder = json.loads((out / "bikes" / "bikes.ladder.json").read_text())
+    low = out / "bikes" / ladder["rungs"][0]["name"]
+    assert (low / "index.m3u8").exists()
     # the same frames, encoded as one piece: x265 places its own keyframes
     from ladderforge.encoder import encode
     from ladderforge.types import EncodeSettings
 
     s = EncodeSettings(codec="x265", width=320, height=136, q=35, preset="ultrafast", gop=40)
-    low.unlink()
-    encode(bikes_mp4, s, low)
+    encode(bikes_mp4, s, tmp_path / "one_piece.mp4")
+    package_hls(tmp_path / "one_piece.mp4", low, codec="x265")
     bad = {(c.rung, c.what) for c in verify_output(out, vmaf=False) if not c.ok}
-    assert ("", "keyframes") in bad and (low.stem, "keyframes") in bad
+    assert ("", "keyframes") in bad and (low.name, "keyframes") in bad
 
 
 def test_verify_catches_a_vmaf_that_does_not_match(per_scene_out: Path, tmp_path: Path) -> None:
     out = _fresh(per_scene_out, tmp_path)
-    path = out / "bikes.ladder.json"
+    path = out / "bikes" / "bikes.ladder.json"
     ladder = json.loads(path.read_text())
-    ladder["rungs"][1]["measured_vmaf"] += 3.0
+    ladder["rungs"][1]["measured"]["vmaf"] += 3.0
     path.write_text(json.dumps(ladder))
     bad = [c for c in verify_output(out) if not c.ok]
     assert [c.what for c in bad] == ["vmaf"]
+
+
+def test_verify_catches_a_schema_violation(per_scene_out: Path, tmp_path: Path) -> None:
+    out = _fresh(per_scene_out, tmp_path)
+    path = out / "bikes" / "bikes.ladder.json"
+    ladder = json.loads(path.read_text())
+    ladder["rungs"][0]["predicted"]["kbps"] = "fast"  # a string where a number belongs
+    ladder["rungs"][0]["cost"]["predicted_chunk_kbps"] = 1.0  # not a cost
+    path.write_text(json.dumps(ladder))
+    (path.parent / ".corrupted-on-purpose").touch()  # the session's schema check skips it
+    bad = [c for c in verify_output(out, vmaf=False) if not c.ok]
+    assert [c.what for c in bad] == ["schema"]
+    assert "predicted.kbps" in bad[0].detail and "predicted_chunk_kbps" in bad[0].detail
 
 
 def test_verify_cli(per_scene_out: Path, tmp_path: Path, run_cli) -> None:
@@ -116,7 +127,7 @@ def test_verify_cli(per_scene_out: Path, tmp_path: Path, run_cli) -> None:
 
 
 def test_mpegts_segments(per_scene_out: Path, tmp_path: Path) -> None:
-    rendition = next((per_scene_out / "bikes").glob("*.mp4"))
+    rendition = next((per_scene_out / "bikes").glob("*/index.m3u8"))  # repackaged from HLS
     media = package_hls(rendition, tmp_path / "ts", codec="x265", segment_type="mpegts")
     assert media.segments >= 4 and list((tmp_path / "ts").glob("*.ts"))
     assert sum(media.durations_s) == pytest.approx(10.0, abs=0.05)
@@ -142,10 +153,11 @@ def test_exhaustive_per_scene_allocates_on_measured_chunk_curves(
         encode=True,
         per_scene=True,
         workers=2,
+        keep_work=True,
     )
     plan = plan_title(bikes_mp4, tmp_path, config=config)
     assert plan.ladder.rungs
-    curves = {p.name for p in (tmp_path / "bikes" / "chunks").rglob("*.mp4")}
+    curves = {p.name for p in (tmp_path / ".work" / "bikes" / "chunks").rglob("*.mp4")}
     for rung in plan.ladder.rungs:
         assert {c.q for c in rung.chunks} <= {24.0, 28.0, 32.0, 36.0, 40.0}
         # measured chunk tables: what the allocation expected is what the rendition measures

@@ -20,10 +20,11 @@ def test_predict_mode_spends_no_encode(bikes_mp4: Path, tmp_path: Path) -> None:
     rungs = plan.ladder.rungs
     assert rungs and all(r.settings.height <= 272 for r in rungs)
     assert [r.bitrate_kbps for r in rungs] == sorted(r.bitrate_kbps for r in rungs)
-    data = json.loads((tmp_path / "bikes.ladder.json").read_text())
+    data = json.loads((tmp_path / "bikes" / "bikes.ladder.json").read_text())
     assert data["mode"] == "predict" and len(data["rungs"]) == len(rungs)
     assert all("total_usd" in r["cost"] for r in data["rungs"])
-    master = m3u8.load(str(tmp_path / "bikes" / "master.m3u8"))
+    assert not (tmp_path / "bikes" / "master.m3u8").exists(), "a master of missing variants"
+    master = m3u8.load(str(tmp_path / "bikes" / "master.plan.m3u8"))
     assert len(master.playlists) == len(rungs)
 
 
@@ -66,4 +67,4 @@ def test_batch_with_one_bad_title(bikes_mp4: Path, tmp_path: Path, run_cli) -> N
 def test_probe_mode_validated(bikes_mp4: Path, tmp_path: Path) -> None:
     plan = plan_title(bikes_mp4, tmp_path, config=LadderConfig(mode="probe", validate=True))
     assert all(r.measured_vmaf is not None for r in plan.ladder.rungs)
-    assert len(list((tmp_path / "bikes").glob("*p_*k.mp4"))) == len(plan.ladder.rungs)
+    assert len(list((tmp_path / "bikes").glob("*p_*k/index.m3u8"))) == len(plan.ladder.rungs)

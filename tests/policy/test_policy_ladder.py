@@ -12,7 +12,7 @@ import pytest
 
 from ladderforge.errors import UsageError
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
-from ladderforge.types import Ladder, RDPoint, Rung, RungCosts
+from ladderforge.types import EncodeSettings, Ladder, RDPoint, Rung, RungCosts
 
 MakePoint = Callable[..., RDPoint]
 
@@ -202,3 +202,20 @@ def test_chosen_ladder_round_trips_through_ladder_json(
     ladder = Ladder(title="sports_grain", source=None, rungs=tuple(rungs), notes=tuple(warnings))
     text = json.dumps(ladder.to_dict())
     assert Ladder.from_dict(json.loads(text)) == ladder
+
+
+def test_resolution_never_falls_as_the_bitrate_rises_unless_allowed() -> None:
+    def point(height: int, kbps: float, vmaf: float) -> RDPoint:
+        width = height * 16 // 9 // 2 * 2
+        return RDPoint(EncodeSettings(codec="x265", width=width, height=height, q=30), kbps, vmaf)
+
+    # blackswan-like: the hull goes 480p -> 360p -> 480p as the bitrate rises
+    hull = [point(480, 100, 50), point(360, 200, 62), point(480, 400, 75), point(480, 800, 86)]
+    kept, _ = ladder_from_hull(hull, source_height=480, top_vmaf=85, floor_vmaf=45, max_rungs=4)
+    heights = [r.settings.height for r in kept]
+    assert heights == sorted(heights) and 360 not in heights[1:]
+    dips, _ = ladder_from_hull(
+        hull, source_height=480, top_vmaf=85, floor_vmaf=45, max_rungs=4,
+        allow_resolution_dips=True,
+    )  # fmt: skip
+    assert [r.settings.height for r in dips] == [480, 360, 480, 480]

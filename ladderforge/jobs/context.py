@@ -24,7 +24,7 @@ from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.models import RDModel, load_model, shipped_model
-from ladderforge.types import CodecFacts, EncodeSettings, SourceInfo, even_size
+from ladderforge.types import CodecFacts, EncodeSettings, SourceInfo, even_size, output_pix_fmt
 
 __all__ = ["StageCallback", "TitleJob"]
 
@@ -131,6 +131,7 @@ class TitleJob:
             rate_control=self.facts.quality_rate_control,
             q=float(q),
             preset=self.config.resolved_preset,
+            pix_fmt=output_pix_fmt(self.info.bit_depth),
         )
 
     def scenes(self) -> list[tuple[int, int, dict[str, float]]]:

@@ -38,7 +38,14 @@ from ladderforge.jobs.sweep import SweepConfig, sweep
 from ladderforge.policy.calibrate import Calibration
 from ladderforge.policy.per_scene import SceneOption
 from ladderforge.policy.surface import predict_scenes, predict_surface, surface_points
-from ladderforge.types import CodecFacts, EncodeSettings, QualityResult, RDPoint, Rung
+from ladderforge.types import (
+    CodecFacts,
+    EncodeSettings,
+    QualityResult,
+    RDPoint,
+    Rung,
+    output_pix_fmt,
+)
 from ladderforge.vmaf_tools import measure, range_scores
 
 __all__ = [
@@ -120,7 +127,12 @@ class PredictMode(Mode):
             codec=job.facts,
             preset=job.config.resolved_preset,
         )
-        return surface_points(job.surface, codec=job.facts, preset=job.config.resolved_preset)
+        return surface_points(
+            job.surface,
+            codec=job.facts,
+            preset=job.config.resolved_preset,
+            pix_fmt=output_pix_fmt(job.info.bit_depth),
+        )
 
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
         if job.surface is None:

@@ -33,6 +33,7 @@ from ladderforge.types import (
     RDPoint,
     SourceInfo,
     candidate_sizes,
+    output_pix_fmt,
 )
 from ladderforge.vmaf_tools import measure
 
@@ -220,6 +221,7 @@ def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
                 rate_control=rc,
                 q=float(crf),
                 preset=str(config.preset),
+                pix_fmt=output_pix_fmt(info.bit_depth),
             ),
             config,
         )

@@ -28,7 +28,7 @@ from ladderforge.media.segments import extract_segment
 from ladderforge.policy.calibrate import plan_probe_segments
 from ladderforge.policy.target import first_q, next_q, pick, within
 from ladderforge.store import ensure_writable_dir
-from ladderforge.types import EncodeSettings, RungAttempt, SourceInfo, even_size
+from ladderforge.types import EncodeSettings, RungAttempt, SourceInfo, even_size, output_pix_fmt
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["TargetResult", "target_encode"]
@@ -130,7 +130,7 @@ def target_encode(
     def settings(q: float) -> EncodeSettings:
         return EncodeSettings(
             codec=codec, width=w, height=h, rate_control=facts.quality_rate_control, q=q,
-            preset=config.resolved_preset,
+            preset=config.resolved_preset, pix_fmt=output_pix_fmt(info.bit_depth),
         )  # fmt: skip
 
     def search(measure_at: Callable[[float], RungAttempt]) -> list[RungAttempt]:

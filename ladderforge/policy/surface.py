@@ -179,7 +179,9 @@ def predict_scenes(
     return pl.concat(parts).select("scene", "width", "height", "crf", "bitrate_kbps", "vmaf")
 
 
-def surface_points(surface: pl.DataFrame, *, codec: CodecFacts, preset: str) -> list[RDPoint]:
+def surface_points(
+    surface: pl.DataFrame, *, codec: CodecFacts, preset: str, pix_fmt: str = "yuv420p"
+) -> list[RDPoint]:
     """The surface as RD points with the settings each point stands for."""
     return [
         RDPoint(
@@ -190,6 +192,7 @@ def surface_points(surface: pl.DataFrame, *, codec: CodecFacts, preset: str) -> 
                 rate_control=codec.quality_rate_control,
                 q=float(r["crf"]),
                 preset=preset,
+                pix_fmt=pix_fmt,
             ),
             float(r["bitrate_kbps"]),
             float(r["vmaf"]),

@@ -23,6 +23,7 @@ from ladderforge.types.media import (
     SourceInfo,
     candidate_sizes,
     even_size,
+    output_pix_fmt,
 )
 from ladderforge.types.quality import PooledScores, QualityResult, RDPoint
 
@@ -46,4 +47,5 @@ __all__ = [
     "SourceInfo",
     "candidate_sizes",
     "even_size",
+    "output_pix_fmt",
 ]

@@ -22,6 +22,12 @@ def even_size(source_width: int, source_height: int, height: int) -> tuple[int, 
     return max(2, round(source_width * out_h / source_height / 2) * 2), out_h
 
 
+def output_pix_fmt(bit_depth: int) -> str:
+    """The pixel format a rendition keeps for a source of ``bit_depth`` bits: 10-bit 4:2:0 for
+    sources deeper than 8 bits (no silent downgrade), 8-bit 4:2:0 otherwise."""
+    return "yuv420p10le" if bit_depth > 8 else "yuv420p"
+
+
 def candidate_sizes(
     source_width: int, source_height: int, heights: Sequence[int]
 ) -> list[tuple[int, int]]:

@@ -122,3 +122,16 @@ def test_a_plan_writes_no_master_of_missing_variants(bikes_mp4: Path, tmp_path: 
     plan_title(bikes_mp4, tmp_path, config=LadderConfig(mode="predict"))
     names = {p.name for p in (tmp_path / "bikes").iterdir()}
     assert names == {"bikes.ladder.json", "master.plan.m3u8"}
+
+
+def test_a_ten_bit_title_ships_main10_and_verifies(make_clip, tmp_path: Path) -> None:
+    src = make_clip(
+        tmp_path / "ten.mkv", size="320x180", frames=50, pix_fmt="yuv420p10le", codec="ffv1"
+    )
+    config = LadderConfig(mode="predict", encode=True, heights=(180,), max_rungs=2, open_loop=True)
+    plan = plan_title(src, tmp_path / "out", config=config)
+    for rung in plan.ladder.rungs:
+        assert rung.files is not None and rung.files.codecs.split(".")[1] == "2"  # Main 10
+        assert rung.settings.pix_fmt == "yuv420p10le"
+    checks = verify_output(tmp_path / "out", vmaf=False)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]

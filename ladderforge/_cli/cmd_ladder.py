@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,79 +19,115 @@ if TYPE_CHECKING:
 
 _RULES = LadderRules()
 
+_Sources = Annotated[list[Path], typer.Argument(help="Source videos (titles).")]
+_Manifest = Annotated[Path, typer.Option(help="CSV with a 'path' (and optional 'title') column.")]
+_Output = Annotated[Path, typer.Option("-o", "--output", help="Output folder (resumable).")]
+_Mode = Annotated[str, typer.Option(help="predict | probe | exhaustive.")]
+_Codec = Annotated[str, typer.Option(help="Encoder backend.")]
+_Preset = Annotated[
+    str, typer.Option(help="Encoder preset (default: the backend's, e.g. x265 veryfast, NVENC p5).")
+]
+_Heights = Annotated[str, typer.Option(help="Candidate heights.")]
+_TopVmaf = Annotated[float, typer.Option(help="VMAF of the top rung.")]
+_FloorVmaf = Annotated[float, typer.Option(help="VMAF of the bottom rung.")]
+_MaxRungs = Annotated[int, typer.Option(help="Most rungs.")]
+_AllowResolutionDips = Annotated[
+    bool, typer.Option("--allow-resolution-dips", help="Let resolution fall as the bitrate rises.")
+]
+_Encode = Annotated[bool, typer.Option("--encode", help="Encode every rung.")]
+_Validate = Annotated[bool, typer.Option("--validate", help="Encode and measure every rung.")]
+_PerScene = Annotated[
+    bool,
+    typer.Option("--per-scene", help="A CRF per chunk (equal-slope allocation); needs --encode."),
+]
+_MinChunkS = Annotated[float, typer.Option(help="Scenes shorter than this join a neighbour.")]
+_MaxChunkS = Annotated[float, typer.Option(help="Longest chunk (= HLS segment), seconds.")]
+_SceneFloorVmaf = Annotated[
+    float, typer.Option(help="Per-scene: no chunk predicted below this VMAF.")
+]
+_MaxSceneRateRatio = Annotated[
+    float, typer.Option(help="Per-scene: most bitrate ratio between neighbouring chunks.")
+]
+_Vbv = Annotated[str, typer.Option(help="off | capped (maxrate = --vbv-ratio x bitrate).")]
+_VbvRatio = Annotated[float, typer.Option(help="Capped CRF: maxrate over the rung bitrate.")]
+_VbvBufferRatio = Annotated[float, typer.Option(help="Capped CRF: bufsize over maxrate.")]
+_OpenLoop = Annotated[
+    bool, typer.Option("--open-loop", help="Encode each rung once at its predicted CRF (no loop).")
+]
+_Tolerance = Annotated[
+    float, typer.Option(help="Closed loop: ship a rung within this VMAF of its target.")
+]
+_MaxEncodes = Annotated[int, typer.Option(help="Closed loop: most encodes per rung.")]
+_SegmentType = Annotated[str, typer.Option(help="HLS segments: fmp4 | mpegts.")]
+_Model = Annotated[Path, typer.Option(help="Model file (default: the shipped model).")]
+_Audio = Annotated[
+    bool, typer.Option("--audio/--no-audio", help="Package the source's audio (AAC stereo).")
+]
+_AudioBitrateKbps = Annotated[int, typer.Option("--audio-bitrate", help="Audio kbps.")]
+_WorkDir = Annotated[
+    Path, typer.Option(help="Work files (probes, chunks, stores); default OUT/.work.")
+]
+_KeepWork = Annotated[
+    bool, typer.Option("--keep-work", help="Keep a title's work files after it succeeded.")
+]
+_Workers = Annotated[int, typer.Option("--workers", "-j", help="Parallel encodes.")]
+_ConfigFile = Annotated[
+    Path,
+    typer.Option("--config", help="A ladder.toml: any setting by its library name, [cost] prices."),
+]
+_JsonOut = Annotated[
+    bool, typer.Option("--json", help="A JSON summary on stdout (progress and notes on stderr).")
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, table or notes.")]
+_DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Say what would be encoded and its CPU estimate; encode nothing."
+    ),
+]
+_Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
+
 
 def register(app: typer.Typer) -> None:
     @app.command("ladder")
     def ladder_cmd(
         ctx: typer.Context,
-        sources: list[Path] = typer.Argument(None, help="Source videos (titles)."),
-        manifest: Path = typer.Option(
-            None, help="CSV with a 'path' (and optional 'title') column."
-        ),
-        output: Path = typer.Option(..., "-o", "--output", help="Output folder (resumable)."),
-        mode: str = typer.Option("probe", help="predict | probe | exhaustive."),
-        codec: str = typer.Option("x265", help="Encoder backend."),
-        preset: str = typer.Option(
-            None, help="Encoder preset (default: the backend's, e.g. x265 veryfast, NVENC p5)."
-        ),
-        heights: str = typer.Option(
-            ",".join(str(h) for h in DEFAULT_HEIGHTS), help="Candidate heights."
-        ),
-        top_vmaf: float = typer.Option(_RULES.top_vmaf, help="VMAF of the top rung."),
-        floor_vmaf: float = typer.Option(_RULES.floor_vmaf, help="VMAF of the bottom rung."),
-        max_rungs: int = typer.Option(_RULES.max_rungs, help="Most rungs."),
-        allow_resolution_dips: bool = typer.Option(
-            False, "--allow-resolution-dips", help="Let resolution fall as the bitrate rises."
-        ),
-        encode: bool = typer.Option(False, "--encode", help="Encode every rung."),
-        validate: bool = typer.Option(False, "--validate", help="Encode and measure every rung."),
-        per_scene: bool = typer.Option(
-            False, "--per-scene", help="A CRF per chunk (equal-slope allocation); needs --encode."
-        ),
-        min_chunk_s: float = typer.Option(1.0, help="Scenes shorter than this join a neighbour."),
-        max_chunk_s: float = typer.Option(6.0, help="Longest chunk (= HLS segment), seconds."),
-        scene_floor_vmaf: float = typer.Option(
-            None, help="Per-scene: no chunk predicted below this VMAF."
-        ),
-        max_scene_rate_ratio: float = typer.Option(
-            None, help="Per-scene: most bitrate ratio between neighbouring chunks."
-        ),
-        vbv: str = typer.Option("off", help="off | capped (maxrate = --vbv-ratio x bitrate)."),
-        vbv_ratio: float = typer.Option(1.5, help="Capped CRF: maxrate over the rung bitrate."),
-        vbv_buffer_ratio: float = typer.Option(2.0, help="Capped CRF: bufsize over maxrate."),
-        open_loop: bool = typer.Option(
-            False, "--open-loop", help="Encode each rung once at its predicted CRF (no loop)."
-        ),
-        tolerance: float = typer.Option(
-            0.75, help="Closed loop: ship a rung within this VMAF of its target."
-        ),
-        max_encodes: int = typer.Option(3, help="Closed loop: most encodes per rung."),
-        segment_type: str = typer.Option("fmp4", help="HLS segments: fmp4 | mpegts."),
-        model: Path = typer.Option(None, help="Model file (default: the shipped model)."),
-        audio: bool = typer.Option(
-            True, "--audio/--no-audio", help="Package the source's audio (AAC stereo)."
-        ),
-        audio_bitrate_kbps: int = typer.Option(128, "--audio-bitrate", help="Audio kbps."),
-        work_dir: Path = typer.Option(
-            None, help="Work files (probes, chunks, stores); default OUT/.work."
-        ),
-        keep_work: bool = typer.Option(
-            False, "--keep-work", help="Keep a title's work files after it succeeded."
-        ),
-        workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes."),
-        config_file: Path = typer.Option(
-            None, "--config", help="A ladder.toml: any setting by its library name, [cost] prices."
-        ),
-        json_out: bool = typer.Option(
-            False, "--json", help="A JSON summary on stdout (progress and notes on stderr)."
-        ),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, table or notes."),
-        dry_run: bool = typer.Option(
-            False,
-            "--dry-run",
-            help="Say what would be encoded and its CPU estimate; encode nothing.",
-        ),
-        verbose: bool = typer.Option(False, "--verbose", "-v"),
+        output: _Output,
+        sources: _Sources = None,
+        manifest: _Manifest = None,
+        mode: _Mode = "probe",
+        codec: _Codec = "x265",
+        preset: _Preset = None,
+        heights: _Heights = ",".join(str(h) for h in DEFAULT_HEIGHTS),
+        top_vmaf: _TopVmaf = _RULES.top_vmaf,
+        floor_vmaf: _FloorVmaf = _RULES.floor_vmaf,
+        max_rungs: _MaxRungs = _RULES.max_rungs,
+        allow_resolution_dips: _AllowResolutionDips = False,
+        encode: _Encode = False,
+        validate: _Validate = False,
+        per_scene: _PerScene = False,
+        min_chunk_s: _MinChunkS = 1.0,
+        max_chunk_s: _MaxChunkS = 6.0,
+        scene_floor_vmaf: _SceneFloorVmaf = None,
+        max_scene_rate_ratio: _MaxSceneRateRatio = None,
+        vbv: _Vbv = "off",
+        vbv_ratio: _VbvRatio = 1.5,
+        vbv_buffer_ratio: _VbvBufferRatio = 2.0,
+        open_loop: _OpenLoop = False,
+        tolerance: _Tolerance = 0.75,
+        max_encodes: _MaxEncodes = 3,
+        segment_type: _SegmentType = "fmp4",
+        model: _Model = None,
+        audio: _Audio = True,
+        audio_bitrate_kbps: _AudioBitrateKbps = 128,
+        work_dir: _WorkDir = None,
+        keep_work: _KeepWork = False,
+        workers: _Workers = 1,
+        config_file: _ConfigFile = None,
+        json_out: _JsonOut = False,
+        quiet: _Quiet = False,
+        dry_run: _DryRun = False,
+        verbose: _Verbose = False,
     ) -> None:
         """Choose a ladder per title. OUT/<title>/ gets what ships: <title>.ladder.json and, with
         --encode, every rung in scene-aligned chunks (IDR frames at the same places in every

@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 
 _RULES = LadderRules()
 
-_Sources = Annotated[list[Path], typer.Argument(help="Source videos (titles).")]
-_Manifest = Annotated[Path, typer.Option(help="CSV with a 'path' (and optional 'title') column.")]
+_Sources = Annotated[list[Path] | None, typer.Argument(help="Source videos (titles).")]
+_Manifest = Annotated[
+    Path | None, typer.Option(help="CSV with a 'path' (and optional 'title') column.")
+]
 _Output = Annotated[Path, typer.Option("-o", "--output", help="Output folder (resumable).")]
 _Mode = Annotated[str, typer.Option(help="predict | probe | exhaustive.")]
 _Codec = Annotated[str, typer.Option(help="Encoder backend.")]
 _Preset = Annotated[
-    str, typer.Option(help="Encoder preset (default: the backend's, e.g. x265 veryfast, NVENC p5).")
+    str | None,
+    typer.Option(help="Encoder preset (default: the backend's, e.g. x265 veryfast, NVENC p5)."),
 ]
 _Heights = Annotated[str, typer.Option(help="Candidate heights.")]
 _TopVmaf = Annotated[float, typer.Option(help="VMAF of the top rung.")]
@@ -43,10 +46,10 @@ _PerScene = Annotated[
 _MinChunkS = Annotated[float, typer.Option(help="Scenes shorter than this join a neighbour.")]
 _MaxChunkS = Annotated[float, typer.Option(help="Longest chunk (= HLS segment), seconds.")]
 _SceneFloorVmaf = Annotated[
-    float, typer.Option(help="Per-scene: no chunk predicted below this VMAF.")
+    float | None, typer.Option(help="Per-scene: no chunk predicted below this VMAF.")
 ]
 _MaxSceneRateRatio = Annotated[
-    float, typer.Option(help="Per-scene: most bitrate ratio between neighbouring chunks.")
+    float | None, typer.Option(help="Per-scene: most bitrate ratio between neighbouring chunks.")
 ]
 _Vbv = Annotated[str, typer.Option(help="off | capped (maxrate = --vbv-ratio x bitrate).")]
 _VbvRatio = Annotated[float, typer.Option(help="Capped CRF: maxrate over the rung bitrate.")]
@@ -59,20 +62,20 @@ _Tolerance = Annotated[
 ]
 _MaxEncodes = Annotated[int, typer.Option(help="Closed loop: most encodes per rung.")]
 _SegmentType = Annotated[str, typer.Option(help="HLS segments: fmp4 | mpegts.")]
-_Model = Annotated[Path, typer.Option(help="Model file (default: the shipped model).")]
+_Model = Annotated[Path | None, typer.Option(help="Model file (default: the shipped model).")]
 _Audio = Annotated[
     bool, typer.Option("--audio/--no-audio", help="Package the source's audio (AAC stereo).")
 ]
 _AudioBitrateKbps = Annotated[int, typer.Option("--audio-bitrate", help="Audio kbps.")]
 _WorkDir = Annotated[
-    Path, typer.Option(help="Work files (probes, chunks, stores); default OUT/.work.")
+    Path | None, typer.Option(help="Work files (probes, chunks, stores); default OUT/.work.")
 ]
 _KeepWork = Annotated[
     bool, typer.Option("--keep-work", help="Keep a title's work files after it succeeded.")
 ]
 _Workers = Annotated[int, typer.Option("--workers", "-j", help="Parallel encodes.")]
 _ConfigFile = Annotated[
-    Path,
+    Path | None,
     typer.Option("--config", help="A ladder.toml: any setting by its library name, [cost] prices."),
 ]
 _JsonOut = Annotated[

@@ -67,6 +67,9 @@ class Mode(ABC):
     """The stage shown while :meth:`rd_points` runs."""
     closed_loop: ClassVar[bool] = True
     """Whether encoded rungs are corrected until they land on their declared VMAF."""
+    anchors_per_scene: ClassVar[bool] = True
+    """Per-scene: allocate on chunk curves anchored on the rung's first pass (predicted curves
+    need it); False: allocate up front on the mode's own chunk curves (measured ones)."""
 
     @classmethod
     def check(cls, config: LadderConfig, facts: CodecFacts) -> None:
@@ -193,6 +196,7 @@ class ExhaustiveMode(Mode):
     name = "exhaustive"
     deciding = "exhaustive sweep"
     closed_loop = False  # the rungs are measured points already
+    anchors_per_scene = False  # its chunk curves are measured
 
     def __init__(self) -> None:
         self._tables: dict[tuple[int, int], list[list[SceneOption]]] = {}

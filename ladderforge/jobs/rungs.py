@@ -28,7 +28,13 @@ from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.policy.cost import RungSpend, ladder_costs
-from ladderforge.policy.per_scene import RungChunks, rung_chunks
+from ladderforge.policy.per_scene import (
+    RungChunks,
+    SceneOption,
+    anchor_curves,
+    rung_chunks,
+    should_keep_per_scene,
+)
 from ladderforge.policy.target import next_q, pick, within
 from ladderforge.store import atomic_write_json
 from ladderforge.types import (
@@ -57,14 +63,15 @@ def encode_rungs(
     notes: list[str] = []
     for i, rung in enumerate(rungs, 1):
         what = f"rung {i}/{len(rungs)} {rung.settings.height}p"
-        plan = _plan(job, mode, rung)
+        # per-scene in predict/probe mode: a single-CRF first pass, then chunks anchored on it
+        anchored = job.config.per_scene and mode.anchors_per_scene
+        plan = _plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
         s = rung.settings
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
         encode = _Encoder(job, rung, plan, what, i)
+        attempts: list[RungAttempt] = []
         if mode.closed_loop and not job.config.open_loop:
             shipped, attempts = _closed_loop(job, mode, rung, encode)
-            measured = _measured_rung(job, rung, plan, shipped)
-            measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
             if not within(shipped.attempt.vmaf, rung.vmaf, job.config.tolerance):
                 notes.append(
                     f"{s.width}x{s.height} rung: VMAF {shipped.attempt.vmaf:.2f} after "
@@ -72,7 +79,12 @@ def encode_rungs(
                 )
         else:
             shipped = encode.at(0.0)
-            measured = _measured_rung(job, rung, plan, shipped)
+        if anchored:
+            shipped, plan, pass_notes = _per_scene_pass(job, mode, rung, shipped, what, i)
+            notes += [f"{s.width}x{s.height} rung: {n}" for n in pass_notes]
+        measured = _measured_rung(job, rung, plan, shipped)
+        if attempts:
+            measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
         job.stage(f"{what}: packaging")
         media = package_hls(
             shipped.encoded.output_path,
@@ -197,12 +209,65 @@ def _closed_loop(
     return shipped, [t.attempt for t in tries]
 
 
-def _plan(job: TitleJob, mode: Mode, rung: Rung) -> RungChunks:
+def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChunks:
     return rung_chunks(
         mode.chunk_options(job, rung),
         [c.frames for c in job.chunks],
         float(rung.settings.q or 0),
-        per_scene=job.config.per_scene,
+        per_scene=per_scene,
+        floor_vmaf=job.config.scene_floor_vmaf,
+        max_neighbour_ratio=job.config.max_scene_rate_ratio,
+    )
+
+
+def _per_scene_pass(
+    job: TitleJob, mode: Mode, rung: Rung, first: _Shipped, what: str, index: int
+) -> tuple[_Shipped, RungChunks, list[str]]:
+    """Per-scene from the first pass: each chunk's predicted curve anchored on its measured
+    point, allocated to hold the first pass's mean VMAF for the fewest bits; only the chunks
+    whose CRF changed are encoded again (the others are reused as they are). The per-scene
+    encode ships if it is no dearer and no lower (the safeguard), else the first pass does."""
+    at_q = replace(rung, settings=rung.settings.with_(q=first.q))
+    measured = chunk_scores(first.encoded.output_path, job.chunks, first.quality, job.fps)
+    curves = anchor_curves(mode.chunk_options(job, at_q), measured, first.q)
+    plan = _plan_on(job, curves, first.q)
+    single = replace(plan, chosen=plan.single, notes=())
+    if all(o.q == first.q for o in plan.chosen):
+        return first, single, [*plan.notes, "per-scene: every chunk keeps the rung's CRF"]
+    job.stage(f"{what}: per-scene second pass")
+    second = _Encoder(job, at_q, plan, what, index).at(0.0)
+    a, b = first.attempt, second.attempt
+    if should_keep_per_scene(a.kbps, a.vmaf, b.kbps, b.vmaf):
+        job.loop_cpu_s += sum(r.cpu_s for r in first.encoded.results)  # the unshipped pass
+        changed = sum(o.q != first.q for o in plan.chosen)
+        return (
+            second,
+            plan,
+            [
+                *plan.notes,
+                f"per-scene: {changed} of {len(plan.chosen)} chunks re-encoded, {b.kbps:.0f} "
+                f"kbps at VMAF {b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f} (one CRF)",
+            ],
+        )
+    job.loop_cpu_s += second.encoded.cpu_s
+    back = _Encoder(job, at_q, single, what, index).at(0.0)  # the first pass, joined again
+    return (
+        back,
+        single,
+        [
+            *plan.notes,
+            f"per-scene kept the single CRF {first.q:g}: the allocation measured {b.kbps:.0f} "
+            f"kbps at VMAF {b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f}",
+        ],
+    )
+
+
+def _plan_on(job: TitleJob, curves: list[list[SceneOption]], q: float) -> RungChunks:
+    return rung_chunks(
+        curves,
+        [c.frames for c in job.chunks],
+        q,
+        per_scene=True,
         floor_vmaf=job.config.scene_floor_vmaf,
         max_neighbour_ratio=job.config.max_scene_rate_ratio,
     )

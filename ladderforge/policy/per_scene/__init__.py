@@ -38,6 +38,16 @@ from ladderforge.policy.per_scene.allocation import (
     allocate,
     allocation_curve,
 )
+from ladderforge.policy.per_scene.anchor import anchor_curves, should_keep_per_scene
 from ladderforge.policy.per_scene.rung import RungChunks, rung_chunks
 
-__all__ = ["Allocation", "RungChunks", "SceneOption", "allocate", "allocation_curve", "rung_chunks"]
+__all__ = [
+    "Allocation",
+    "RungChunks",
+    "SceneOption",
+    "allocate",
+    "allocation_curve",
+    "anchor_curves",
+    "rung_chunks",
+    "should_keep_per_scene",
+]

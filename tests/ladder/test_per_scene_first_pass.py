@@ -1,0 +1,93 @@
+"""Per-scene from the first pass (predict/probe mode): chunk curves anchored on the rung's
+single-CRF encode; only chunks whose CRF changes are encoded again; the safeguard ships the
+single CRF when the allocation would cost more or look worse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ladderforge.jobs.rungs as rungs_mod
+from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.title import plan_title
+from ladderforge.jobs.verify import verify_output
+from ladderforge.policy.per_scene import SceneOption, anchor_curves, should_keep_per_scene
+
+
+def _config(**kw: object) -> LadderConfig:
+    base = {
+        "mode": "predict", "heights": (272,), "max_rungs": 2, "encode": True, "per_scene": True,
+        "keep_work": True, "workers": 2, "open_loop": True,
+    }  # fmt: skip
+    return LadderConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _chunk_files(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (out / ".work").rglob("chunks/**/*.mp4")}
+
+
+def test_changed_chunks_are_encoded_again_and_the_others_reused(
+    bikes_mp4: Path, tmp_path: Path
+) -> None:
+    plan = plan_title(bikes_mp4, tmp_path, config=_config())
+    rungs = plan.ladder.rungs
+    assert rungs and all(len(r.chunks) >= 4 for r in rungs)  # bikes: cuts at 30, 76, 137, 187
+    changed_any = False
+    for r in rungs:
+        first_q = r.settings.q
+        qs = [c.q for c in r.chunks]
+        changed = [q for q in qs if q != first_q]
+        changed_any |= bool(changed)
+        for c in r.chunks:  # the first pass as measured is recorded beside the final figures
+            assert c.single_q_kbps > 0 and c.kbps is not None and c.kbps > 0
+            if c.q == first_q:
+                # a chunk that kept its CRF is the first pass's own encode, byte for byte
+                assert c.kbps == pytest.approx(c.single_q_kbps, rel=1e-9)
+                assert c.vmaf == pytest.approx(c.single_q_vmaf, abs=1e-6)
+        if changed:
+            # shipped only because it is no dearer than the single CRF and no lower
+            def mean(key: str, chunks: tuple = r.chunks) -> float:
+                return sum(getattr(c, key) * c.frames for c in chunks) / 250
+
+            assert mean("kbps") <= mean("single_q_kbps") * 1.02
+            assert r.measured_vmaf is not None
+            assert r.measured_vmaf >= mean("single_q_vmaf") - 0.3
+    assert changed_any, "no chunk got a CRF of its own on bikes' five scenes"
+    # chunk encodes: one per chunk of the first pass, plus one per chunk that changed
+    expected = sum(len(r.chunks) + sum(c.q != r.settings.q for c in r.chunks) for r in rungs)
+    assert len(_chunk_files(tmp_path)) == expected
+    checks = verify_output(tmp_path, vmaf=False)  # IDR frames still aligned across rungs
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+
+
+def test_the_safeguard_keeps_the_single_crf(
+    bikes_mp4: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rungs_mod, "should_keep_per_scene", lambda *a, **k: False)
+    plan = plan_title(bikes_mp4, tmp_path, config=_config(max_rungs=1))
+    (rung,) = plan.ladder.rungs
+    assert {c.q for c in rung.chunks} == {rung.settings.q}
+    assert any("kept the single CRF" in n for n in plan.ladder.notes)
+    assert rung.measured_bitrate_kbps == pytest.approx(
+        sum(c.single_q_kbps * c.frames for c in rung.chunks) / 250, rel=0.02
+    )
+
+
+def test_anchored_curves_keep_the_model_shape_at_the_measured_level() -> None:
+    predicted = [
+        [SceneOption(24, 400, 92), SceneOption(28, 250, 88), SceneOption(32, 160, 82)],
+        [SceneOption(24, 900, 80), SceneOption(28, 600, 74), SceneOption(32, 400, 66)],
+    ]
+    measured = [SceneOption(0, 300, 85), SceneOption(0, 660, 77)]
+    a, b = anchor_curves(predicted, measured, 28)
+    assert [o.vmaf for o in a] == [89, 85, 79] and [o.kbps for o in a] == [480, 300, 192]
+    assert b[1] == SceneOption(28, 660, 77) and b[0].kbps == pytest.approx(990)
+    with pytest.raises(ValueError):
+        anchor_curves(predicted, measured[:1], 28)
+
+
+def test_safeguard_rule() -> None:
+    assert should_keep_per_scene(300, 90.0, 290, 89.9)
+    assert not should_keep_per_scene(300, 90.0, 301, 91.0)  # dearer
+    assert not should_keep_per_scene(300, 90.0, 250, 89.5)  # lower by more than the margin

@@ -91,3 +91,22 @@ def test_safeguard_rule() -> None:
     assert should_keep_per_scene(300, 90.0, 290, 89.9)
     assert not should_keep_per_scene(300, 90.0, 301, 91.0)  # dearer
     assert not should_keep_per_scene(300, 90.0, 250, 89.5)  # lower by more than the margin
+
+
+def test_an_easy_and_a_hard_half_get_their_own_crfs(make_clip, tmp_path: Path) -> None:
+    src = make_clip(
+        tmp_path / "halves.mp4", size="320x180", frames=100,
+        extra=["-vf", "noise=alls=30:allf=t:enable='gte(n,50)'", "-qp", "0"],
+    )  # fmt: skip
+    config = _config(heights=(180,), max_rungs=1, max_chunk_s=2.0, min_chunk_s=1.0)
+    plan = plan_title(src, tmp_path / "out", config=config)
+    (rung,) = plan.ladder.rungs
+    assert [(c.start, c.end) for c in rung.chunks] == [(0, 50), (50, 100)]
+    easy, hard = rung.chunks
+    if easy.q != hard.q:  # the allocation moved bits between the halves and it paid
+        assert easy.q > hard.q  # the smooth half can take the higher CRF
+        assert rung.measured_bitrate_kbps is not None
+        single = sum(c.single_q_kbps * c.frames for c in rung.chunks) / 100
+        assert rung.measured_bitrate_kbps <= single * 1.05
+    else:
+        assert any("per-scene" in n for n in plan.ladder.notes), plan.ladder.notes

@@ -16,7 +16,9 @@ sample, then every title's second...), so a partial campaign already covers ever
 
 Output: ``<results>/dataset.parquet`` and ``<results>/provenance.json`` (titles with their
 licence column from INDEX.tsv). Resumable: the sweep store is ``<results>/sweep/results.sqlite``;
-rerun the same command to continue.
+rerun the same command to continue. The committed snapshot
+``experiments/build_dataset/data/<codec>_<preset>.parquet`` seeds a run on another machine:
+a sample whose every grid point is in it is carried over instead of swept again (``--seed``).
 
 Usage: python experiments/build_dataset/run.py --codec x265 --preset veryfast \
            [--results DIR] [--workers 2]
@@ -108,6 +110,7 @@ def main() -> int:
     parser.add_argument("--crf", default="16:46:3")
     parser.add_argument("--heights", default="1080,720,540,432,360,270")
     parser.add_argument("--n-subsample", type=int, default=5)
+    parser.add_argument("--seed", type=Path, default=None, help="a committed dataset snapshot")
     args = parser.parse_args()
     results = args.results or HERE / "results" / f"{args.codec}_{args.preset}"
     refs = results / "refs"
@@ -157,7 +160,17 @@ def main() -> int:
     order = [s for i in range(args.max_per_title) for t in per_title for s in t[i : i + 1]]
     t0 = time.time()
     points: list[Any] = []
+    seed_file = args.seed or HERE / "data" / f"{args.codec}_{args.preset}.parquet"
+    seed = pl.read_parquet(seed_file) if seed_file.is_file() else None
+    carried: list[pl.DataFrame] = []
     for i, sample in enumerate(order, 1):  # one sweep call per sample: the parquet grows as it goes
+        done = _seeded(seed, sample["sample"], config)
+        if done is not None:
+            carried.append(done)
+            print(
+                f"[{i}/{len(order)}] {sample['sample']}: {done.height} rows from {seed_file.name}"
+            )
+            continue
         report = sweep([sample["ref"]], results / "sweep", config=config, workers=args.workers)
         points += report.points
         print(
@@ -167,14 +180,34 @@ def main() -> int:
             flush=True,
         )
         if report.encodes_run or i == len(order):
-            write_dataset(results, points, order, args, config)
+            write_dataset(results, points, order, args, config, carried)
     print(f"sweep done in {time.time() - t0:.0f} s", flush=True)
     return 0
 
 
+def _seeded(seed: pl.DataFrame | None, sample: str, config: SweepConfig) -> pl.DataFrame | None:
+    """The seed's rows of ``sample`` when they cover every CRF of the grid at every height the
+    seed swept for it (None: sweep it)."""
+    if seed is None:
+        return None
+    rows = seed.filter(pl.col("title") == sample)
+    if rows.is_empty():
+        return None
+    per_height = rows.group_by("height").agg(pl.col("crf").n_unique().alias("n"))
+    return rows if per_height["n"].min() >= len(config.crfs) else None
+
+
 def write_dataset(
-    results: Path, swept: list[Any], samples: list[dict[str, Any]], args: Any, config: SweepConfig
+    results: Path,
+    swept: list[Any],
+    samples: list[dict[str, Any]],
+    args: Any,
+    config: SweepConfig,
+    carried: list[pl.DataFrame] | None = None,
 ) -> None:
+    if not swept:
+        data = pl.concat(carried or [], how="diagonal_relaxed") if carried else pl.DataFrame()
+        return _write(results, data, args, config)
     points = points_frame(swept)
     meta = pl.DataFrame(
         [{k: (str(v) if k == "ref" else v) for k, v in s.items()} for s in samples]
@@ -182,6 +215,12 @@ def write_dataset(
     data = points.join(meta.drop("ref"), on="title", how="inner").with_columns(
         pl.lit(args.codec).alias("codec"), pl.lit(args.preset).alias("preset")
     )
+    if carried:
+        data = pl.concat([data, *carried], how="diagonal_relaxed")
+    _write(results, data, args, config)
+
+
+def _write(results: Path, data: pl.DataFrame, args: Any, config: SweepConfig) -> None:
     buf = io.BytesIO()
     data.write_parquet(buf)
     atomic_write_bytes(results / "dataset.parquet", buf.getvalue())

@@ -68,6 +68,39 @@ SETTING_FEATURES: tuple[str, ...] = ("crf", "height_ratio", "log2_pixels", "fps"
 """Encode settings: CRF, output height / source height, log2(width x height), frame rate."""
 _MONOTONE = {"crf": -1, "height_ratio": 1}
 _DEFAULT_FILE = "x265_veryfast.json.gz"
+_MIN_VMAF_DROP_PER_CRF = 0.02
+"""Least VMAF a CRF step costs between training CRFs (a flat tree stretch is no real plateau)."""
+_MIN_LOG2_RATE_DROP_PER_CRF = 0.005
+"""Least log2-rate a CRF step saves (0.35 % of the bits)."""
+
+
+def _strictly_falling(knots: np.ndarray, min_drop: np.ndarray) -> np.ndarray:
+    """Each row made to fall by at least ``min_drop[k]`` from knot k to k+1 (left to right:
+    a rise or a flat stretch is pushed down, never a drop raised)."""
+    out = knots.copy()
+    for k in range(1, out.shape[1]):
+        out[:, k] = np.minimum(out[:, k], out[:, k - 1] - min_drop[k - 1])
+    return out
+
+
+def _pchip(grid: np.ndarray, knots: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Row i of ``knots`` (one value per grid CRF) read at ``x[i]``: PCHIP inside the grid (all
+    rows in one interpolator, evaluated once per distinct x), the end segments extended
+    linearly outside it."""
+    from scipy.interpolate import PchipInterpolator
+
+    inside = np.clip(x, grid[0], grid[-1])
+    distinct, which = np.unique(inside, return_inverse=True)
+    table = PchipInterpolator(grid, knots.T, axis=0)(distinct)  # (distinct x, rows)
+    out = table[which, np.arange(len(x))]
+    low, high = x < grid[0], x > grid[-1]
+    if low.any():
+        slope = (knots[:, 1] - knots[:, 0]) / (grid[1] - grid[0])
+        out[low] = knots[low, 0] + slope[low] * (x[low] - grid[0])
+    if high.any():
+        slope = (knots[:, -1] - knots[:, -2]) / (grid[-1] - grid[-2])
+        out[high] = knots[high, -1] + slope[high] * (x[high] - grid[-1])
+    return np.asarray(out, float)
 
 
 def log2_bpp(bitrate_kbps: Any, width: Any, height: Any, fps: Any) -> Any:
@@ -194,23 +227,27 @@ class RDModel:
         return Prediction(vmaf=np.clip(vmaf, 0.0, 100.0), bitrate_kbps=np.asarray(kbps, float))
 
     def _interpolated(self, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Trees are step functions of CRF with steps between the training CRFs; predicting at
-        the two training CRFs around each CRF and interpolating linearly (extrapolating the end
-        segment outside the grid) gives a surface that moves with every CRF step."""
+        """Trees are step functions of CRF with steps between the training CRFs. Each row is
+        predicted at every training CRF (the knots), the knots are made strictly decreasing
+        (quality and rate fall with every CRF step, by at least a small floor), and a monotone
+        cubic (PCHIP) through them gives the value at the row's CRF: smooth, strictly
+        monotone, and moving with every CRF step; outside the grid the end segments go on
+        linearly."""
         design_matrix(rows.head(0), self.features_)  # names any missing column first
         grid = np.asarray(self.crf_grid_, float)
         crf = rows["crf"].cast(pl.Float64).to_numpy()
         if len(grid) < 2:
             x = design_matrix(rows, self.features_)
             return self.quality_.predict(x), self.rate_.predict(x)
-        upper = np.clip(np.searchsorted(grid, crf, side="right"), 1, len(grid) - 1)
-        lo, hi = grid[upper - 1], grid[upper]
-        weight = (crf - lo) / (hi - lo)
-        x_lo = design_matrix(rows.with_columns(pl.Series("crf", lo)), self.features_)
-        x_hi = design_matrix(rows.with_columns(pl.Series("crf", hi)), self.features_)
-        vmaf = (1 - weight) * self.quality_.predict(x_lo) + weight * self.quality_.predict(x_hi)
-        rate = (1 - weight) * self.rate_.predict(x_lo) + weight * self.rate_.predict(x_hi)
-        return vmaf, rate
+        knots_v = np.empty((rows.height, len(grid)))
+        knots_r = np.empty((rows.height, len(grid)))
+        for k, q in enumerate(grid):
+            x = design_matrix(rows.with_columns(pl.lit(float(q)).alias("crf")), self.features_)
+            knots_v[:, k], knots_r[:, k] = self.quality_.predict(x), self.rate_.predict(x)
+        steps = np.diff(grid)
+        knots_v = _strictly_falling(knots_v, steps * _MIN_VMAF_DROP_PER_CRF)
+        knots_r = _strictly_falling(knots_r, steps * _MIN_LOG2_RATE_DROP_PER_CRF)
+        return _pchip(grid, knots_v, crf), _pchip(grid, knots_r, crf)
 
     def to_dict(self, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {

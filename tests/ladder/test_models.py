@@ -68,6 +68,24 @@ def test_monotone_in_crf_and_height(fitted: RDModel, rows: pl.DataFrame) -> None
     assert np.all(np.diff(by_height.vmaf) >= -1e-9)
 
 
+@pytest.mark.parametrize("model", ["fitted", "shipped"])
+def test_smooth_and_strictly_monotone_over_the_crf_range(
+    model: str, fitted: RDModel, rows: pl.DataFrame
+) -> None:
+    """No tree steps: every CRF step of 16..46 changes both predictions, and no single step
+    carries a large share of the whole drop (a step function would)."""
+    from ladderforge.policy.models import default_model
+
+    m = fitted if model == "fitted" else default_model()
+    source = int(rows.row(0, named=True)["source_height"])
+    for height in sorted({source, source // 2 * 2 // 2, 2 * (source // 3 // 2)}):
+        pred = m.predict(_grid(rows, crfs=[float(c) for c in range(16, 47)], heights=[height]))
+        dv, dk = np.diff(pred.vmaf), np.diff(np.log(pred.bitrate_kbps))
+        below_cap = pred.vmaf[1:] < 100.0  # VMAF's ceiling is the one plateau allowed
+        assert np.all(dv[below_cap] < 0) and np.all(dk < 0), (height, pred.vmaf)
+        assert dv.min() >= 0.25 * (pred.vmaf[-1] - pred.vmaf[0]), (height, dv)
+
+
 def test_fits_training_data_reasonably(fitted: RDModel, rows: pl.DataFrame) -> None:
     pred = fitted.predict(rows)
     assert np.mean(np.abs(pred.vmaf - rows["vmaf"].to_numpy())) < 3.0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "BusyError",
     "EncodeError",
     "EncoderUnavailableError",
     "FFmpegError",
@@ -111,6 +112,10 @@ class FrameCountMismatchError(MeasureError, ValueError):
 
 class OutputError(LadderforgeError, OSError):
     """An output file or folder cannot be written (read-only, full, not a folder)."""
+
+
+class BusyError(LadderforgeError, RuntimeError):
+    """Another run holds the output folder (one run at a time per folder)."""
 
 
 class StoreError(LadderforgeError, RuntimeError):

@@ -88,6 +88,12 @@ _DryRun = Annotated[
         "--dry-run", help="Say what would be encoded and its CPU estimate; encode nothing."
     ),
 ]
+_Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="If another run holds the output folder, wait for it instead of failing."
+    ),
+]
 _Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
 
 
@@ -130,13 +136,15 @@ def register(app: typer.Typer) -> None:
         json_out: _JsonOut = False,
         quiet: _Quiet = False,
         dry_run: _DryRun = False,
+        wait: _Wait = False,
         verbose: _Verbose = False,
     ) -> None:
         """Choose a ladder per title. OUT/<title>/ gets what ships: <title>.ladder.json and, with
         --encode, every rung in scene-aligned chunks (IDR frames at the same places in every
         rung) as HLS + DASH (master.m3u8, manifest.mpd, <rung>/ segments) with the audio;
         a plan without --encode gets master.plan.m3u8. Work files go to OUT/.work (removed
-        after success). A failing title is reported at the end (exit code 3)."""
+        after success). A failing title is reported at the end (exit code 3). One run at a
+        time per OUT: a second one fails at once, or queues with --wait."""
         options = dict(locals())
         from ladderforge.jobs.batch import TitleSource, check_sources, read_manifest
 
@@ -158,12 +166,13 @@ def register(app: typer.Typer) -> None:
 
             print_dry_run(guarded(lambda: estimate(titles, config)), as_json=json_out)
             return
-        _run(titles, output, config, verbose=verbose, quiet=quiet, as_json=json_out)
+        _run(titles, output, config, wait=wait, verbose=verbose, quiet=quiet, as_json=json_out)
 
 
 _NOT_CONFIG = {
     "ctx",
     "sources", "manifest", "output", "verbose", "config_file", "json_out", "quiet", "dry_run",
+    "wait",
 }  # fmt: skip
 _RENAMED = {"model": "model_path"}
 """CLI option -> LadderConfig field, where the names differ."""
@@ -194,6 +203,7 @@ def _run(
     output: Path,
     config: LadderConfig,
     *,
+    wait: bool,
     verbose: bool,
     quiet: bool,
     as_json: bool,
@@ -210,7 +220,9 @@ def _run(
             bars.advance(task)
 
         report = guarded(
-            lambda: run_batch(titles, output, config=config, on_stage=stage, on_title_done=done),
+            lambda: run_batch(
+                titles, output, config=config, wait=wait, on_stage=stage, on_title_done=done
+            ),
             verbose=verbose,
         )
     if as_json:
@@ -218,5 +230,6 @@ def _run(
     print_report(report, quiet=quiet or as_json)
     if report.failures:
         for src, message in report.failures.items():
-            err_console.print(f"[red]failed:[/] {src}: {message}", highlight=False)
+            line = message if message.startswith(src) else f"{src}: {message}"  # path once
+            err_console.print(f"[red]failed:[/] {line}", highlight=False)
         raise typer.Exit(EXIT_PARTIAL)

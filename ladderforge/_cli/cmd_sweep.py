@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
         top_vmaf: float = typer.Option(_RULES.top_vmaf, help="Ladder: VMAF of the top rung."),
         max_rungs: int = typer.Option(_RULES.max_rungs, help="Ladder: most rungs."),
         keep_encodes: bool = typer.Option(False, help="Keep encoded files under OUT/work."),
+        wait: bool = typer.Option(
+            False, "--wait", help="If another run holds OUT, wait for it instead of failing."
+        ),
         verbose: bool = typer.Option(
             False, "--verbose", "-v", help="Show ffmpeg commands on errors."
         ),
@@ -76,6 +79,7 @@ def register(app: typer.Typer) -> None:
 
         Writes OUT/points.parquet, OUT/hull.parquet, OUT/<title>.ladder.json and
         OUT/results.sqlite. Rerunning with the same -o resumes without redoing finished work.
+        One run at a time per OUT: a second one fails at once, or queues with --wait.
         """
         from ladderforge.jobs.outputs import write_sweep_outputs
         from ladderforge.jobs.sweep import SweepConfig, SweepEvent, sweep
@@ -107,6 +111,7 @@ def register(app: typer.Typer) -> None:
                     output,
                     config=config,
                     workers=workers,
+                    wait=wait,
                     on_event=event,
                     on_title_start=start,
                 ),
@@ -126,7 +131,8 @@ def register(app: typer.Typer) -> None:
         )
         if report.failures:
             for title, message in report.failures.items():
-                err_console.print(f"[red]failed:[/] {title}: {message}", highlight=False)
+                line = message if message.startswith(title) else f"{title}: {message}"
+                err_console.print(f"[red]failed:[/] {line}", highlight=False)
             raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -2,12 +2,14 @@
 
 A manifest is a CSV with a ``path`` column (and optionally ``title``); it is checked whole before
 any work starts (missing files, duplicate titles, unknown columns). A title that fails is
-recorded with its error and the batch goes on.
+recorded with its error and the batch goes on. A batch holds its output folder's run lock
+(:func:`ladderforge.store.folder_lock`) from start to end: one run at a time per folder.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -21,7 +23,7 @@ from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback
 from ladderforge.jobs.title import TitlePlan, plan_title
 from ladderforge.media.probe import check_input_file
-from ladderforge.store import atomic_write_bytes, ensure_writable_dir
+from ladderforge.store import atomic_write_bytes, folder_lock
 
 __all__ = [
     "BatchReport",
@@ -78,6 +80,8 @@ def read_manifest(path: str | os.PathLike[str]) -> list[TitleSource]:
         title = (row.get("title") or "").strip() or src.stem
         if not row["path"]:
             problems.append(f"line {line}: empty path")
+        elif _symlink_loop(src):
+            problems.append(f"line {line}: {src} is a symlink loop (it never reaches a file)")
         elif not src.is_file():
             problems.append(f"line {line}: {src} does not exist")
         if title in titles:
@@ -96,6 +100,11 @@ def check_sources(titles: Sequence[TitleSource]) -> None:
     a file whose content is bad fails its own title later and the batch goes on."""
     problems = []
     for t in titles:
+        if _symlink_loop(t.path):
+            problems.append(
+                f"{t.path}: is a symlink loop (it never reaches a file); point it at the video"
+            )
+            continue
         try:
             check_input_file(t.path)
         except MediaNotFoundError as exc:
@@ -104,6 +113,19 @@ def check_sources(titles: Sequence[TitleSource]) -> None:
             pass  # e.g. an empty file: a bad title, reported with the others at the end
     if problems:
         raise UsageError("; ".join(problems))
+
+
+def _symlink_loop(path: Path) -> bool:
+    """True when ``path`` is a symbolic link that leads back to itself (or into another loop)."""
+    if not os.path.islink(path):
+        return False
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        return True
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 @dataclass
@@ -119,14 +141,19 @@ def run_batch(
     out_dir: str | os.PathLike[str],
     *,
     config: LadderConfig,
+    wait: bool = False,
     on_stage: StageCallback | None = None,
     on_title_done: Callable[[str, TitlePlan | None, str | None], None] | None = None,
 ) -> BatchReport:
     """Plan every title; failures are recorded and the batch goes on. Writes the summary.
 
     A source given as a path is named after its file; a :class:`TitleSource` (a manifest row)
-    names its own outputs."""
-    out = ensure_writable_dir(Path(out_dir))
+    names its own outputs. The sources are checked before the output folder is touched.
+
+    One run at a time per output folder: the batch holds ``out_dir/.ladderforge.lock`` until it
+    returns (released by the kernel if the process dies). When another run holds it, raises
+    :class:`~ladderforge.errors.BusyError` at once; with ``wait``, waits for that run to end
+    (``on_stage(out_dir, "waiting ...")`` says so first)."""
     titles = [s if isinstance(s, TitleSource) else TitleSource(Path(s)) for s in sources]
     check_sources(titles)
     names = [t.title for t in titles]
@@ -136,24 +163,62 @@ def run_batch(
             f"titles appear twice: {', '.join(duplicates)} (rename or use a "
             "manifest with a title column)"
         )
-    report = BatchReport()
-    for src in titles:
-        name = src.title
-        try:
-            plan = plan_title(src.path, out, config=config, title=name, on_stage=on_stage)
-        except LadderforgeError as exc:
-            report.failures[str(src.path)] = exc.message
-            if on_title_done:
-                on_title_done(name, None, exc.message)
-            continue
-        report.plans[plan.ladder.title] = plan
-        if on_title_done:
-            on_title_done(plan.ladder.title, plan, None)
-    frame = summary_frame(report)
-    buf = io.BytesIO()
-    frame.write_parquet(buf)
-    atomic_write_bytes(out / "summary.parquet", buf.getvalue())
+    out = Path(out_dir)
+
+    def waiting(holder: int | None) -> None:
+        if on_stage:
+            by = f" (pid {holder})" if holder else ""
+            on_stage(str(out), f"waiting for the run{by} that holds the folder")
+
+    with folder_lock(out, wait=wait, on_wait=waiting):
+        report = BatchReport()
+        for src in titles:
+            _plan_one(src, out, report, config=config, on_stage=on_stage, done=on_title_done)
+        frame = summary_frame(report)
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        atomic_write_bytes(out / "summary.parquet", buf.getvalue())
     return report
+
+
+def _plan_one(
+    src: TitleSource,
+    out: Path,
+    report: BatchReport,
+    *,
+    config: LadderConfig,
+    on_stage: StageCallback | None,
+    done: Callable[[str, TitlePlan | None, str | None], None] | None,
+) -> None:
+    """One title of the batch: its plan, or its error, goes into ``report``."""
+    try:
+        plan = plan_title(src.path, out, config=config, title=src.title, on_stage=on_stage)
+    except LadderforgeError as exc:
+        report.failures[str(src.path)] = exc.message
+        if done:
+            done(src.title, None, exc.message)
+        return
+    report.plans[plan.ladder.title] = plan
+    if done:
+        done(plan.ladder.title, plan, None)
+
+
+_SUMMARY_SCHEMA: dict[str, type[pl.DataType]] = {
+    "title": pl.String,
+    "mode": pl.String,
+    "rung": pl.Int64,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "crf": pl.Float64,
+    "predicted_kbps": pl.Float64,
+    "predicted_vmaf": pl.Float64,
+    "measured_kbps": pl.Float64,
+    "measured_vmaf": pl.Float64,
+    "total_usd": pl.Float64,
+    "decision_cpu_s": pl.Float64,
+    "analysis_s": pl.Float64,
+}
+"""The columns of ``summary.parquet``: the same whether every title, some or none succeeded."""
 
 
 def summary_frame(report: BatchReport) -> pl.DataFrame:
@@ -178,4 +243,4 @@ def summary_frame(report: BatchReport) -> pl.DataFrame:
                     "analysis_s": plan.analysis_s,
                 }
             )
-    return pl.DataFrame(rows, infer_schema_length=None)
+    return pl.DataFrame(rows, schema=_SUMMARY_SCHEMA)

@@ -25,7 +25,15 @@ from ladderforge.encoder import check_available, codec_facts, encode
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.jobs.config import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS
 from ladderforge.media import ffmpeg_version, probe
-from ladderforge.store import ResultsStore, WorkDir, encode_key, ensure_writable_dir, measure_key
+from ladderforge.store import (
+    ResultsStore,
+    WorkDir,
+    encode_key,
+    ensure_writable_dir,
+    folder_lock,
+    measure_key,
+    remove_stale_partials,
+)
 from ladderforge.types import (
     EncodeResult,
     EncodeSettings,
@@ -248,6 +256,7 @@ def sweep(
     *,
     config: SweepConfig | None = None,
     workers: int = 1,
+    wait: bool = False,
     on_event: Callable[[SweepEvent], None] | None = None,
     on_title_start: Callable[[str, int], None] | None = None,
 ) -> SweepReport:
@@ -255,10 +264,26 @@ def sweep(
 
     A source that cannot be probed, or whose jobs fail, is recorded in ``report.failures`` and
     the others go on. ``on_title_start(title, n_jobs)`` and ``on_event`` report progress.
+    The sweep holds ``out_dir``'s run lock (:func:`~ladderforge.store.folder_lock`): another
+    run on the folder makes it raise :class:`~ladderforge.errors.BusyError` at once, or with
+    ``wait`` wait for that run to end; encodes a killed run left half-written are removed.
     """
     config = config or SweepConfig()
-    out = ensure_writable_dir(Path(out_dir))
     check_available(config.codec)
+    with folder_lock(out_dir, wait=wait) as lock:
+        out = lock.parent
+        remove_stale_partials(out / "work")
+        return _sweep_locked(sources, out, config, workers, on_event, on_title_start)
+
+
+def _sweep_locked(
+    sources: Sequence[str | os.PathLike[str]],
+    out: Path,
+    config: SweepConfig,
+    workers: int,
+    on_event: Callable[[SweepEvent], None] | None,
+    on_title_start: Callable[[str, int], None] | None,
+) -> SweepReport:
     report = SweepReport()
     infos: list[SourceInfo] = []
     for src in sources:

@@ -10,12 +10,13 @@
 5. the cost model prices the rungs; the ladder JSON and the master playlist are written.
 
 Every encode and measurement goes through the results store or the chunk folder, so a rerun
-resumes.
+resumes; the temporary files a killed run left in the title's folders are removed first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -32,9 +33,12 @@ from ladderforge.jobs.rungs import encode_rungs, with_costs
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.ladder import cap_rungs
+from ladderforge.store import remove_stale_partials
 from ladderforge.types import Ladder
 
 __all__ = ["TitlePlan", "plan_title"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,10 +74,15 @@ def plan_title(
     encoded gets ``master.plan.m3u8`` instead (its variants do not exist yet). Work files go to
     ``config.work_dir`` (default ``out_dir/.work``), removed after success unless
     ``keep_work``. ``title`` names the outputs (default: the file name without extension).
+    Partial files a killed run left in those two folders are removed first (never those of a
+    live process: see :func:`~ladderforge.store.remove_stale_partials`).
     Raises a :class:`LadderforgeError` subclass naming the file and the problem.
     """
     config = config or LadderConfig()
     job = TitleJob.open(source, out_dir, config=config, title=title, on_stage=on_stage)
+    stale = remove_stale_partials(job.work) + remove_stale_partials(job.deliver)
+    if stale:
+        log.info("%s: removed %d partial file(s) of a killed run", job.title, stale)
     check_source_audio(job)
     mode = make_mode(config.mode)
     job.stage(mode.deciding)

@@ -1,4 +1,4 @@
-"""Results store (SQLite, WAL) and work directory with atomic writes."""
+"""Results store (SQLite, WAL), work directory with atomic writes, the output folder's run lock."""
 
 from ladderforge.store.files import (
     WorkDir,
@@ -7,7 +7,9 @@ from ladderforge.store.files import (
     atomic_write_bytes,
     atomic_write_json,
     ensure_writable_dir,
+    remove_stale_partials,
 )
+from ladderforge.store.lock import folder_lock
 from ladderforge.store.results import ResultsStore, encode_key, measure_key
 
 __all__ = [
@@ -19,5 +21,7 @@ __all__ = [
     "atomic_write_json",
     "encode_key",
     "ensure_writable_dir",
+    "folder_lock",
     "measure_key",
+    "remove_stale_partials",
 ]

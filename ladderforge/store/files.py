@@ -6,6 +6,10 @@ place, so a reader never sees half a file and a killed run leaves no truncated o
 records go through :func:`atomic_write_bytes`/:func:`atomic_write_json`; a file written by a
 tool (ffmpeg, PyAV, torch, pyarrow) or a whole folder through :func:`atomic_path` (or
 :func:`atomic_paths` for several written together), the one place that builds such names.
+
+Every temporary name carries the pid of the process writing it (``.<stem>.partial-<pid>-...``),
+so :func:`remove_stale_partials` can clear what a killed run left without touching the files a
+live process is still writing.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -29,7 +34,9 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "ensure_writable_dir",
+    "partial_owner",
     "partial_path",
+    "remove_stale_partials",
 ]
 
 
@@ -57,7 +64,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     target = Path(path)
     ensure_writable_dir(target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.partial-{os.getpid()}-", suffix=".tmp", dir=target.parent
+    )
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as fh:
@@ -86,6 +95,49 @@ def partial_path(target: str | os.PathLike[str], *, suffix: str | None = None) -
     out = Path(target)
     ext = out.suffix if suffix is None else suffix
     return out.with_name(f".{out.stem}.partial-{os.getpid()}-{secrets.token_hex(4)}{ext}")
+
+
+_PARTIAL = re.compile(r"\..+\.partial-(\d+)(?:[-.]|$)")
+"""A temporary name of :func:`partial_path` or :func:`atomic_write_bytes` (also the older
+``.<stem>.partial-<pid><ext>``): group 1 is the writer's pid."""
+
+
+def partial_owner(name: str) -> int | None:
+    """The pid of the process that made the temporary name ``name`` (a file name, no folder);
+    None when it is not such a name."""
+    match = _PARTIAL.match(name)
+    return int(match.group(1)) if match else None
+
+
+def _alive(pid: int) -> bool:
+    """False only when no process ``pid`` exists (in doubt: alive, so nothing is removed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+def remove_stale_partials(folder: str | os.PathLike[str]) -> int:
+    """Remove, anywhere under ``folder``, the temporary files and folders (see
+    :func:`partial_path`) whose writer is dead: a run that was killed before it could rename or
+    remove them. The writer is the pid in the name; a partial of a live process (this one
+    included) is never touched, nor anything inside it. Returns how many were removed (0 when
+    ``folder`` does not exist)."""
+    removed = 0
+    for root, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            pid = partial_owner(name)
+            if pid is None:
+                continue
+            if name in dirs:
+                dirs.remove(name)  # never walk into a partial folder, live or stale
+            if pid > 0 and not _alive(pid):
+                _discard(Path(root) / name)
+                removed += 1
+    return removed
 
 
 def _discard(path: Path) -> None:

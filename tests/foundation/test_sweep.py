@@ -95,6 +95,24 @@ def test_bad_title_does_not_stop_the_batch(carphone_mp4: Path, tmp_path: Path) -
     assert len(report.points) == 2 and report.encodes_run == 2
 
 
+def test_encodes_a_killed_sweep_left_half_written_are_removed(
+    carphone_mp4: Path, tmp_path: Path
+) -> None:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    dead, live = int(done.stdout), os.getpid()
+    folder = tmp_path / "out" / "work" / "encodes" / "ab"
+    folder.mkdir(parents=True)
+    stale = folder / f".ab12.partial-{dead}-0a1b2c3d.mp4"
+    alive = folder / f".ab34.partial-{live}-0a1b2c3d.mp4"
+    for path in (stale, alive):
+        path.write_bytes(b"half")
+    config = SweepConfig(heights=(96,), crfs=(40,), preset="ultrafast", metrics=("vmaf",))
+    report = sweep([carphone_mp4], tmp_path / "out", config=config)
+    assert len(report.points) == 1 and not report.failures
+    assert not stale.exists() and alive.read_bytes() == b"half"
+
+
 def test_candidate_sizes_never_upscale(bikes_mp4: Path) -> None:
     info = probe(bikes_mp4, hash_content=False)
     assert candidate_sizes(info.width, info.height, (1080, 720, 180)) == [(640, 272), (424, 180)]

@@ -109,7 +109,9 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p: p.stat().st_mtime_ns for p in measured.glob("*.json")}
-    chunks = {p: p.stat().st_mtime_ns for p in (out / ".work" / "bikes" / "chunks").rglob("*.mp4")}
+    chunk_dir = out / ".work" / "bikes" / "chunks"
+    # finished encodes only: the killed run's partial files are removed by the next run
+    chunks = {p: p.stat().st_mtime_ns for p in chunk_dir.rglob("*.mp4") if ".partial-" not in p.name}
     assert before and chunks
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -117,6 +119,7 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
         assert p.stat().st_mtime_ns == t, f"{p.name} was measured again"
     for p, t in chunks.items():
         assert p.stat().st_mtime_ns == t, f"{p.name} was encoded again"
+    assert not [p for p in chunk_dir.rglob("*") if ".partial-" in p.name], "a partial file was left"
     rung = json.loads((out / "bikes" / "bikes.ladder.json").read_text())["rungs"][0]
     assert len(rung["attempts"]) >= len(before)
     assert rung["attempts"][0]["cpu_s"] > 0  # the first attempt's chunks, as first measured

@@ -111,7 +111,9 @@ def test_a_run_killed_mid_loop_reuses_its_finished_attempts(
     before = {p: p.stat().st_mtime_ns for p in measured.glob("*.json")}
     chunk_dir = out / ".work" / "bikes" / "chunks"
     # finished encodes only: the killed run's partial files are removed by the next run
-    chunks = {p: p.stat().st_mtime_ns for p in chunk_dir.rglob("*.mp4") if ".partial-" not in p.name}
+    chunks = {
+        p: p.stat().st_mtime_ns for p in chunk_dir.rglob("*.mp4") if ".partial-" not in p.name
+    }
     assert before and chunks
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ladderforge._cli.common import console, guarded, print_table
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S
 from ladderforge.store import atomic_write_json
 
 
@@ -25,6 +26,9 @@ def register(app: typer.Typer) -> None:
         subsample: int = typer.Option(1, help="Score every n-th frame."),
         scaler: str = typer.Option("bicubic", help="Scaler bringing DIST to REF's grid."),
         threads: int = typer.Option(0, help="libvmaf threads (0: all cores)."),
+        timeout: float = typer.Option(
+            DEFAULT_TIMEOUT_S, "--timeout", help="Seconds ffmpeg may run before it is killed."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON (with per-frame scores)."),
         output: Path = typer.Option(None, "-o", "--output", help="Also write the JSON here."),
         verbose: bool = typer.Option(False, "--verbose", "-v"),
@@ -40,6 +44,7 @@ def register(app: typer.Typer) -> None:
                 n_subsample=subsample,
                 scaler=scaler,
                 threads=threads or None,
+                timeout_s=timeout,
             ),
             verbose=verbose,
         )

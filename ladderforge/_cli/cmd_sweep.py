@@ -19,6 +19,7 @@ from ladderforge._cli.common import (
 )
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, check_timeout
 from ladderforge.types import Ladder
 
 _RULES = LadderRules()
@@ -68,6 +69,9 @@ def register(app: typer.Typer) -> None:
         top_vmaf: float = typer.Option(_RULES.top_vmaf, help="Ladder: VMAF of the top rung."),
         max_rungs: int = typer.Option(_RULES.max_rungs, help="Ladder: most rungs."),
         keep_encodes: bool = typer.Option(False, help="Keep encoded files under OUT/work."),
+        timeout: float = typer.Option(
+            DEFAULT_TIMEOUT_S, "--timeout", help="Seconds each ffmpeg run may take."
+        ),
         wait: bool = typer.Option(
             False, "--wait", help="If another run holds OUT, wait for it instead of failing."
         ),
@@ -93,6 +97,7 @@ def register(app: typer.Typer) -> None:
                 metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
                 n_subsample=subsample,
                 keep_encodes=keep_encodes,
+                timeout_s=check_timeout(timeout, function="sweep"),
             ),
             verbose=verbose,
         )

@@ -40,7 +40,7 @@ from ladderforge.analysis.scenes import CutDetector
 from ladderforge.analysis.schema import DEFAULT_ANALYSIS_PIXELS, FAST_STRIDE, FRAME_COLUMNS
 from ladderforge.errors import InvalidMediaError, UnsupportedMediaError
 from ladderforge.media import probe
-from ladderforge.types import SourceInfo
+from ladderforge.types import MIN_SIDE_PX, SourceInfo
 
 __all__ = ["MAX_SIDE", "MIN_SIDE", "ProgressCallback", "analyze"]
 
@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 """Called with (frames decoded so far, frames in the title), from the calling thread."""
 
-MIN_SIDE = 16
-"""Smallest picture side analysed (smaller pictures raise UnsupportedMediaError)."""
+MIN_SIDE = MIN_SIDE_PX
+"""Smallest picture side analysed: the job's one limit (:data:`ladderforge.types.MIN_SIDE_PX`),
+which probing already enforces."""
 MAX_SIDE = 16384
 """Largest picture side analysed."""
 THUMB_WIDTH = 192
@@ -92,7 +93,7 @@ def analyze(
 
     Raises:
         MediaNotFoundError, InvalidMediaError, UnsupportedMediaError: from probing the file, or
-        a picture size outside 16..16384 pixels.
+        a picture side under :data:`MIN_SIDE` or over :data:`MAX_SIDE` pixels.
     """
     params = AnalysisParams(
         stride=stride if stride is not None else (FAST_STRIDE if fast else 1),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from ladderforge.errors import UsageError
-from ladderforge.types import CodecFacts, EncodeSettings, RateControl
+from ladderforge.types import MIN_SIDE_PX, CodecFacts, EncodeSettings, RateControl
 
 __all__ = ["BACKENDS", "BaseEncoder", "codec_facts", "get_encoder", "register_encoder"]
 
@@ -85,6 +85,11 @@ class BaseEncoder(ABC):
             raise UsageError(
                 f"The 'preset' parameter of the {self.name} backend must be one of "
                 f"{', '.join(self.presets)}. Got {settings.preset!r} instead."
+            )
+        if min(settings.width, settings.height) < MIN_SIDE_PX:
+            raise UsageError(
+                f"The 'width'/'height' of EncodeSettings must be >= {MIN_SIDE_PX} pixels, the "
+                f"smallest picture ladderforge measures. Got {settings.width}x{settings.height}."
             )
         if settings.pix_fmt not in ("yuv420p", "yuv420p10le"):
             raise UsageError(

@@ -19,10 +19,16 @@ from ladderforge.errors import (
     FFmpegError,
     LadderforgeError,
     OutputError,
+    UsageError,
 )
 from ladderforge.media.capabilities import Capabilities, detect_capabilities
-from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, ProgressCallback, run_ffmpeg
-from ladderforge.media.probe import check_input_file, probe
+from ladderforge.media.ffmpeg import (
+    DEFAULT_TIMEOUT_S,
+    ProgressCallback,
+    check_timeout,
+    run_ffmpeg,
+)
+from ladderforge.media.probe import as_path, check_input_file, probe
 from ladderforge.store.files import atomic_path
 from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
 
@@ -131,14 +137,16 @@ def encode(
 
     Raises:
         EncoderUnavailableError: the backend cannot run here (checked once per binary, cached).
-        UsageError: settings the backend cannot use.
+        UsageError: arguments of the wrong type, an unknown backend, settings the backend
+            cannot use.
         EncodeError: ffmpeg failed, timed out, was killed, or the output has the wrong frame count.
         OutputError: the output folder cannot be written (read-only, full).
     """
+    _check_arguments(source, settings, output, timeout_s)
+    backend = get_encoder(settings.codec)  # the registry's message for an unknown backend
+    backend.validate(settings)
     info = source if isinstance(source, SourceInfo) else probe(source, hash_content=False)
     check_input_file(info.path)
-    backend = get_encoder(settings.codec)
-    backend.validate(settings)
     if check_encoder:
         check_available(settings.codec)
     out = Path(output)
@@ -173,6 +181,20 @@ def encode(
             raise
     log.debug("encoded %s -> %s: %.0f kbps, %.1f cpu-s", info.path, out, result.bitrate_kbps, cpu_s)
     return result
+
+
+def _check_arguments(source: object, settings: object, output: object, timeout_s: object) -> None:
+    """UsageErrors naming the parameter, before anything is probed or run."""
+    if not isinstance(source, SourceInfo):
+        as_path(source, parameter="source", function="encode")
+    if not isinstance(settings, EncodeSettings):
+        raise UsageError(
+            "The 'settings' parameter of encode must be an EncodeSettings (e.g. "
+            "EncodeSettings(codec='x265', width=1280, height=720, q=28)). "
+            f"Got {settings!r} ({type(settings).__name__}) instead."
+        )
+    as_path(output, parameter="output", function="encode")
+    check_timeout(timeout_s, function="encode")
 
 
 def _first(log_tail: str) -> str:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ladderforge.encoder.base import BaseEncoder, register_encoder, vbv_args
+from ladderforge.encoder.param_keys import (
+    SVTAV1_PARAMS,
+    X264_PARAMS,
+    X265_PARAMS,
+    unknown_param,
+)
 from ladderforge.errors import UsageError
 from ladderforge.types import EncodeSettings
 
@@ -28,6 +34,31 @@ def _kv(params: list[tuple[str, str]]) -> str:
     return ":".join(f"{k}={v}" for k, v in params)
 
 
+def _check_params(
+    backend: BaseEncoder,
+    settings: EncodeSettings,
+    *,
+    known: frozenset[str],
+    option: str,
+    doc: str,
+    negatable: bool,
+) -> None:
+    """A UsageError for a key ``option`` does not take (ffmpeg would only warn and drop it) or
+    a value with ':' (it separates the entries of ``option``)."""
+    for key, value in settings.params:
+        if unknown_param(key, known, negatable=negatable):
+            raise UsageError(
+                f"The 'params' key {key!r} is not an option of the {backend.name} backend "
+                f"({option}); see {doc} for the options it takes, named without '--' "
+                "(e.g. ('aq-mode', '3'))."
+            )
+        if ":" in value:
+            raise UsageError(
+                f"The 'params' value {value!r} of {key!r} contains ':', which separates the "
+                f"entries of {option}; write ',' instead (e.g. ('deblock', '-1,-1'))."
+            )
+
+
 class _X26xEncoder(BaseEncoder):
     """What x265 and x264 share: presets, CRF 0..51, -crf / -qp / -b:v rate control."""
 
@@ -35,10 +66,25 @@ class _X26xEncoder(BaseEncoder):
     two_pass = True
     presets = X26X_PRESETS
 
+    params_option: str
+    """ffmpeg's option that carries ``settings.params``."""
+    params_keys: frozenset[str]
+    """The keys that option takes (:mod:`ladderforge.encoder.param_keys`)."""
+    params_doc: str
+    """Where the keys are documented."""
+
     def validate(self, settings: EncodeSettings) -> None:
         super().validate(settings)
         if settings.rate_control == "crf" and not 0 <= (settings.q or 0) <= 51:
             raise UsageError(f"{self.name} CRF must be in 0..51. Got {settings.q!r} instead.")
+        _check_params(
+            self,
+            settings,
+            known=self.params_keys,
+            option=self.params_option,
+            doc=self.params_doc,
+            negatable=True,
+        )
 
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
@@ -59,6 +105,9 @@ class X265Encoder(_X26xEncoder):
     codec_family = "hevc"
     default_preset = "veryfast"
     prediction_models = (("veryfast", "x265_veryfast"),)
+    params_option = "-x265-params"
+    params_keys = X265_PARAMS
+    params_doc = "'x265 --fullhelp' or https://x265.readthedocs.io/en/master/cli.html"
 
     def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
         params: list[tuple[str, str]] = [("log-level", "error")]
@@ -88,6 +137,9 @@ class X264Encoder(_X26xEncoder):
     ffmpeg_encoder = "libx264"
     codec_family = "h264"
     default_preset = "medium"
+    params_option = "-x264-params"
+    params_keys = X264_PARAMS
+    params_doc = "'x264 --fullhelp'"
 
     def rate_control_args(
         self, settings: EncodeSettings, *, pass_no: int, passlog: Path
@@ -125,6 +177,14 @@ class SvtAv1Encoder(BaseEncoder):
         super().validate(settings)
         if settings.rate_control == "crf" and not 1 <= (settings.q or 0) <= 63:
             raise UsageError(f"SVT-AV1 CRF must be in 1..63. Got {settings.q!r} instead.")
+        _check_params(
+            self,
+            settings,
+            known=SVTAV1_PARAMS,
+            option="-svtav1-params",
+            doc="'SvtAv1EncApp --help' or SVT-AV1's Docs/Parameters.md",
+            negatable=False,
+        )
 
     def preset_args(self, settings: EncodeSettings) -> list[str]:
         return ["-preset", settings.preset]

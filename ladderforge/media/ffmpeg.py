@@ -10,6 +10,7 @@ several encodes run at once in threads, unlike ``RUSAGE_CHILDREN``).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import signal
@@ -21,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ladderforge.errors import FFmpegError, FFmpegNotFoundError
+from ladderforge.errors import FFmpegError, FFmpegNotFoundError, UsageError
 
-__all__ = ["FFmpegRun", "ffmpeg_path", "ffmpeg_version", "run_ffmpeg", "tail"]
+__all__ = ["FFmpegRun", "check_timeout", "ffmpeg_path", "ffmpeg_version", "run_ffmpeg", "tail"]
 
 ENV_FFMPEG = "LADDERFORGE_FFMPEG"
 DEFAULT_TIMEOUT_S = 3600.0
@@ -75,6 +76,22 @@ def ffmpeg_version() -> str:
     return _version_of(ffmpeg_path())
 
 
+def check_timeout(timeout_s: object, *, function: str) -> float:
+    """``timeout_s`` as a float when it is a finite number of seconds > 0, else a UsageError
+    naming ``function``'s parameter."""
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, (int, float))
+        or not math.isfinite(timeout_s)
+        or timeout_s <= 0
+    ):
+        raise UsageError(
+            f"The 'timeout_s' parameter of {function} must be a number of seconds > 0. "
+            f"Got {timeout_s!r} instead."
+        )
+    return float(timeout_s)
+
+
 def tail(text: str, lines: int = 12) -> str:
     """The last non-empty lines of a log."""
     kept = [line for line in text.splitlines() if line.strip()]
@@ -113,6 +130,7 @@ def run_ffmpeg(
     ``check`` (the default) a non-zero exit, a kill or a timeout raises ``error_type`` naming
     ``error_path`` and carrying the command and ffmpeg's last lines.
     """
+    timeout_s = check_timeout(timeout_s, function="run_ffmpeg")
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-progress", "pipe:1", "-nostats", *args]
     timed_out = threading.Event()
     with tempfile.TemporaryFile() as err_file:

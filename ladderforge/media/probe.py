@@ -7,21 +7,36 @@ becomes an :class:`~ladderforge.errors.InvalidMediaError` (or a subclass) naming
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ladderforge.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError
-from ladderforge.types import SourceInfo
+from ladderforge.errors import (
+    InvalidMediaError,
+    MediaNotFoundError,
+    UnsupportedMediaError,
+    UsageError,
+)
+from ladderforge.types import MIN_SIDE_PX, SourceInfo
 
 if TYPE_CHECKING:
     import av.container
     import av.video.frame
     import av.video.stream
 
-__all__ = ["SUPPORTED_BIT_DEPTHS", "check_input_file", "content_hash", "probe"]
+__all__ = [
+    "MIN_SIDE_PX",
+    "SUPPORTED_BIT_DEPTHS",
+    "as_path",
+    "check_input_file",
+    "content_hash",
+    "not_regular_file",
+    "probe",
+]
 
 SUPPORTED_BIT_DEPTHS = (8, 10)
 _UNSUPPORTED_PREFIXES = ("pal8", "bayer", "monow", "monob", "xyz")
@@ -61,15 +76,55 @@ _MATRIX = {
 _RANGE = {1: "tv", 2: "pc"}
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def as_path(value: object, *, parameter: str, function: str) -> Path:
+    """``value`` as a :class:`Path` when it is a ``str`` or ``os.PathLike`` naming something,
+    else a UsageError naming the parameter (rather than a TypeError from deep inside)."""
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if isinstance(path, str) and path and "\0" not in path:
+            return Path(path)
+    raise UsageError(
+        f"The {parameter!r} parameter of {function} must be a file path (str or "
+        f"os.PathLike). Got {value!r} ({type(value).__name__}) instead."
+    )
+
+
+def not_regular_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file (missing, a directory, a FIFO, a device, a socket),
+    or None when it is one. Only ``stat`` is called: nothing is opened, so a FIFO or a device
+    is refused at once instead of blocking the reader."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop (it never reaches a file)"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return f"is {kind}, not a regular file"
+
+
 def check_input_file(path: str | os.PathLike[str]) -> Path:
     """The path as a :class:`Path` if it is a non-empty regular file, else a clear error."""
-    p = Path(path)
-    if not p.exists():
-        raise MediaNotFoundError(f"{p}: no such file", path=p)
-    if p.is_dir():
+    p = as_path(path, parameter="path", function="check_input_file")
+    problem = not_regular_file(p)
+    if problem == "is a directory":
         raise MediaNotFoundError(f"{p}: is a directory, not a video file", path=p)
-    if not p.is_file():
-        raise MediaNotFoundError(f"{p}: is not a regular file", path=p)
+    if problem is not None:
+        raise MediaNotFoundError(f"{p}: {problem}", path=p)
     if p.stat().st_size == 0:
         raise InvalidMediaError(f"{p}: the file is empty (0 bytes)", path=p)
     if not os.access(p, os.R_OK):
@@ -101,13 +156,15 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
     """Describe a video file, or raise a :class:`~ladderforge.errors.LadderforgeError` naming it.
 
     Raises:
-        MediaNotFoundError: missing path, a directory, unreadable.
+        UsageError: ``path`` is not a str or os.PathLike.
+        MediaNotFoundError: missing path, a directory, a FIFO or device, unreadable.
         InvalidMediaError: empty, not a media file, truncated/corrupt, no video stream, no frame.
-        UnsupportedMediaError: a pixel format or bit depth ladderforge does not handle.
+        UnsupportedMediaError: a pixel format or bit depth ladderforge does not handle, or a
+            picture with a side under :data:`~ladderforge.types.MIN_SIDE_PX` pixels.
     """
     import av  # deferred: keeps `import ladderforge` light
 
-    p = check_input_file(path)
+    p = check_input_file(as_path(path, parameter="path", function="probe"))
     try:
         container = av.open(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -124,6 +181,7 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
         frame = _first_frame(container, stream, p)
         pix_fmt = frame.format.name or pix_fmt
         _check_pixel_format(pix_fmt, p)
+        _check_picture_size(frame.width, frame.height, p)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
         frame_count = _count_packets(str(p), p)
@@ -185,6 +243,16 @@ def _check_pixel_format(pix_fmt: str, p: Path) -> None:
         raise UnsupportedMediaError(
             f"{p}: pixel format {pix_fmt} ({depth}-bit) is not supported; ladderforge handles "
             "8- and 10-bit YUV/RGB sources: convert it first (e.g. ffmpeg -pix_fmt yuv420p10le)",
+            path=p,
+        )
+
+
+def _check_picture_size(width: int, height: int, p: Path) -> None:
+    if min(width, height) < MIN_SIDE_PX:
+        raise UnsupportedMediaError(
+            f"{p}: the picture is {width}x{height}; ladderforge needs both sides >= "
+            f"{MIN_SIDE_PX} pixels (libvmaf's VMAF crashes on smaller pictures): scale it up "
+            f"first (e.g. ffmpeg -vf scale={max(width, MIN_SIDE_PX)}:{max(height, MIN_SIDE_PX)})",
             path=p,
         )
 

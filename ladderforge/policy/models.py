@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from ladderforge.errors import ModelError, UsageError
+from ladderforge.media.probe import as_path, not_regular_file
 
 __all__ = [
     "CONTENT_FEATURES",
@@ -302,7 +303,15 @@ def load_model(path: str | Path | None = None, *, name: str | None = None) -> RD
             raise ModelError(f"no shipped model {name!r} in this ladderforge")
         where, text = f"the shipped model {file}", _read(ref)
     else:
-        where, text = str(path), _read(Path(path))
+        file_path = as_path(path, parameter="path", function="load_model")
+        problem = not_regular_file(file_path)
+        if problem is not None:  # a FIFO or a device would block the read below
+            raise ModelError(
+                f"{file_path}: {problem}; a model is a file saved by RDModel.save (retrain "
+                "one with experiments/train_models/run.py), or none for the shipped model",
+                path=file_path,
+            )
+        where, text = str(file_path), _read(file_path)
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -16,6 +16,7 @@ from ladderforge.types.ladder import (
     RungFiles,
 )
 from ladderforge.types.media import (
+    MIN_SIDE_PX,
     CodecFacts,
     EncodeResult,
     EncodeSettings,
@@ -29,6 +30,7 @@ from ladderforge.types.quality import PooledScores, QualityResult, RDPoint
 
 __all__ = [
     "LADDER_SCHEMA_VERSION",
+    "MIN_SIDE_PX",
     "AudioFiles",
     "ChunkRecord",
     "CodecFacts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
@@ -13,6 +14,18 @@ from typing import Any, Literal
 from ladderforge.errors import UsageError
 
 RateControl = Literal["crf", "cq", "qp", "bitrate"]
+
+MIN_SIDE_PX = 18
+"""The smallest picture side, in pixels, that the whole job supports: sources with a side below
+it are refused at probe time and no rung is made smaller. Measured with the imageio-ffmpeg build
+(ffmpeg 9.0.2): libvmaf's VMAF v0.6.1 is killed by signal 11 on any picture with a side of 16 or
+17 pixels (16x16, 17x17, 16x64, 64x17...) and scores 18x18 (8- and 10-bit, vmaf, vmaf_neg,
+vmaf_4k, vmaf_phone, psnr, ssim, xpsnr); x265 refuses 12x12 and encodes 16x16; x264 and SVT-AV1
+(v4.2) encode down to 8x8 and 4x4. The VMAF v1.0.16 models (``vmaf_v1_*``, CAMBI inside) need far
+larger pictures and are not part of the job."""
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+"""A backend name or a parameter key: no spaces, no '=' or ':' (they separate -x265-params)."""
 
 
 def even_size(source_width: int, source_height: int, height: int) -> tuple[int, int]:
@@ -34,14 +47,22 @@ def candidate_sizes(
     """(width, height) of each candidate height, tallest first: the one rule for every grid
     (sweeps, predicted surfaces, probes). Heights are capped at the source's, and heights within
     10 % of it collapse onto it (636x270 next to 640x272 helps nobody); sizes are even and keep
-    the source's aspect ratio."""
+    the source's aspect ratio. Sizes with a side under :data:`MIN_SIDE_PX` are dropped; a
+    UsageError says so when none is left."""
     if source_width <= 0 or source_height <= 0:
         raise UsageError("candidate sizes need a positive source size.")
     sizes = {
         even_size(source_width, source_height, source_height if h >= 0.9 * source_height else h)
         for h in heights
     }
-    return sorted(sizes, key=lambda s: -s[1])
+    kept = [s for s in sizes if min(s) >= MIN_SIDE_PX]
+    if not kept:
+        raise UsageError(
+            f"No candidate height ({', '.join(str(h) for h in heights) or 'none'}) gives a "
+            f"picture with both sides >= {MIN_SIDE_PX} pixels from a {source_width}x"
+            f"{source_height} source; ladderforge needs at least {MIN_SIDE_PX}x{MIN_SIDE_PX}."
+        )
+    return sorted(kept, key=lambda s: -s[1])
 
 
 @dataclass(frozen=True)
@@ -203,6 +224,7 @@ class EncodeSettings:
     """swscale algorithm used when the output size differs from the source."""
 
     def __post_init__(self) -> None:
+        self._check_names()
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
             raise UsageError(
                 f"The 'width'/'height' of EncodeSettings must be positive and even. "
@@ -232,6 +254,26 @@ class EncodeSettings:
         if self.passes == 2 and self.rate_control != "bitrate":
             raise UsageError("Two-pass encoding needs rate_control='bitrate'.")
 
+    def _check_names(self) -> None:
+        """What types can know of codec, preset, tune and params: strings of the right shape.
+        Whether the backend exists and takes them is the backend's check (``encode``)."""
+        if not isinstance(self.codec, str) or not _NAME.fullmatch(self.codec):
+            raise UsageError(
+                "The 'codec' parameter of EncodeSettings must be a backend name such as 'x265' "
+                f"(letters, digits, '_', '-'). Got {self.codec!r} instead."
+            )
+        if not isinstance(self.preset, str) or not self.preset.strip():
+            raise UsageError(
+                "The 'preset' parameter of EncodeSettings must be a non-empty string such as "
+                f"'medium' or '10'. Got {self.preset!r} instead."
+            )
+        if self.tune is not None and (not isinstance(self.tune, str) or not self.tune.strip()):
+            raise UsageError(
+                "The 'tune' parameter of EncodeSettings must be None or a non-empty string. "
+                f"Got {self.tune!r} instead."
+            )
+        object.__setattr__(self, "params", _checked_params(self.params))
+
     def key(self) -> str:
         """A stable string that identifies these settings (for stores and caches)."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -249,6 +291,35 @@ class EncodeSettings:
         values["params"] = tuple(tuple(p) for p in values.get("params", ()))
         values["keyframes"] = tuple(values.get("keyframes", ()))
         return cls(**values)
+
+
+def _checked_params(params: Any) -> tuple[tuple[str, str], ...]:
+    """``params`` as a tuple of (key, value) string pairs (lists become tuples), or a UsageError
+    naming what is wrong."""
+    example = "(('aq-mode', '3'), ('psy-rd', '1.0'))"
+    if isinstance(params, (str, bytes, dict)) or not isinstance(params, (tuple, list)):
+        raise UsageError(
+            "The 'params' parameter of EncodeSettings must be a tuple of (key, value) string "
+            f"pairs such as {example}. Got {params!r} instead."
+        )
+    pairs: list[tuple[str, str]] = []
+    for pair in params:
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(x, str) for x in pair)
+        ):
+            raise UsageError(
+                "The 'params' parameter of EncodeSettings must hold (key, value) pairs of "
+                f"strings such as {example}. Got {pair!r} instead."
+            )
+        if not _NAME.fullmatch(pair[0]):
+            raise UsageError(
+                f"The 'params' key {pair[0]!r} of EncodeSettings is not a parameter name: give "
+                "it without '--', spaces, '=' or ':' (e.g. 'aq-mode')."
+            )
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)

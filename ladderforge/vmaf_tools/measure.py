@@ -27,8 +27,14 @@ import numpy as np
 
 from ladderforge.errors import FrameCountMismatchError, MeasureError, UsageError
 from ladderforge.media.capabilities import VMAF_MODELS
-from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, ProgressCallback, ffmpeg_version, run_ffmpeg
-from ladderforge.media.probe import probe
+from ladderforge.media.ffmpeg import (
+    DEFAULT_TIMEOUT_S,
+    ProgressCallback,
+    check_timeout,
+    ffmpeg_version,
+    run_ffmpeg,
+)
+from ladderforge.media.probe import as_path, probe
 from ladderforge.types import PooledScores, QualityResult, SourceInfo
 
 __all__ = ["DEFAULT_METRICS", "KNOWN_METRICS", "measure", "pool", "sampled_frames"]
@@ -173,14 +179,19 @@ def measure(
         scaler: swscale algorithm that brings ``dist`` to ``ref``'s grid.
         threads: libvmaf threads (default: all cores).
         frame_mismatch: ``error`` (default) or ``truncate`` (score the common first frames).
+        timeout_s: seconds the ffmpeg run may take before it is killed (> 0).
 
     Raises:
+        UsageError: an unknown metric or scaler, a bad option, a path that is not a path.
         FrameCountMismatchError: the two videos have different frame counts.
         MeasureError: ffmpeg/libvmaf failed, or fewer frames were scored than expected.
     """
     chosen = _check_options(metrics, n_subsample, scaler, frame_mismatch)
-    ref_info = ref if isinstance(ref, SourceInfo) else probe(ref, hash_content=False)
-    dist_info = dist if isinstance(dist, SourceInfo) else probe(dist, hash_content=False)
+    check_timeout(timeout_s, function="measure")
+    ref_info = ref if isinstance(ref, SourceInfo) else probe(_path(ref, "ref"), hash_content=False)
+    dist_info = (
+        dist if isinstance(dist, SourceInfo) else probe(_path(dist, "dist"), hash_content=False)
+    )
     if ref_info.frame_count != dist_info.frame_count and frame_mismatch == "error":
         raise FrameCountMismatchError(
             f"{dist_info.path}: has {dist_info.frame_count} frames but the reference "
@@ -245,6 +256,10 @@ def _run(
         error_type=MeasureError,
         error_message=f"measuring against {ref.path} failed",
     )  # fmt: skip
+
+
+def _path(value: object, parameter: str) -> Path:
+    return as_path(value, parameter=parameter, function="measure")
 
 
 def _check_options(

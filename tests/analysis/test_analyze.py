@@ -19,6 +19,7 @@ from ladderforge.errors import (
     UsageError,
 )
 from ladderforge.media import run_ffmpeg
+from ladderforge.types import MIN_SIDE_PX
 
 MakeClip = Callable[..., Path]
 
@@ -132,10 +133,13 @@ def test_ten_bit_source_matches_eight_bit(clips: Path, make_lavfi: MakeClip) -> 
 def test_tiny_frames_are_handled_and_too_tiny_ones_refused(
     clips: Path, make_lavfi: MakeClip
 ) -> None:
-    tiny = analyze(make_lavfi(clips / "16.mp4", "testsrc2", size="16x16"), cache_dir=False)
-    assert tiny.frames.height == 10 and tiny.title["grid_width"] == 16
-    with pytest.raises(UnsupportedMediaError, match="8x8"):
-        analyze(make_lavfi(clips / "8.mp4", "testsrc2", size="8x8"), cache_dir=False)
+    side = MIN_SIDE_PX  # the job's one limit (libvmaf's); analysis takes it too
+    small = make_lavfi(clips / f"{side}.mp4", "testsrc2", size=f"{side}x{side}")
+    tiny = analyze(small, cache_dir=False)
+    assert tiny.frames.height == 10 and tiny.title["grid_width"] == side
+    for size in ("16x16", "8x8"):
+        with pytest.raises(UnsupportedMediaError, match=f"{size}.*>= {side}"):
+            analyze(make_lavfi(clips / f"{size}.mp4", "testsrc2", size=size), cache_dir=False)
 
 
 def test_8k_frames_are_handled(clips: Path) -> None:

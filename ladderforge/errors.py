@@ -73,6 +73,11 @@ def _quote(arg: str) -> str:
 class UsageError(LadderforgeError, ValueError):
     """A parameter or argument that cannot be used (bad CRF range, unknown codec...)."""
 
+    @classmethod
+    def parameter(cls, where: str, name: str, rule: str, value: object) -> UsageError:
+        """``The 'name' parameter of where must be rule. Got value instead.``"""
+        return cls(f"The '{name}' parameter of {where} must be {rule}. Got {value!r} instead.")
+
 
 class MediaNotFoundError(LadderforgeError, FileNotFoundError):
     """The input path does not exist or is not a regular file."""

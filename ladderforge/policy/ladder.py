@@ -66,12 +66,6 @@ class _Spacing:
         return excess * excess, log_ratio * log_ratio
 
 
-def _fail(name: str, rule: str, value: object) -> UsageError:
-    return UsageError(
-        f"The '{name}' parameter of ladder_from_hull must be {rule}. Got {value!r} instead."
-    )
-
-
 def _validate(
     source_height: int,
     top_vmaf: float,
@@ -80,30 +74,43 @@ def _validate(
     rung_range: tuple[int, int],
 ) -> None:
     if isinstance(source_height, bool) or not isinstance(source_height, int) or source_height < 2:
-        raise _fail("source_height", "an integer >= 2", source_height)
+        raise UsageError.parameter(
+            "ladder_from_hull", "source_height", "an integer >= 2", source_height
+        )
     if not math.isfinite(top_vmaf):
-        raise _fail("top_vmaf", "a finite number", top_vmaf)
+        raise UsageError.parameter("ladder_from_hull", "top_vmaf", "a finite number", top_vmaf)
     if not (math.isfinite(floor_vmaf) and floor_vmaf < top_vmaf):
-        raise _fail("floor_vmaf", f"a number below top_vmaf={top_vmaf:g}", floor_vmaf)
+        raise UsageError.parameter(
+            "ladder_from_hull", "floor_vmaf", f"a number below top_vmaf={top_vmaf:g}", floor_vmaf
+        )
     if not (math.isfinite(spacing.min_step_vmaf) and spacing.min_step_vmaf >= 0):
-        raise _fail("min_step_vmaf", "a number >= 0", spacing.min_step_vmaf)
+        raise UsageError.parameter(
+            "ladder_from_hull", "min_step_vmaf", "a number >= 0", spacing.min_step_vmaf
+        )
     if not (math.isfinite(spacing.min_rate_ratio) and spacing.min_rate_ratio >= 1):
-        raise _fail("min_rate_ratio", "a number >= 1", spacing.min_rate_ratio)
+        raise UsageError.parameter(
+            "ladder_from_hull", "min_rate_ratio", "a number >= 1", spacing.min_rate_ratio
+        )
     if not (math.isfinite(spacing.max_rate_ratio) and spacing.max_rate_ratio > 1):
-        raise _fail("max_rate_ratio", "a number > 1", spacing.max_rate_ratio)
+        raise UsageError.parameter(
+            "ladder_from_hull", "max_rate_ratio", "a number > 1", spacing.max_rate_ratio
+        )
     if spacing.max_rate_ratio < spacing.min_rate_ratio:
-        raise _fail(
+        raise UsageError.parameter(
+            "ladder_from_hull",
             "max_rate_ratio",
             f">= min_rate_ratio={spacing.min_rate_ratio:g}",
             spacing.max_rate_ratio,
         )
     min_rungs, max_rungs = rung_range
     if isinstance(max_rungs, bool) or not isinstance(max_rungs, int) or max_rungs < 1:
-        raise _fail("max_rungs", "an integer >= 1", max_rungs)
+        raise UsageError.parameter("ladder_from_hull", "max_rungs", "an integer >= 1", max_rungs)
     if isinstance(min_rungs, bool) or not isinstance(min_rungs, int) or min_rungs < 1:
-        raise _fail("min_rungs", "an integer >= 1", min_rungs)
+        raise UsageError.parameter("ladder_from_hull", "min_rungs", "an integer >= 1", min_rungs)
     if min_rungs > max_rungs:
-        raise _fail("min_rungs", f"<= max_rungs={max_rungs}", min_rungs)
+        raise UsageError.parameter(
+            "ladder_from_hull", "min_rungs", f"<= max_rungs={max_rungs}", min_rungs
+        )
 
 
 def _describe(point: RDPoint) -> str:

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ladderforge.errors import UsageError
-from ladderforge.types.media import EncodeSettings, SourceInfo, _to_jsonable
+from ladderforge.types.media import EncodeSettings, SourceInfo, to_jsonable
+from ladderforge.types.record import PlainRecord
 
 LADDER_SCHEMA_VERSION = "ladderforge.ladder/2"
 READABLE_SCHEMAS = ("ladderforge.ladder/1", LADDER_SCHEMA_VERSION)
@@ -81,7 +82,7 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
-class RungAttempt:
+class RungAttempt(PlainRecord):
     """One encode of a closed-loop rung (or clip), measured as shipped."""
 
     q: float
@@ -94,16 +95,9 @@ class RungAttempt:
     cpu_s: float = 0.0
     """CPU seconds of the encodes this attempt ran (0 when every chunk was reused)."""
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RungAttempt:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-
 
 @dataclass(frozen=True)
-class RungFiles:
+class RungFiles(PlainRecord):
     """Where a packaged rung lies, relative to its title's folder."""
 
     playlist: str
@@ -118,13 +112,6 @@ class RungFiles:
     """Highest segment bitrate (HLS BANDWIDTH, DASH bandwidth)."""
     average_bps: float
     """Mean bitrate of the segments (HLS AVERAGE-BANDWIDTH)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RungFiles:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -222,7 +209,7 @@ class Rung:
 
 
 @dataclass(frozen=True)
-class Provenance:
+class Provenance(PlainRecord):
     """What made a ladder: tool, model, configuration, time."""
 
     ladderforge: str
@@ -239,11 +226,7 @@ class Provenance:
     """Every setting of the run (the library's configuration, as JSON)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _to_jsonable(v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Provenance:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        return {k: to_jsonable(v) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -301,7 +284,7 @@ class Ladder:
 
 
 @dataclass(frozen=True)
-class AudioFiles:
+class AudioFiles(PlainRecord):
     """The packaged audio rendition of a title, relative to its folder."""
 
     playlist: str
@@ -315,10 +298,3 @@ class AudioFiles:
     channels: int
     sample_rate: int
     peak_bps: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AudioFiles:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

@@ -107,17 +107,17 @@ class CodecFacts:
         return self.presets.index(preset)
 
 
-def _to_jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
     if isinstance(value, Fraction):
         return f"{value.numerator}/{value.denominator}"
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):
-        return [_to_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, list):
-        return [_to_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _to_jsonable(v) for k, v in value.items()}
+        return {k: to_jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -170,7 +170,7 @@ class SourceInfo:
         return self.path.stem
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _to_jsonable(v) for k, v in asdict(self).items()}
+        return {k: to_jsonable(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceInfo:
@@ -283,7 +283,7 @@ class EncodeSettings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _to_jsonable(v) for k, v in asdict(self).items()}
+        return {k: to_jsonable(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EncodeSettings:
@@ -344,7 +344,7 @@ class EncodeResult:
     """CPU seconds (user + system) of the ffmpeg child processes (all passes)."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: _to_jsonable(v) for k, v in asdict(self).items() if k != "settings"}
+        data = {k: to_jsonable(v) for k, v in asdict(self).items() if k != "settings"}
         data["settings"] = self.settings.to_dict()
         return data
 

@@ -6,10 +6,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ladderforge.types.media import EncodeSettings
+from ladderforge.types.record import PlainRecord
 
 
 @dataclass(frozen=True)
-class PooledScores:
+class PooledScores(PlainRecord):
     """One metric pooled over frames."""
 
     mean: float
@@ -22,9 +23,6 @@ class PooledScores:
     """5th percentile over frames."""
     min: float
     """The worst frame."""
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

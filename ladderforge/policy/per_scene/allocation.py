@@ -60,32 +60,32 @@ class _Scene:
     frames: int
 
 
-def _fail(where: str, name: str, rule: str, value: object) -> UsageError:
-    return UsageError(f"The '{name}' parameter of {where} must be {rule}. Got {value!r} instead.")
-
-
 def _check_tables(
     options: Sequence[Sequence[SceneOption]], frames: Sequence[int], where: str
 ) -> None:
     if len(options) == 0:
-        raise _fail(where, "options", "a non-empty sequence (one entry per scene)", options)
+        raise UsageError.parameter(
+            where, "options", "a non-empty sequence (one entry per scene)", options
+        )
     if len(frames) != len(options):
-        raise _fail(
+        raise UsageError.parameter(
             where, "frames", f"a sequence of {len(options)} frame counts, one per scene", frames
         )
     for index, count in enumerate(frames):
         if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
-            raise _fail(where, "frames", f"positive integers (scene {index})", count)
+            raise UsageError.parameter(where, "frames", f"positive integers (scene {index})", count)
     for index, scene in enumerate(options):
         if len(scene) == 0:
-            raise _fail(where, "options", f"at least one option per scene (scene {index})", scene)
+            raise UsageError.parameter(
+                where, "options", f"at least one option per scene (scene {index})", scene
+            )
         for option in scene:
             low_ok = option.vmaf_low is None or math.isfinite(option.vmaf_low)
             if not (
                 math.isfinite(option.kbps) and option.kbps > 0
                 and math.isfinite(option.vmaf) and low_ok
             ):  # fmt: skip
-                raise _fail(
+                raise UsageError.parameter(
                     where,
                     "options",
                     f"finite VMAFs and bitrates > 0 kbps (scene {index})",
@@ -97,11 +97,11 @@ def _check_keywords(
     floor_vmaf: float | None, floor_metric: str, ratio: float | None, where: str
 ) -> None:
     if floor_vmaf is not None and not math.isfinite(floor_vmaf):
-        raise _fail(where, "floor_vmaf", "a finite number or None", floor_vmaf)
+        raise UsageError.parameter(where, "floor_vmaf", "a finite number or None", floor_vmaf)
     if floor_metric not in _FLOOR_METRICS:
-        raise _fail(where, "floor_metric", "'vmaf' or 'vmaf_low'", floor_metric)
+        raise UsageError.parameter(where, "floor_metric", "'vmaf' or 'vmaf_low'", floor_metric)
     if ratio is not None and not (math.isfinite(ratio) and ratio >= 1):
-        raise _fail(where, "max_neighbour_ratio", "a number >= 1 or None", ratio)
+        raise UsageError.parameter(where, "max_neighbour_ratio", "a number >= 1 or None", ratio)
 
 
 def _allowed(
@@ -114,7 +114,9 @@ def _allowed(
     for option in scene:
         level = getattr(option, metric)
         if level is None:
-            raise _fail(where, "options", f"options with a vmaf_low (scene {index})", option)
+            raise UsageError.parameter(
+                where, "options", f"options with a vmaf_low (scene {index})", option
+            )
         levels.append(level)
     allowed = [o for o, level in zip(scene, levels, strict=True) if level >= floor]
     if allowed:
@@ -292,7 +294,9 @@ def allocate(
     <= 0, a bad keyword, or a ``vmaf_low`` floor over options without ``vmaf_low``.
     """
     if target_vmaf is not None and not math.isfinite(target_vmaf):
-        raise _fail("allocate", "target_vmaf", "a finite number or None", target_vmaf)
+        raise UsageError.parameter(
+            "allocate", "target_vmaf", "a finite number or None", target_vmaf
+        )
     floor = (floor_vmaf, floor_metric)
     scenes, notes = _prepare(options, frames, floor, max_neighbour_ratio, "allocate")
     picks = [s.hull[0] for s in scenes]

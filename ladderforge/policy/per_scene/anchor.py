@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ladderforge.policy.per_scene.allocation import SceneOption, _fail
+from ladderforge.errors import UsageError
+from ladderforge.policy.per_scene.allocation import SceneOption
 
 __all__ = ["anchor_curves", "should_keep_per_scene"]
 
@@ -26,12 +27,16 @@ def anchor_curves(
     ``predicted[i]`` must hold an option at ``q``); the option at ``q`` becomes the measured
     point itself, VMAF is capped at 100 and the bitrate stays positive."""
     if len(predicted) != len(measured):
-        raise _fail("anchor_curves", "measured", f"{len(predicted)} chunk points", measured)
+        raise UsageError.parameter(
+            "anchor_curves", "measured", f"{len(predicted)} chunk points", measured
+        )
     out = []
     for options, point in zip(predicted, measured, strict=True):
         at_q = next((o for o in options if o.q == q), None)
         if at_q is None or at_q.kbps <= 0:
-            raise _fail("anchor_curves", "predicted", f"an option at q={q:g} per chunk", options)
+            raise UsageError.parameter(
+                "anchor_curves", "predicted", f"an option at q={q:g} per chunk", options
+            )
         dv, rk = point.vmaf - at_q.vmaf, point.kbps / at_q.kbps
         out.append(
             [

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ladderforge.policy.per_scene.allocation import SceneOption, _fail, allocate
+from ladderforge.errors import UsageError
+from ladderforge.policy.per_scene.allocation import SceneOption, allocate
 
 __all__ = ["RungChunks", "rung_chunks"]
 
@@ -42,7 +43,7 @@ def rung_chunks(
     try:
         single = tuple(next(o for o in opts if o.q == rung_q) for opts in options)
     except StopIteration:
-        raise _fail(
+        raise UsageError.parameter(
             "rung_chunks", "options", f"an option at q={rung_q:g} per chunk", "none"
         ) from None
     if not per_scene:

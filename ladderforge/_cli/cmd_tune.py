@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         sampler: str = typer.Option("nsga2", help="nsga2 | tpe."),
         seed: int = typer.Option(0, help="Sampler seed."),
         max_cpu_ratio: float = typer.Option(1.2, help="CPU budget of a tuned set vs default."),
+        prune_rate_delta_pct: float = typer.Option(
+            15.0, help="Prune a trial whose first CRF point needs this % more bits at equal VMAF."
+        ),
         workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes in a trial."),
         work_dir: Path = typer.Option(None, help="Work folder (default OUT/.work)."),
         json_out: bool = typer.Option(False, "--json", help="The tuned sets as JSON on stdout."),
@@ -62,6 +65,7 @@ def register(app: typer.Typer) -> None:
                 sampler=sampler,
                 seed=seed,
                 max_cpu_ratio=max_cpu_ratio,
+                prune_rate_delta_pct=prune_rate_delta_pct,
                 workers=workers,
                 work_dir=work_dir,
             ),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -336,11 +337,13 @@ def _study(
     from ladderforge.jobs.tune_study import finished_count, open_study, resume_stale
 
     space = space_for(config.codec)
+    study_name = f"{config.codec}.{config.preset}.{name}"
     study, storage = open_study(
         work / STUDY_DB,
-        f"{config.codec}.{config.preset}.{name}",
+        study_name,
         sampler=config.sampler,
-        seed=config.seed,
+        # one seed per study: the classes' first random samples differ
+        seed=(config.seed + zlib.crc32(study_name.encode())) % 2**32,
     )
     resume_stale(study, storage)
     done_before = finished_count(study)

@@ -145,6 +145,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results-md", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = HERE / "results" / args.preset
     train = _index(SHARED_CORPUS / "train")[: args.train_limit or None]
     heldout = _index(SHARED_CORPUS)[: args.heldout_limit or None]

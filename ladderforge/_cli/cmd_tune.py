@@ -50,7 +50,12 @@ def register(app: typer.Typer) -> None:
         time), on short segments of SOURCES. A set is kept only if it gains on VMAF and loses
         no more than the stated margin on VMAF NEG and PSNR-Y. Writes OUT/tuned.json for
         'ladder --tuned OUT/tuned.json'. A killed run resumes where it stopped."""
+        import optuna
+
         from ladderforge.jobs.tune import TuneConfig, TuneEvent, tune
+
+        # optuna's own handler prints every trial on stderr; the progress bar says enough
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
         config = guarded(
             lambda: TuneConfig(

@@ -20,6 +20,8 @@ time per output folder (:func:`~ladderforge.store.folder_lock`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import zlib
@@ -337,7 +339,7 @@ def _study(
     from ladderforge.jobs.tune_study import finished_count, open_study, resume_stale
 
     space = space_for(config.codec)
-    study_name = f"{config.codec}.{config.preset}.{name}"
+    study_name = f"{config.codec}.{config.preset}.{name}.{_fingerprint(config, segments)}"
     study, storage = open_study(
         work / STUDY_DB,
         study_name,
@@ -384,6 +386,19 @@ def _study(
     return _choose(name, study, segments, config)
 
 
+def _fingerprint(config: TuneConfig, segments: list[_Segment]) -> str:
+    """What a trial's objectives depend on: the segments (content hashes) and how they are
+    encoded and measured. A run with another grid or other titles gets its own study instead of
+    mixing its trials with incomparable ones."""
+    key = {
+        "segments": sorted(s.info.content_hash for s in segments),
+        "crfs": list(config.crfs),
+        "n_subsample": config.n_subsample,
+        "tool": ffmpeg_version(),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def _choose(
     name: str, study: Any, segments: list[_Segment], config: TuneConfig
 ) -> tuple[TunedSet, dict[str, Any]]:
@@ -407,6 +422,7 @@ def _choose(
     chosen = pick_set(candidates, max_cpu_ratio=config.max_cpu_ratio)
     titles = tuple(dict.fromkeys(s.title.rsplit("@", 1)[0] for s in segments))
     summary = {
+        "study": study.study_name,
         "trials": trial_counts(study),
         "pareto": [
             {"trial": c.trial, "params": [list(p) for p in c.params], "tune": c.tune,
@@ -448,6 +464,7 @@ def _provenance(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.to_dict(),
         "storage": str(work / STUDY_DB),
+        "studies": {name: c["study"] for name, c in classes.items()},
         "sources": described,
         "classes": classes,
     }

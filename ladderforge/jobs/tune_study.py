@@ -26,7 +26,6 @@ def open_study(
 ) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
     """Create or load the study ``name`` (two objectives, both minimised) in SQLite ``db``."""
     db.parent.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # optuna logs every trial at INFO
     storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
     chosen: optuna.samplers.BaseSampler = (
         optuna.samplers.NSGAIISampler(seed=seed)

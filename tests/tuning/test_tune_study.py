@@ -22,6 +22,7 @@ import optuna
 import pytest
 
 from ladderforge.encoder import build_command, get_encoder
+from ladderforge.errors import UsageError
 from ladderforge.jobs import LadderConfig, plan_title
 from ladderforge.jobs.tune import STUDY_DB, TUNED_FILE, TuneConfig, tune
 from ladderforge.media import probe
@@ -209,5 +210,43 @@ def test_ladder_cli_refuses_a_bad_tuned_file(run_cli, clip: Path, tmp_path: Path
         ("shipped", "no tuned parameter sets ship"),
     ]:
         result = run_cli("ladder", str(clip), "-o", str(tmp_path / "o"), "--tuned", value)
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_hopeless_trials_are_pruned_after_their_first_crf(clip: Path, tmp_path: Path) -> None:
+    # a threshold no trial can meet: every trial stops after its first CRF point
+    config = TuneConfig(trials=2, crfs=(22.0, 32.0, 42.0), segment_s=1.0, max_height=None,
+                        prune_rate_delta_pct=-1000)  # fmt: skip
+    report = tune([clip], tmp_path / "t", config=config)
+    assert report.encodes_run == 3 + 2  # the default curve, then one point per trial
+    (tuned,) = report.sets.sets
+    assert not tuned.accepted and tuned.params == ()
+    (cls,) = report.sets.provenance["classes"].values()
+    assert cls["trials"] == {"PRUNED": 2} and cls["pareto"] == []
+
+
+def test_unreadable_sources_are_left_out_and_none_left_is_an_error(
+    clip: Path, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    config = TuneConfig(trials=1, crfs=(22.0, 42.0), segment_s=1.0, max_height=None,
+                        prune_rate_delta_pct=-1000)  # fmt: skip
+    report = tune([junk, clip], tmp_path / "t", config=config)
+    assert list(report.failures) == [str(junk)]
+    assert [s["title"] for s in report.sets.provenance["sources"]] == ["clip"]
+    with pytest.raises(UsageError, match="tune: no source could be read"):
+        tune([junk], tmp_path / "t2", config=config)
+
+
+def test_tune_cli_refuses_bad_options_in_one_line(run_cli, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for args, message in [
+        (["--sampler", "grid"], "must be 'nsga2' or 'tpe'"),
+        (["--crf", "30"], "needs >= 2 distinct CRFs"),
+        (["--codec", "x264"], "No tuning search space for the 'x264' backend"),
+        (["--preset", "fastest"], "must be one of ultrafast"),
+    ]:
+        result = run_cli("tune", str(clip), "-o", str(tmp_path / "o"), *args)
         assert result.returncode == 1, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr

@@ -180,7 +180,7 @@ def main() -> int:
     }  # fmt: skip
     atomic_write_json(out / "results.json", data)
     _plot(summary, args.preset, out / "pareto.png")
-    Path(args.results_md).write_text(_markdown(data, args, out))
+    _write_section(Path(args.results_md), args.preset, _markdown(data, args, out))
     print(f"wrote {out / 'results.json'}, {out / 'pareto.png'}, {args.results_md}")
     return 0
 
@@ -298,7 +298,7 @@ def _plot(summary: dict[str, Any], preset: str, path: Path) -> None:
 def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
     s = data["summary"]
     lines = [
-        "# tune_x265: tuned x265 vs default at the same preset, on held-out titles",
+        f"## x265 {args.preset}",
         "",
         f"Command: `{data['command']}`",
         "",
@@ -319,7 +319,7 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
         f"Held-out titles ({len(data['heldout_titles'])}): {', '.join(data['heldout_titles'])}.",
         f"Study: {data['study']}.",
         "",
-        "## Tuned sets (in-sample figures, on the study segments)",
+        "### Tuned sets (in-sample figures, on the study segments)",
         "",
         "| class | accepted | BD VMAF % | BD NEG % | BD PSNR-Y % | CPU x | params / note |",
         "|---|---|---|---|---|---|---|",
@@ -331,7 +331,7 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
                      f"{_ratio(t['cpu_ratio'])} | {params} |")  # fmt: skip
     lines += [
         "",
-        "## Held-out titles: tuned vs default at the same preset",
+        "### Held-out titles: tuned vs default at the same preset",
         "",
         "BD-rate in percent (negative = fewer bits at equal quality); `*` = curves overlap by < 1 "
         "point, mean single-point rate delta instead. Time = encode CPU seconds ratio.",
@@ -354,7 +354,7 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
         + ", ".join(f"{k} {'met' if v else 'not met'}" for k, v in s["targets_met"].items())
         + ".",
         "",
-        f"## Bits vs CPU time against x265's presets (medians; reference x265 {args.preset} default)",
+        f"### Bits vs CPU time against x265's presets (medians; reference x265 {args.preset} default)",
         "",
         "| configuration | BD-rate VMAF % | CPU time x | on the Pareto front |",
         "|---|---|---|---|",
@@ -368,6 +368,22 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+TITLE = "# tune_x265: tuned x265 vs default at the same preset, on held-out titles"
+
+
+def _write_section(path: Path, preset: str, section: str) -> None:
+    """RESULTS.md holds one section per preset (in x265's order); a run replaces its own."""
+    sections: dict[str, str] = {}
+    if path.exists():
+        for part in path.read_text().split("<!-- preset: ")[1:]:
+            name, _, text = part.partition(" -->\n")
+            sections[name] = text.strip() + "\n"
+    sections[preset] = section.strip() + "\n"
+    order = sorted(sections, key=lambda p: X265_PRESETS.index(p) if p in X265_PRESETS else 99)
+    text = TITLE + "\n\n" + "\n".join(f"<!-- preset: {p} -->\n{sections[p]}" for p in order)
+    path.write_text(text)
 
 
 def _f(value: float | None) -> str:

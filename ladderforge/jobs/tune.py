@@ -431,10 +431,14 @@ def _choose(
         ],
     }  # fmt: skip
     if chosen is None:
-        note = (
-            f"none of the {len(candidates)} Pareto trial(s) passed the guard within "
-            f"{config.max_cpu_ratio:g}x the default's CPU time: the preset's defaults are kept"
+        accepted = [c for c in candidates if c.verdict.accepted]
+        why = (
+            f"{len(accepted)} accepted by the guard, none within {config.max_cpu_ratio:g}x the "
+            f"default's CPU time (cheapest {min(c.cpu_ratio for c in accepted):.2f}x)"
+            if accepted
+            else "none accepted by the guard"
         )
+        note = f"{len(candidates)} Pareto trial(s), {why}: the preset's defaults are kept"
         return TunedSet(str(config.codec), str(config.preset), name, (), titles=titles,
                         note=note), summary  # fmt: skip
     v = chosen.verdict

@@ -89,7 +89,8 @@ class TuneConfig:
     n_subsample: int = 1
     """Score every n-th frame."""
     sampler: str = "nsga2"
-    """``nsga2`` (NSGA-II) or ``tpe`` (multi-objective TPE)."""
+    """``nsga2`` (NSGA-II, generations of a quarter of ``trials``, 4 to 50) or ``tpe``
+    (multivariate multi-objective TPE, 10 random start-up trials)."""
     seed: int = 0
     """Sampler seed."""
     max_cpu_ratio: float = 1.2
@@ -346,6 +347,7 @@ def _study(
         sampler=config.sampler,
         # one seed per study: the classes' first random samples differ
         seed=(config.seed + zlib.crc32(study_name.encode())) % 2**32,
+        trials=config.trials,
     )
     resume_stale(study, storage)
     done_before = finished_count(study)

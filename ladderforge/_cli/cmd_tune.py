@@ -11,10 +11,12 @@ from rich.table import Table
 
 from ladderforge._cli.cmd_sweep import parse_crfs
 from ladderforge._cli.common import err_console, guarded, print_table, progress_bar
+from ladderforge.jobs.defaults import TUNE_DEFAULTS as _D
 
 if TYPE_CHECKING:
     from ladderforge.jobs.tune import TuneReport
 
+_CRFS = ",".join(f"{c:g}" for c in _D.crfs)
 _Sources = Annotated[list[Path], typer.Argument(help="Source videos (the training titles).")]
 _Output = Annotated[
     Path, typer.Option("-o", "--output", help="Output folder: tuned.json; .work/ (resumable).")
@@ -28,17 +30,22 @@ def register(app: typer.Typer) -> None:
         output: _Output,
         codec: str = typer.Option("x265", help="Encoder backend whose knobs are tuned."),
         preset: str = typer.Option(None, help="Preset tuned on top of (default: the backend's)."),
-        trials: int = typer.Option(30, help="Finished trials per content-class study."),
-        crf: str = typer.Option("24,30,36", "--crf", help="CRF grid of every trial."),
-        segment_s: float = typer.Option(2.0, help="Seconds per representative segment."),
+        trials: int = typer.Option(_D.trials, help="Finished trials per content-class study."),
+        crf: str = typer.Option(_CRFS, "--crf", help="CRF grid of every trial."),
+        segment_s: float = typer.Option(_D.segment_s, help="Seconds per representative segment."),
         segments_per_title: int = typer.Option(1, help="Segments per title (by complexity)."),
-        max_height: int = typer.Option(540, help="Segments scaled down to this height (0: no)."),
+        max_height: int = typer.Option(
+            _D.max_height, help="Segments scaled down to this height (0: no)."
+        ),
         subsample: int = typer.Option(1, help="Measure every n-th frame."),
         sampler: str = typer.Option("nsga2", help="nsga2 | tpe."),
         seed: int = typer.Option(0, help="Sampler seed."),
-        max_cpu_ratio: float = typer.Option(1.2, help="CPU budget of a tuned set vs default."),
+        max_cpu_ratio: float = typer.Option(
+            _D.max_cpu_ratio, help="CPU budget of a tuned set vs default."
+        ),
         prune_rate_delta_pct: float = typer.Option(
-            15.0, help="Prune a trial whose first CRF point needs this % more bits at equal VMAF."
+            _D.prune_rate_delta_pct,
+            help="Prune a trial whose first CRF point needs this % more bits at equal VMAF.",
         ),
         workers: int = typer.Option(1, "--workers", "-j", help="Parallel encodes in a trial."),
         work_dir: Path = typer.Option(None, help="Work folder (default OUT/.work)."),

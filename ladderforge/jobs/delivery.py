@@ -80,7 +80,10 @@ def _tuning_notes(job: TitleJob) -> list[str]:
     if tuning is None:
         return []
     if not tuning.params and tuning.tune is None:
-        why = "it did not pass the tuning guard" if tuning.set else "the file has none for it"
+        why = (
+            "its set was not accepted: guard or CPU budget" if tuning.set
+            else "the file has none for it"
+        )  # fmt: skip
         return [f"content class {tuning.content_class}: no tuned set applied ({why}); the "
                 "preset's defaults were used"]  # fmt: skip
     notes = [f"tuned set {tuning.set} applied to every encode (class {tuning.content_class}: "

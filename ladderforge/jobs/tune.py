@@ -35,6 +35,7 @@ from ladderforge import __version__
 from ladderforge.analysis import analyze
 from ladderforge.encoder import check_available, codec_facts
 from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.jobs.defaults import TUNE_DEFAULTS
 from ladderforge.jobs.sweep import SweepConfig, measure_settings
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.media.segments import extract_segment
@@ -76,15 +77,15 @@ class TuneConfig:
     """Backend whose knobs are tuned."""
     preset: str | None = None
     """The preset tuned on top of; None: the backend's default."""
-    trials: int = 30
+    trials: int = TUNE_DEFAULTS.trials
     """Finished trials (complete or pruned) per class study."""
-    crfs: tuple[float, ...] = (24.0, 30.0, 36.0)
+    crfs: tuple[float, ...] = TUNE_DEFAULTS.crfs
     """The CRF grid every trial is encoded at (first CRF first: pruning looks at it)."""
-    segment_s: float = 2.0
+    segment_s: float = TUNE_DEFAULTS.segment_s
     """Length of each representative segment."""
     segments_per_title: int = 1
     """Segments per title, spanning its scenes' complexity (1: the median scene)."""
-    max_height: int | None = 540
+    max_height: int | None = TUNE_DEFAULTS.max_height
     """Segments are scaled down to at most this height (speed); None: the source's."""
     n_subsample: int = 1
     """Score every n-th frame."""
@@ -93,11 +94,11 @@ class TuneConfig:
     (multivariate multi-objective TPE, 10 random start-up trials)."""
     seed: int = 0
     """Sampler seed."""
-    max_cpu_ratio: float = 1.2
+    max_cpu_ratio: float = TUNE_DEFAULTS.max_cpu_ratio
     """A tuned set may take at most this times the default's encode CPU time."""
-    prune_rate_delta_pct: float = 15.0
+    prune_rate_delta_pct: float = TUNE_DEFAULTS.prune_rate_delta_pct
     """Prune a trial whose first CRF point needs more than this % extra bits at equal VMAF."""
-    prune_cpu_ratio: float = 3.0
+    prune_cpu_ratio: float = TUNE_DEFAULTS.prune_cpu_ratio
     """Prune a trial whose first CRF point takes more than this times the default's CPU time."""
     margins: GuardMargins = field(default_factory=GuardMargins)
     """The honesty guard's stated margins."""

@@ -35,8 +35,8 @@ from ladderforge import __version__
 from ladderforge.analysis import analyze
 from ladderforge.encoder import check_available, codec_facts
 from ladderforge.errors import LadderforgeError, UsageError
-from ladderforge.jobs.defaults import TUNE_DEFAULTS
 from ladderforge.jobs.sweep import SweepConfig, measure_settings
+from ladderforge.jobs.tune_config import TuneConfig
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy.calibrate import plan_probe_segments
@@ -44,13 +44,12 @@ from ladderforge.policy.tuning import (
     Candidate,
     ContentClass,
     CurvePoint,
-    GuardMargins,
     TunedSet,
     TunedSets,
+    class_set,
     classify,
     first_point_verdict,
     judge,
-    pick_set,
     space_for,
     study_objectives,
     suggest,
@@ -67,75 +66,6 @@ TUNED_FILE = "tuned.json"
 STUDY_DB = "tune.sqlite3"
 """optuna's storage, in the work folder."""
 _METRICS = ("vmaf", "vmaf_neg", "psnr")
-
-
-@dataclass(frozen=True)
-class TuneConfig:
-    """How the studies run (CLI flags map 1:1 onto these)."""
-
-    codec: str = "x265"
-    """Backend whose knobs are tuned."""
-    preset: str | None = None
-    """The preset tuned on top of; None: the backend's default."""
-    trials: int = TUNE_DEFAULTS.trials
-    """Finished trials (complete or pruned) per class study."""
-    crfs: tuple[float, ...] = TUNE_DEFAULTS.crfs
-    """The CRF grid every trial is encoded at (first CRF first: pruning looks at it)."""
-    segment_s: float = TUNE_DEFAULTS.segment_s
-    """Length of each representative segment."""
-    segments_per_title: int = 1
-    """Segments per title, spanning its scenes' complexity (1: the median scene)."""
-    max_height: int | None = TUNE_DEFAULTS.max_height
-    """Segments are scaled down to at most this height (speed); None: the source's."""
-    n_subsample: int = 1
-    """Score every n-th frame."""
-    sampler: str = "nsga2"
-    """``nsga2`` (NSGA-II, generations of a quarter of ``trials``, 4 to 50) or ``tpe``
-    (multivariate multi-objective TPE, 10 random start-up trials)."""
-    seed: int = 0
-    """Sampler seed."""
-    max_cpu_ratio: float = TUNE_DEFAULTS.max_cpu_ratio
-    """A tuned set may take at most this times the default's encode CPU time."""
-    prune_rate_delta_pct: float = TUNE_DEFAULTS.prune_rate_delta_pct
-    """Prune a trial whose first CRF point needs more than this % extra bits at equal VMAF."""
-    prune_cpu_ratio: float = TUNE_DEFAULTS.prune_cpu_ratio
-    """Prune a trial whose first CRF point takes more than this times the default's CPU time."""
-    margins: GuardMargins = field(default_factory=GuardMargins)
-    """The honesty guard's stated margins."""
-    work_dir: Path | None = None
-    """Work folder (segments, encodes' store, optuna storage); None: ``OUT/.work``."""
-    workers: int = 1
-    """Parallel encodes within a trial."""
-    timeout_s: float = 3600.0
-    """Timeout of each ffmpeg run."""
-
-    def __post_init__(self) -> None:
-        facts = codec_facts(self.codec)
-        if self.preset is None:
-            object.__setattr__(self, "preset", facts.default_preset)
-        facts.preset_rank(str(self.preset))
-        object.__setattr__(self, "crfs", tuple(float(c) for c in self.crfs))
-        space_for(self.codec)  # a UsageError when the backend has no search space
-        if self.sampler not in ("nsga2", "tpe"):
-            raise UsageError(
-                f"The 'sampler' parameter must be 'nsga2' or 'tpe'. Got {self.sampler!r}."
-            )
-        if self.trials < 1 or self.segments_per_title < 1 or self.workers < 1:
-            raise UsageError(
-                "The 'trials', 'segments_per_title' and 'workers' parameters must be >= 1."
-            )
-        if len(self.crfs) < 2 or len(set(self.crfs)) != len(self.crfs):
-            raise UsageError(f"The 'crfs' parameter needs >= 2 distinct CRFs. Got {self.crfs!r}.")
-        if not self.segment_s > 0 or not self.max_cpu_ratio > 0:
-            raise UsageError("The 'segment_s' and 'max_cpu_ratio' parameters must be > 0.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every setting, JSON-ready (recorded in the tuned file's provenance)."""
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data["crfs"] = list(self.crfs)
-        data["margins"] = self.margins.to_dict()
-        data["work_dir"] = str(self.work_dir) if self.work_dir else None
-        return data
 
 
 @dataclass(frozen=True)
@@ -422,7 +352,6 @@ def _choose(
                 verdict=judge(baselines, curves, margins=config.margins),
             )
         )
-    chosen = pick_set(candidates, max_cpu_ratio=config.max_cpu_ratio)
     titles = tuple(dict.fromkeys(s.title.rsplit("@", 1)[0] for s in segments))
     summary = {
         "study": study.study_name,
@@ -433,33 +362,15 @@ def _choose(
             for c in candidates
         ],
     }  # fmt: skip
-    if chosen is None:
-        accepted = [c for c in candidates if c.verdict.accepted]
-        why = (
-            f"{len(accepted)} accepted by the guard, none within {config.max_cpu_ratio:g}x the "
-            f"default's CPU time (cheapest {min(c.cpu_ratio for c in accepted):.2f}x)"
-            if accepted
-            else "none accepted by the guard"
-        )
-        note = f"{len(candidates)} Pareto trial(s), {why}: the preset's defaults are kept"
-        return TunedSet(str(config.codec), str(config.preset), name, (), titles=titles,
-                        note=note), summary  # fmt: skip
-    v = chosen.verdict
-    return TunedSet(
+    tuned = class_set(
+        candidates,
         codec=config.codec,
         preset=str(config.preset),
         content_class=name,
-        params=chosen.params,
-        tune=chosen.tune,
-        accepted=True,
-        trial=chosen.trial,
-        bd_rate_vmaf_pct=v.bd_rate_vmaf_pct,
-        bd_rate_vmaf_neg_pct=v.bd_rate_vmaf_neg_pct,
-        bd_rate_psnr_y_pct=v.bd_rate_psnr_y_pct,
-        cpu_ratio=chosen.cpu_ratio,
         titles=titles,
-        note="in-sample figures (the study's own segments); evaluate on held-out titles",
-    ), summary
+        max_cpu_ratio=config.max_cpu_ratio,
+    )
+    return tuned, summary
 
 
 def _provenance(

@@ -31,6 +31,7 @@ from ladderforge.policy.tuning import (
     TunedSet,
     TunedSets,
     bits_delta_pct,
+    class_set,
     classify,
     first_point_verdict,
     judge,
@@ -259,3 +260,21 @@ def test_tuned_sets_round_trip_and_choose() -> None:
     assert s.name == "x265/veryfast/motion"
     with pytest.raises(UsageError, match="not a tuned-sets file"):
         TunedSets.from_dict({"schema": "ladderforge.ladder/2"})
+
+
+def test_class_set_keeps_the_defaults_and_says_why() -> None:
+    default = recorded("default")
+    ok = judge([default], [recorded("deeper_search")])
+    bad = judge([default], [recorded("psy_heavy")])
+    kw = {"codec": "x265", "preset": "veryfast", "content_class": "smooth", "titles": ["a"]}
+    slow = class_set([Candidate(0, (("rd", "4"),), None, -5.2, 1.5, ok)], **kw)
+    assert not slow.accepted and slow.params == ()
+    assert slow.note == (
+        "1 Pareto trial(s), 1 accepted by the guard, none within 1.2x the default's CPU time "
+        "(cheapest 1.50x): the preset's defaults are kept"
+    )
+    refused = class_set([Candidate(1, (("psy-rd", "3"),), None, -2.0, 1.0, bad)], **kw)
+    assert refused.note.endswith("none accepted by the guard: the preset's defaults are kept")
+    kept = class_set([Candidate(2, (("ref", "4"),), None, -5.2, 1.1, ok)], **kw)
+    assert kept.accepted and kept.params == (("ref", "4"),) and kept.trial == 2
+    assert kept.bd_rate_vmaf_pct == ok.bd_rate_vmaf_pct and kept.titles == ("a",)

@@ -22,7 +22,14 @@ from ladderforge.policy.tuning.objectives import (
     rate_delta_pct,
     study_objectives,
 )
-from ladderforge.policy.tuning.sets import TUNED_SCHEMA, Candidate, TunedSet, TunedSets, pick_set
+from ladderforge.policy.tuning.sets import (
+    TUNED_SCHEMA,
+    Candidate,
+    TunedSet,
+    TunedSets,
+    class_set,
+    pick_set,
+)
 from ladderforge.policy.tuning.space import (
     NVENC_SPACE,
     X265_SPACE,
@@ -51,6 +58,7 @@ __all__ = [
     "TunedSet",
     "TunedSets",
     "bits_delta_pct",
+    "class_set",
     "classify",
     "first_point_verdict",
     "judge",

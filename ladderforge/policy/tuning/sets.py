@@ -16,7 +16,7 @@ from typing import Any
 from ladderforge.errors import UsageError
 from ladderforge.policy.tuning.guard import GuardVerdict
 
-__all__ = ["TUNED_SCHEMA", "Candidate", "TunedSet", "TunedSets", "pick_set"]
+__all__ = ["TUNED_SCHEMA", "Candidate", "TunedSet", "TunedSets", "class_set", "pick_set"]
 
 TUNED_SCHEMA = "ladderforge.tuned/1"
 
@@ -134,3 +134,43 @@ class TunedSets:
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{where}: a tuned set is malformed ({exc})") from exc
         return cls(sets=sets, provenance=dict(data.get("provenance") or {}))
+
+
+def class_set(
+    candidates: Sequence[Candidate],
+    *,
+    codec: str,
+    preset: str,
+    content_class: str,
+    titles: Sequence[str] = (),
+    max_cpu_ratio: float = 1.2,
+) -> TunedSet:
+    """The set of one class from its study's Pareto ``candidates`` (:func:`pick_set`); when
+    none qualifies, an empty set (the preset's defaults) whose note says why."""
+    chosen = pick_set(candidates, max_cpu_ratio=max_cpu_ratio)
+    if chosen is None:
+        accepted = [c for c in candidates if c.verdict.accepted]
+        why = (
+            f"{len(accepted)} accepted by the guard, none within {max_cpu_ratio:g}x the "
+            f"default's CPU time (cheapest {min(c.cpu_ratio for c in accepted):.2f}x)"
+            if accepted
+            else "none accepted by the guard"
+        )
+        note = f"{len(candidates)} Pareto trial(s), {why}: the preset's defaults are kept"
+        return TunedSet(codec, preset, content_class, (), titles=tuple(titles), note=note)
+    v = chosen.verdict
+    return TunedSet(
+        codec=codec,
+        preset=preset,
+        content_class=content_class,
+        params=chosen.params,
+        tune=chosen.tune,
+        accepted=True,
+        trial=chosen.trial,
+        bd_rate_vmaf_pct=v.bd_rate_vmaf_pct,
+        bd_rate_vmaf_neg_pct=v.bd_rate_vmaf_neg_pct,
+        bd_rate_psnr_y_pct=v.bd_rate_psnr_y_pct,
+        cpu_ratio=chosen.cpu_ratio,
+        titles=tuple(titles),
+        note="in-sample figures (the study's own segments); evaluate on held-out titles",
+    )

@@ -95,6 +95,15 @@ _Wait = Annotated[
     ),
 ]
 _Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
+_Tuned = Annotated[
+    str | None,
+    typer.Option(
+        "--tuned",
+        metavar="FILE|shipped",
+        help="Encode with the tuned encoder parameters of each title's content class: FILE is "
+        "a tuned.json from 'ladderforge tune'; 'shipped' the sets that ship with ladderforge.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -132,6 +141,7 @@ def register(app: typer.Typer) -> None:
         work_dir: _WorkDir = None,
         keep_work: _KeepWork = False,
         workers: _Workers = 1,
+        tuned: _Tuned = None,
         config_file: _ConfigFile = None,
         json_out: _JsonOut = False,
         quiet: _Quiet = False,
@@ -194,8 +204,22 @@ def _config(options: dict[str, Any], ctx: typer.Context) -> LadderConfig:
         field = _RENAMED.get(name, name)
         if name in _NOT_CONFIG or (field in values and not given(name)):
             continue
-        values[field] = parse_heights(value) if name == "heights" else value
+        if name == "heights":
+            value = parse_heights(value)
+        elif name == "tuned" and value is not None:
+            value = _tuned_path(value)
+        values[field] = value
     return LadderConfig(**values)
+
+
+def _tuned_path(value: str) -> Path:
+    """``--tuned shipped`` means the sets that ship with the package; otherwise the file given.
+    (typer's parser has no option with an optional value, so the shipped sets have a name.)"""
+    if value == "shipped":
+        from ladderforge.jobs.tuned import SHIPPED_TUNED_SETS
+
+        return SHIPPED_TUNED_SETS
+    return Path(value)
 
 
 def _run(

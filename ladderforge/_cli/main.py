@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_sweep",
     "ladderforge._cli.cmd_ladder",
     "ladderforge._cli.cmd_target",
+    "ladderforge._cli.cmd_tune",
     "ladderforge._cli.cmd_verify",
     "ladderforge._cli.cmd_enhance",
     "ladderforge._cli.cmd_demo",

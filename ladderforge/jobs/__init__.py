@@ -5,7 +5,8 @@
 - :mod:`~ladderforge.jobs.rungs`: encoding, measuring and packaging the chosen rungs;
 - :mod:`~ladderforge.jobs.sweep`: the exhaustive grid (``ladderforge sweep``);
 - :mod:`~ladderforge.jobs.batch`: many titles, manifest checking, the summary;
-- :mod:`~ladderforge.jobs.verify`: checking a produced output folder.
+- :mod:`~ladderforge.jobs.verify`: checking a produced output folder;
+- :mod:`~ladderforge.jobs.tune`: encoder-knob tuning studies per content class.
 
 Importing this package loads nothing heavy; the names below load on first use.
 """
@@ -15,7 +16,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LadderConfig", "TitlePlan", "plan_title", "run_batch", "sweep", "verify_output"]
+__all__ = [
+    "LadderConfig",
+    "TitlePlan",
+    "TuneConfig",
+    "plan_title",
+    "run_batch",
+    "sweep",
+    "tune",
+    "verify_output",
+]
 
 _WHERE = {
     "LadderConfig": "config",
@@ -24,6 +34,8 @@ _WHERE = {
     "run_batch": "batch",
     "sweep": "sweep",
     "verify_output": "verify",
+    "TuneConfig": "tune",
+    "tune": "tune",
 }
 
 

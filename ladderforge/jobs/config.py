@@ -96,6 +96,9 @@ class LadderConfig:
     """Keep a title's work files after it succeeded (they are removed otherwise)."""
     cost: CostModel = field(default_factory=CostModel)
     workers: int = 1
+    tuned: Path | None = None
+    """A tuned-sets file (``ladderforge tune``'s ``tuned.json``): every encode of a title uses
+    the set of its content class; None: the preset's defaults."""
 
     def __post_init__(self) -> None:
         from ladderforge.jobs.modes import MODES  # the modes read this config: import late
@@ -122,6 +125,10 @@ class LadderConfig:
         if self.preset is None:
             object.__setattr__(self, "preset", facts.default_preset)
         facts.preset_rank(self.resolved_preset)
+        if self.tuned is not None:
+            from ladderforge.jobs.tuned import check_tuned_file
+
+            check_tuned_file(self.tuned, self.codec, self.resolved_preset)
         MODES[self.mode].check(self, facts)
 
     @property

@@ -24,7 +24,14 @@ from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.models import RDModel, load_model, shipped_model
-from ladderforge.types import CodecFacts, EncodeSettings, SourceInfo, even_size, output_pix_fmt
+from ladderforge.types import (
+    CodecFacts,
+    EncodeSettings,
+    SourceInfo,
+    TuningRef,
+    even_size,
+    output_pix_fmt,
+)
 
 __all__ = ["StageCallback", "TitleJob"]
 
@@ -121,17 +128,40 @@ class TitleJob:
             max_chunk_s=self.config.max_chunk_s,
         )
 
-    def settings(self, height: int, q: float) -> EncodeSettings:
-        """The codec's constant-quality settings at ``height`` (source aspect kept)."""
-        w, h = even_size(self.info.width, self.info.height, height)
-        return EncodeSettings(
+    @functools.cached_property
+    def tuning(self) -> TuningRef | None:
+        """The tuned set of the title's content class (``config.tuned``), None without one."""
+        if self.config.tuned is None:
+            return None
+        from ladderforge.jobs.tuned import tuning_for
+
+        return tuning_for(
+            self.config.tuned,
             codec=self.config.codec,
-            width=w,
-            height=h,
-            rate_control=self.facts.quality_rate_control,
-            q=float(q),
             preset=self.config.resolved_preset,
-            pix_fmt=output_pix_fmt(self.info.bit_depth),
+            features=self.profile.title,
+        )
+
+    def tuned(self, settings: EncodeSettings) -> EncodeSettings:
+        """``settings`` with the title's tuned parameters (unchanged without a tuned set)."""
+        if self.tuning is None:
+            return settings
+        return settings.with_(params=self.tuning.params, tune=self.tuning.tune)
+
+    def settings(self, height: int, q: float) -> EncodeSettings:
+        """The codec's constant-quality settings at ``height`` (source aspect kept), with the
+        title's tuned parameters when there are."""
+        w, h = even_size(self.info.width, self.info.height, height)
+        return self.tuned(
+            EncodeSettings(
+                codec=self.config.codec,
+                width=w,
+                height=h,
+                rate_control=self.facts.quality_rate_control,
+                q=float(q),
+                preset=self.config.resolved_preset,
+                pix_fmt=output_pix_fmt(self.info.bit_depth),
+            )
         )
 
     def scenes(self) -> list[tuple[int, int, dict[str, float]]]:

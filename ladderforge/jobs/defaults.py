@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderRules"]
+__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "TUNE_DEFAULTS", "LadderRules", "TuneDefaults"]
 
 DEFAULT_HEIGHTS = (1080, 720, 540, 432, 360, 270)
 """Candidate heights of every grid (capped at the source's)."""
@@ -39,3 +39,19 @@ class LadderRules:
     def options(self) -> dict[str, Any]:
         """The keywords of :func:`~ladderforge.policy.ladder_from_hull`."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class TuneDefaults:
+    """The defaults of ``ladderforge tune`` (:class:`ladderforge.jobs.tune.TuneConfig`)."""
+
+    trials: int = 30
+    crfs: tuple[float, ...] = (24.0, 30.0, 36.0)
+    segment_s: float = 2.0
+    max_height: int = 540
+    max_cpu_ratio: float = 1.2
+    prune_rate_delta_pct: float = 15.0
+    prune_cpu_ratio: float = 3.0
+
+
+TUNE_DEFAULTS = TuneDefaults()

@@ -50,7 +50,7 @@ def deliver(
     packaged: Mapping[str, MediaPlaylist],
 ) -> Ladder:
     """Package the audio and write the manifests and the ladder JSON of one title."""
-    notes = list(notes)
+    notes = [*notes, *_tuning_notes(job)]
     audio = _audio(job, notes) if packaged else None
     manifests = {"hls": "master.m3u8"} if packaged else {"hls_plan": "master.plan.m3u8"}
     if packaged and job.config.segment_type == "fmp4":
@@ -67,11 +67,33 @@ def deliver(
         provenance=_provenance(job),
         audio=_audio_files(audio) if audio else None,
         manifests=manifests,
+        tuning=job.tuning,
     )
     master = job.deliver / (manifests.get("hls") or manifests["hls_plan"])
     write_master(ladder, master, fps=job.fps, bit_depth=job.info.bit_depth, packaged=packaged)
     atomic_write_json(job.deliver / f"{job.title}.ladder.json", ladder.to_dict())
     return ladder
+
+
+def _tuning_notes(job: TitleJob) -> list[str]:
+    tuning = job.tuning
+    if tuning is None:
+        return []
+    if not tuning.params and tuning.tune is None:
+        why = (
+            "its set was not accepted: guard or CPU budget" if tuning.set
+            else "the file has none for it"
+        )  # fmt: skip
+        return [f"content class {tuning.content_class}: no tuned set applied ({why}); the "
+                "preset's defaults were used"]  # fmt: skip
+    notes = [f"tuned set {tuning.set} applied to every encode (class {tuning.content_class}: "
+             f"{tuning.class_reason})"]  # fmt: skip
+    if job.config.mode != "exhaustive":
+        notes.append(
+            "the predicted figures are the model's for the preset's default parameters; "
+            "measured figures are of the tuned encodes"
+        )
+    return notes
 
 
 def _audio(job: TitleJob, notes: list[str]) -> AudioPlaylist | None:

@@ -130,12 +130,13 @@ class PredictMode(Mode):
             codec=job.facts,
             preset=job.config.resolved_preset,
         )
-        return surface_points(
+        points = surface_points(
             job.surface,
             codec=job.facts,
             preset=job.config.resolved_preset,
             pix_fmt=output_pix_fmt(job.info.bit_depth),
         )
+        return [replace(p, settings=job.tuned(p.settings)) for p in points]
 
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
         if job.surface is None:
@@ -216,6 +217,8 @@ class ExhaustiveMode(Mode):
                 crfs=config.sweep_crfs,
                 preset=config.resolved_preset,
                 metrics=("vmaf",),
+                params=job.tuning.params if job.tuning else (),
+                tune=job.tuning.tune if job.tuning else None,
             ),
             workers=config.workers,
         )

@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-_PATHS = {"model_path", "work_dir"}
+_PATHS = {"model_path", "work_dir", "tuned"}
 _TUPLES = {"heights", "crfs", "sweep_crfs", "probe_crfs"}
 
 

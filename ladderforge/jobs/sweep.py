@@ -81,6 +81,10 @@ class SweepConfig:
     """Keep the encoded files in the work folder (else deleted once measured)."""
     timeout_s: float = 3600.0
     """Timeout of each ffmpeg run."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Encoder parameters of every encode (a tuned set); empty: the preset's defaults."""
+    tune: str | None = None
+    """Encoder tune of every encode."""
 
     def __post_init__(self) -> None:
         facts = codec_facts(self.codec)
@@ -229,6 +233,8 @@ def _jobs_for(title: str, info: SourceInfo, config: SweepConfig) -> list[_Job]:
                 rate_control=rc,
                 q=float(crf),
                 preset=str(config.preset),
+                tune=config.tune,
+                params=config.params,
                 pix_fmt=output_pix_fmt(info.bit_depth),
             ),
             config,

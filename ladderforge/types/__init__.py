@@ -14,6 +14,7 @@ from ladderforge.types.ladder import (
     RungAttempt,
     RungCosts,
     RungFiles,
+    TuningRef,
 )
 from ladderforge.types.media import (
     MIN_SIDE_PX,
@@ -47,6 +48,7 @@ __all__ = [
     "RungCosts",
     "RungFiles",
     "SourceInfo",
+    "TuningRef",
     "candidate_sizes",
     "even_size",
     "output_pix_fmt",

@@ -230,6 +230,43 @@ class Provenance(PlainRecord):
 
 
 @dataclass(frozen=True)
+class TuningRef:
+    """The tuned parameter set a ladder's encodes used (``ladder --tuned``)."""
+
+    file: str
+    """The tuned-sets file (``ladderforge tune``'s ``tuned.json``)."""
+    content_class: str
+    """The title's content class."""
+    class_reason: str
+    """The rule that decided the class, with the feature values."""
+    set: str | None
+    """The set's name, ``codec/preset/class``; None when the file has no set for the class."""
+    accepted: bool
+    """Whether the set passed the honesty guard (False: the preset's defaults were used)."""
+    params: tuple[tuple[str, str], ...] = ()
+    """The encoder parameters applied to every encode of the title."""
+    tune: str | None = None
+    """The encoder tune applied (NVENC), if any."""
+    bd_rate_vmaf_pct: float | None = None
+    """The set's figures on its study segments (in-sample): bits at equal VMAF, percent."""
+    bd_rate_vmaf_neg_pct: float | None = None
+    bd_rate_psnr_y_pct: float | None = None
+    cpu_ratio: float | None = None
+    """Encode CPU time over the defaults' on the study segments."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["params"] = [list(p) for p in self.params]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TuningRef:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["params"] = tuple((str(k), str(v)) for k, v in values.get("params", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Ladder:
     """An encoding ladder for one title, lowest rung first."""
 
@@ -249,9 +286,12 @@ class Ladder:
     """The packaged audio rendition, when the title has one."""
     manifests: dict[str, str] = field(default_factory=dict)
     """Manifest kind (``hls``, ``dash``, ``hls_plan``) -> path relative to the title folder."""
+    tuning: TuningRef | None = None
+    """The tuned parameter set applied (``ladder --tuned``); None: the preset's defaults. Written
+    to the JSON only when set."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": LADDER_SCHEMA_VERSION,
             "title": self.title,
             "mode": self.mode,
@@ -262,6 +302,9 @@ class Ladder:
             "rungs": [r.to_dict() for r in self.rungs],
             "notes": list(self.notes),
         }
+        if self.tuning is not None:
+            data["tuning"] = self.tuning.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
@@ -280,6 +323,7 @@ class Ladder:
             provenance=Provenance.from_dict(data["provenance"]) if data.get("provenance") else None,
             audio=AudioFiles.from_dict(data["audio"]) if data.get("audio") else None,
             manifests=dict(data.get("manifests") or {}),
+            tuning=TuningRef.from_dict(data["tuning"]) if data.get("tuning") else None,
         )
 
 

@@ -1,0 +1,84 @@
+"""How a tuning study runs (:class:`TuneConfig`): kept apart from :mod:`ladderforge.jobs.tune`
+so that reading or checking a configuration loads neither optuna nor the stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ladderforge.encoder import codec_facts
+from ladderforge.errors import UsageError
+from ladderforge.jobs.defaults import TUNE_DEFAULTS
+from ladderforge.policy.tuning import GuardMargins, space_for
+
+__all__ = ["TuneConfig"]
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """How the studies run (CLI flags map 1:1 onto these)."""
+
+    codec: str = "x265"
+    """Backend whose knobs are tuned."""
+    preset: str | None = None
+    """The preset tuned on top of; None: the backend's default."""
+    trials: int = TUNE_DEFAULTS.trials
+    """Finished trials (complete or pruned) per class study."""
+    crfs: tuple[float, ...] = TUNE_DEFAULTS.crfs
+    """The CRF grid every trial is encoded at (first CRF first: pruning looks at it)."""
+    segment_s: float = TUNE_DEFAULTS.segment_s
+    """Length of each representative segment."""
+    segments_per_title: int = 1
+    """Segments per title, spanning its scenes' complexity (1: the median scene)."""
+    max_height: int | None = TUNE_DEFAULTS.max_height
+    """Segments are scaled down to at most this height (speed); None: the source's."""
+    n_subsample: int = 1
+    """Score every n-th frame."""
+    sampler: str = "nsga2"
+    """``nsga2`` (NSGA-II, generations of a quarter of ``trials``, 4 to 50) or ``tpe``
+    (multivariate multi-objective TPE, 10 random start-up trials)."""
+    seed: int = 0
+    """Sampler seed."""
+    max_cpu_ratio: float = TUNE_DEFAULTS.max_cpu_ratio
+    """A tuned set may take at most this times the default's encode CPU time."""
+    prune_rate_delta_pct: float = TUNE_DEFAULTS.prune_rate_delta_pct
+    """Prune a trial whose first CRF point needs more than this % extra bits at equal VMAF."""
+    prune_cpu_ratio: float = TUNE_DEFAULTS.prune_cpu_ratio
+    """Prune a trial whose first CRF point takes more than this times the default's CPU time."""
+    margins: GuardMargins = field(default_factory=GuardMargins)
+    """The honesty guard's stated margins."""
+    work_dir: Path | None = None
+    """Work folder (segments, encodes' store, optuna storage); None: ``OUT/.work``."""
+    workers: int = 1
+    """Parallel encodes within a trial."""
+    timeout_s: float = 3600.0
+    """Timeout of each ffmpeg run."""
+
+    def __post_init__(self) -> None:
+        facts = codec_facts(self.codec)
+        if self.preset is None:
+            object.__setattr__(self, "preset", facts.default_preset)
+        facts.preset_rank(str(self.preset))
+        object.__setattr__(self, "crfs", tuple(float(c) for c in self.crfs))
+        space_for(self.codec)  # a UsageError when the backend has no search space
+        if self.sampler not in ("nsga2", "tpe"):
+            raise UsageError(
+                f"The 'sampler' parameter must be 'nsga2' or 'tpe'. Got {self.sampler!r}."
+            )
+        if self.trials < 1 or self.segments_per_title < 1 or self.workers < 1:
+            raise UsageError(
+                "The 'trials', 'segments_per_title' and 'workers' parameters must be >= 1."
+            )
+        if len(self.crfs) < 2 or len(set(self.crfs)) != len(self.crfs):
+            raise UsageError(f"The 'crfs' parameter needs >= 2 distinct CRFs. Got {self.crfs!r}.")
+        if not self.segment_s > 0 or not self.max_cpu_ratio > 0:
+            raise UsageError("The 'segment_s' and 'max_cpu_ratio' parameters must be > 0.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, JSON-ready (recorded in the tuned file's provenance)."""
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["crfs"] = list(self.crfs)
+        data["margins"] = self.margins.to_dict()
+        data["work_dir"] = str(self.work_dir) if self.work_dir else None
+        return data

@@ -6,7 +6,10 @@ LinearRDBaseline (per-height ridge). Prints VMAF MAE and kbps MAPE per held-out 
 overall, writes results/cv.json, then fits RDModel on every row and writes the shipped model
 ladderforge/policy/models/x265_veryfast.json.gz (with the CV figures and the dataset provenance).
 
-Usage: python experiments/train_models/run.py [--dataset PATH]  (default: the build_dataset output)
+Usage: python experiments/train_models/run.py [--dataset PATH] [--out PATH] [--only-model]
+(default: the committed dataset snapshot experiments/build_dataset/data/x265_veryfast.parquet;
+the model is written as ladderforge/policy/models/<codec>_<preset>.json.gz, named from the
+dataset's rows). Set OMP_NUM_THREADS=1 on a loaded machine: LightGBM's OpenMP threads spin.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from ladderforge.store import atomic_write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-DATASET = ROOT / "experiments" / "build_dataset" / "results" / "dataset.parquet"
-SHIPPED = ROOT / "ladderforge" / "policy" / "models" / "x265_veryfast.json.gz"
+DATASET = ROOT / "experiments" / "build_dataset" / "data" / "x265_veryfast.parquet"
+MODELS = ROOT / "ladderforge" / "policy" / "models"
 
 
 def errors(rows: pl.DataFrame, pred: Any) -> dict[str, float]:
@@ -48,19 +51,29 @@ def cross_validate(data: pl.DataFrame, make: Any) -> dict[str, dict[str, float]]
     return out
 
 
+def _provenance(dataset: Path) -> dict[str, Any]:
+    """The dataset's provenance: ``<stem>.provenance.json`` beside a snapshot, or the
+    campaign folder's ``provenance.json``."""
+    for candidate in (dataset.with_suffix(".provenance.json"), dataset.parent / "provenance.json"):
+        if candidate.is_file():
+            return dict(json.loads(candidate.read_text()))
+    return {}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=DATASET)
-    parser.add_argument("--out", type=Path, default=SHIPPED)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--only-model", action="store_true", help="cross-validate the shipped kind alone"
+    )
     args = parser.parse_args()
     data = pl.read_parquet(args.dataset).filter(pl.col("bitrate_kbps") > 0)
-    provenance_file = args.dataset.parent / "provenance.json"
-    provenance = json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
-    candidates = {
-        "lightgbm_monotone": RDModel,
-        "hist_gbm_monotone": HGBRDBaseline,
-        "linear_per_height": LinearRDBaseline,
-    }
+    out = args.out or MODELS / f"{data['codec'][0]}_{data['preset'][0]}.json.gz"
+    provenance = _provenance(args.dataset)
+    candidates: dict[str, Any] = {"lightgbm_monotone": RDModel}
+    if not args.only_model:
+        candidates |= {"hist_gbm_monotone": HGBRDBaseline, "linear_per_height": LinearRDBaseline}
     results: dict[str, Any] = {}
     for name, make in candidates.items():
         per_title = cross_validate(data, make)
@@ -79,10 +92,10 @@ def main() -> int:
             print(
                 f"    {group:40s} VMAF MAE {e['vmaf_mae']:6.2f}  kbps MAPE {e['kbps_mape']:6.1f} %"
             )
-    atomic_write_json(HERE / "results" / "cv.json", results)
+    atomic_write_json(HERE / "results" / f"cv_{out.name.split('.')[0]}.json", results)
     model = RDModel().fit(data)
     model.save(
-        args.out,
+        out,
         metadata={
             "trained_on": provenance,
             "rows": data.height,
@@ -95,7 +108,7 @@ def main() -> int:
             },
         },
     )
-    print(f"shipped model: {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    print(f"shipped model: {out} ({out.stat().st_size / 1024:.0f} KiB)")
     return 0
 
 

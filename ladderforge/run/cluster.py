@@ -70,7 +70,7 @@ class DaskExecutor(Executor):
         scheduler: str | None = None,
         local_workers: int = 2,
         retries: int = 1,
-        connect_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         distributed = _distributed()
         self.retries = retries

@@ -24,7 +24,9 @@ BLOB = 200_000  # bytes per record: large enough that a torn write would be seen
 def _writer(folder: str, writer: int) -> int:
     for r in range(ROUNDS):
         for k in range(KEYS):
-            atomic_write_json(Path(folder) / f"{k:02d}.json", {"w": writer, "r": r, "b": "x" * BLOB})
+            atomic_write_json(
+                Path(folder) / f"{k:02d}.json", {"w": writer, "r": r, "b": "x" * BLOB}
+            )
     return writer
 
 

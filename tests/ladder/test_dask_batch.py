@@ -50,7 +50,9 @@ LADDER_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def two_clips(carphone_mp4: Path, bikes_mp4: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def two_clips(
+    carphone_mp4: Path, bikes_mp4: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
     """carphone (176x144, 120 frames) and bikes' first 75 frames (640x272, one hard cut)."""
     bikes = tmp_path_factory.mktemp("src") / "bikes75.mp4"
     subprocess.run(
@@ -119,7 +121,9 @@ def test_dask_gives_the_local_ladder(
         )
         assert shipped
         for rel in shipped:
-            assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "dask" / rel).read_bytes(), rel
+            assert (tmp_path / "local" / rel).read_bytes() == (
+                tmp_path / "dask" / rel
+            ).read_bytes(), rel
     # the chunks ran as cluster tasks and the workers' stages reached this process
     assert {t for t, _ in stages} == set(titles)
     assert any("chunk" in s for _, s in stages)
@@ -194,9 +198,10 @@ def test_a_killed_coordinator_reruns_without_redoing_finished_encodes(
         first.communicate()
     time.sleep(0.5)
     finished = _sidecars(out)
-    assert not (out / "carphone_pristine" / "carphone_pristine.ladder.json").exists() or not (
-        out / "bikes75" / "bikes75.ladder.json"
-    ).exists(), "the batch ended before the coordinator was killed"
+    assert (
+        not (out / "carphone_pristine" / "carphone_pristine.ladder.json").exists()
+        or not (out / "bikes75" / "bikes75.ladder.json").exists()
+    ), "the batch ended before the coordinator was killed"
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     ladders = _ladders(out, ["carphone_pristine", "bikes75"])

@@ -8,9 +8,9 @@ encodes as tasks). Then, on the same cluster:
 
 - tiny tasks: ``--tiny`` no-op tasks submitted at once (scheduler throughput: seconds per task),
   and ``--tiny // 10`` submitted one after the other (round trip per task);
-- a simulation: one sleep task per chunk encode of the dask run, lasting its recorded wall time
-  divided by ``--scale``; overhead per task = (wall - ideal) / tasks, ideal = the LPT makespan
-  of those durations on the cluster's slots;
+- a simulation: ``--tiny`` sleep tasks whose durations cycle through the recorded wall times of
+  the dask run's chunk encodes, divided by ``--scale``; overhead per task = (wall - ideal) /
+  tasks, ideal = the LPT makespan of those durations on the cluster's slots;
 - store writes: ``--tiny`` small records written atomically (temporary name, fsync, rename)
   into one folder, the way workers write their results.
 
@@ -148,10 +148,10 @@ def lpt_makespan(durations: list[float], slots: int) -> float:
     return max(loads)
 
 
-def simulate(ex: DaskExecutor, durations: list[float], scale: float) -> dict[str, float]:
+def simulate(ex: DaskExecutor, durations: list[float], n: int, scale: float) -> dict[str, float]:
     client = ex.client
     slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-    scaled = [d / scale for d in durations]
+    scaled = [durations[i % len(durations)] / scale for i in range(n)]
     t0 = time.perf_counter()
     client.gather(client.map(_sleep, scaled, pure=False))
     wall = time.perf_counter() - t0
@@ -160,6 +160,7 @@ def simulate(ex: DaskExecutor, durations: list[float], scale: float) -> dict[str
         "tasks": len(scaled),
         "slots": slots,
         "scale": scale,
+        "mean_task_s": sum(scaled) / max(1, len(scaled)),
         "wall_s": wall,
         "ideal_s": ideal,
         "overhead_s_per_task": (wall - ideal) / max(1, len(scaled)),
@@ -190,8 +191,8 @@ def table(res: dict[str, Any]) -> str:
         f"tiny tasks ({res['tiny']['tasks']}): {res['tiny']['burst_s_per_task'] * 1e3:.2f} ms/task in a burst "
         f"({res['tiny']['tasks_per_s']:.0f}/s), {res['tiny']['round_trip_s'] * 1e3:.1f} ms round trip; "
         f"threads {res['tiny']['local_threads_s_per_task'] * 1e6:.0f} us/task",
-        f"simulation ({res['sim']['tasks']} recorded chunk durations / {res['sim']['scale']:g} on "
-        f"{res['sim']['slots']} slots): wall {res['sim']['wall_s']:.2f} s, ideal {res['sim']['ideal_s']:.2f} s, "
+        f"simulation ({res['sim']['tasks']} tasks, recorded chunk durations / {res['sim']['scale']:g}, "
+        f"mean {res['sim']['mean_task_s'] * 1e3:.1f} ms, {res['sim']['slots']} slots): wall {res['sim']['wall_s']:.2f} s, ideal {res['sim']['ideal_s']:.2f} s, "
         f"overhead {res['sim']['overhead_s_per_task'] * 1e3:.2f} ms/task",
         f"store writes: {res['store']['writes_per_s']:.0f}/s ({res['store']['s_per_write'] * 1e3:.2f} ms each, fsync)",
         f"load average at start/end: {res['load_start']} / {res['load_end']}",
@@ -209,7 +210,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--tiny", type=int, default=5000)
     p.add_argument(
-        "--scale", type=float, default=20.0, help="simulation: recorded durations / this"
+        "--scale", type=float, default=100.0, help="simulation: recorded durations / this"
     )
     args = p.parse_args()
     results = HERE / "results"
@@ -234,7 +235,7 @@ def main() -> int:
         res["worker_warm_s"] = ex.client.run(warm, config)
         res["dask"] = batch(ex, titles, work / "dask", config)
         res["tiny"] = tiny_tasks(ex, args.tiny)
-        res["sim"] = simulate(ex, res["dask"]["chunk_encode_wall_s"], args.scale)
+        res["sim"] = simulate(ex, res["dask"]["chunk_encode_wall_s"], args.tiny, args.scale)
     res["store"] = store_writes(args.tiny)
     res["load_end"] = os.getloadavg()
     atomic_write_json(results / "bench.json", res)

@@ -60,7 +60,12 @@ def _distributed() -> ModuleType:
 
 class DaskExecutor(Executor):
     """Title tasks on a dask.distributed cluster: a running one (``scheduler``) or a
-    LocalCluster of ``local_workers`` processes on 127.0.0.1 started for this executor."""
+    LocalCluster of ``local_workers`` processes on 127.0.0.1 started for this executor.
+
+    ``retries``: times a title task that raised runs again. ``max_in_flight``: most title tasks
+    submitted and not finished at once; the others wait in this process, so 100,000 titles are
+    not 100,000 queued tasks (None: twice the workers connected when :meth:`run` starts, at
+    least 2)."""
 
     name = "dask"
 
@@ -71,9 +76,11 @@ class DaskExecutor(Executor):
         local_workers: int = 2,
         retries: int = 1,
         connect_timeout_s: float = 10.0,
+        max_in_flight: int | None = None,
     ) -> None:
         distributed = _distributed()
         self.retries = retries
+        self.max_in_flight = max_in_flight
         self._cluster: Any = None
         try:
             if scheduler is None:
@@ -121,13 +128,23 @@ class DaskExecutor(Executor):
         if on_stage is not None:
             client.subscribe_topic(STAGE_TOPIC, lambda event: on_stage(*event[1]))
         pending: dict[Any, str] = {}
+        waiting = list(reversed(items))
+        running = distributed.as_completed()
+
+        def submit_next() -> None:
+            name, arg = waiting.pop()
+            key = f"title-{_slug(name)}-{uuid.uuid4().hex[:8]}"
+            fut = client.submit(_on_worker, task, arg, key=key, retries=self.retries)
+            pending[fut] = name
+            running.add(fut)
+
         try:
-            for name, arg in items:
-                key = f"title-{_slug(name)}-{uuid.uuid4().hex[:8]}"
-                fut = client.submit(_on_worker, task, arg, key=key, retries=self.retries)
-                pending[fut] = name
-            for fut in distributed.as_completed(list(pending)):
+            for _ in range(min(len(waiting), self.max_in_flight or max(2, 2 * self.n_workers))):
+                submit_next()
+            for fut in running:
                 name = pending.pop(fut)
+                if waiting:
+                    submit_next()
                 yield name, _result(distributed, fut, name)
                 fut.release()
         finally:

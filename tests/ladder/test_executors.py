@@ -65,3 +65,30 @@ def test_the_local_executor_runs_every_item_in_order_with_its_stages() -> None:
     )
     assert out == [("a", 4), ("b", 9)]
     assert stages == [("t2", "working"), ("t3", "working")]
+
+
+def _unfinished_titles() -> int:
+    """Title tasks the scheduler holds that have not finished (run inside a task)."""
+    from distributed import get_client
+
+    def count(dask_scheduler: object) -> int:
+        tasks = dask_scheduler.tasks.values()  # type: ignore[attr-defined]
+        return sum(str(t.key).startswith("title-") and t.state != "memory" for t in tasks)
+
+    return int(get_client().run_on_scheduler(count))
+
+
+def _square_counting(x: int, env: TaskEnv) -> tuple[int, int]:
+    return x * x, _unfinished_titles()
+
+
+@pytest.mark.parametrize("cap", [1, None])
+def test_titles_are_submitted_in_waves(cap: int | None) -> None:
+    pytest.importorskip("distributed")
+    from ladderforge.run.cluster import DaskExecutor
+
+    with DaskExecutor(local_workers=1, max_in_flight=cap) as ex:
+        out = dict(ex.run(_square_counting, [(f"t{i}", i) for i in range(5)]))
+    assert {k: v[0] for k, v in out.items()} == {f"t{i}": i * i for i in range(5)}
+    most = max(v[1] for v in out.values())
+    assert most == 1 if cap == 1 else most == 2  # the default: 2 x 1 worker

@@ -16,6 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "BusyError",
+    "ClusterError",
     "EncodeError",
     "EncoderUnavailableError",
     "FFmpegError",
@@ -125,6 +126,10 @@ class BusyError(LadderforgeError, RuntimeError):
 
 class StoreError(LadderforgeError, RuntimeError):
     """The results store is unreadable, locked or of another schema."""
+
+
+class ClusterError(LadderforgeError, ConnectionError):
+    """The dask cluster cannot be reached or started, or the ``distributed`` extra is missing."""
 
 
 class ModelError(LadderforgeError, ValueError):

@@ -16,6 +16,7 @@ from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, LadderRules
 if TYPE_CHECKING:
     from ladderforge.jobs.batch import TitleSource
     from ladderforge.jobs.config import LadderConfig
+    from ladderforge.jobs.executor import Executor
 
 _RULES = LadderRules()
 
@@ -73,7 +74,23 @@ _WorkDir = Annotated[
 _KeepWork = Annotated[
     bool, typer.Option("--keep-work", help="Keep a title's work files after it succeeded.")
 ]
-_Workers = Annotated[int, typer.Option("--workers", "-j", help="Parallel encodes.")]
+_Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers", "-j", help="Parallel encodes (with --cluster local: worker processes)."
+    ),
+]
+_Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the titles on this dask scheduler (tcp://host:port); OUT must be a folder "
+        "every worker sees."
+    ),
+]
+_Cluster = Annotated[
+    str | None,
+    typer.Option(help="local: start a dask LocalCluster of --workers processes on 127.0.0.1."),
+]
 _ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="A ladder.toml: any setting by its library name, [cost] prices."),
@@ -142,6 +159,8 @@ def register(app: typer.Typer) -> None:
         keep_work: _KeepWork = False,
         workers: _Workers = 1,
         tuned: _Tuned = None,
+        scheduler: _Scheduler = None,
+        cluster: _Cluster = None,
         config_file: _ConfigFile = None,
         json_out: _JsonOut = False,
         quiet: _Quiet = False,
@@ -176,13 +195,31 @@ def register(app: typer.Typer) -> None:
 
             print_dry_run(guarded(lambda: estimate(titles, config)), as_json=json_out)
             return
-        _run(titles, output, config, wait=wait, verbose=verbose, quiet=quiet, as_json=json_out)
+        from ladderforge.run import make_executor
+
+        executor = guarded(
+            lambda: make_executor(scheduler=scheduler, cluster=cluster, workers=workers),
+            verbose=verbose,
+        )
+        with executor:
+            if executor.dashboard_link and not quiet:
+                err_console.print(f"dask dashboard: {executor.dashboard_link}", highlight=False)
+            _run(
+                titles,
+                output,
+                config,
+                executor=executor,
+                wait=wait,
+                verbose=verbose,
+                quiet=quiet,
+                as_json=json_out,
+            )
 
 
 _NOT_CONFIG = {
     "ctx",
     "sources", "manifest", "output", "verbose", "config_file", "json_out", "quiet", "dry_run",
-    "wait",
+    "wait", "scheduler", "cluster",
 }  # fmt: skip
 _RENAMED = {"model": "model_path"}
 """CLI option -> LadderConfig field, where the names differ."""
@@ -227,6 +264,7 @@ def _run(
     output: Path,
     config: LadderConfig,
     *,
+    executor: Executor,
     wait: bool,
     verbose: bool,
     quiet: bool,
@@ -245,7 +283,13 @@ def _run(
 
         report = guarded(
             lambda: run_batch(
-                titles, output, config=config, wait=wait, on_stage=stage, on_title_done=done
+                titles,
+                output,
+                config=config,
+                wait=wait,
+                on_stage=stage,
+                on_title_done=done,
+                executor=executor,
             ),
             verbose=verbose,
         )

@@ -12,6 +12,10 @@
   keyframes in the same places. A finished chunk is kept under a name derived from its settings,
   so a rerun encodes only the chunks that are missing (chunk-level resume). A chunk that fails
   is retried once; a second failure fails the title naming the chunk.
+- Where the chunk encodes run is the caller's choice: threads of this process (``workers``), or
+  a :class:`ChunkRunner` that spreads them as tasks (e.g. over a dask cluster's workers); each
+  task is :func:`encode_chunk_task`, which looks its content-addressed result up first, so a
+  task run twice (retried after a lost worker) encodes once.
 - The chunks are joined with ffmpeg's concat demuxer (``-c copy``) and the result is checked:
   frame count equal to the source's, timestamps strictly increasing, IDR keyframes exactly on
   the chunk starts. A join that does not match is an error, never a silently short file.
@@ -32,6 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from ladderforge.encoder.base import get_encoder
 from ladderforge.encoder.run import check_available, encode
@@ -44,7 +49,9 @@ from ladderforge.types import EncodeResult, EncodeSettings, SourceInfo
 
 __all__ = [
     "Chunk",
+    "ChunkRunner",
     "ChunkedEncode",
+    "encode_chunk_task",
     "encode_chunked",
     "join_chunks",
     "plan_chunks",
@@ -56,6 +63,26 @@ ChunkCallback = Callable[[int, int], None]
 """Called with (chunks done, chunks in all) as chunks finish."""
 _CHUNK_FORMAT = 2
 """Bumped when the backends' chunk arguments change, so older chunk encodes are not reused."""
+_T = TypeVar("_T")
+
+
+class ChunkRunner(Protocol):
+    """Runs a title's chunk encodes somewhere else than this process's threads.
+
+    Contract: ``runner(fn, calls, on_done)`` runs ``fn(*args)`` once for each ``(key, args)`` of
+    ``calls`` (``key`` names the task, unique per output file, the same on every run), in any
+    order and place, calls ``on_done()`` in the calling thread as each one finishes, and returns
+    the results in the order of ``calls``. The first task that fails for good raises its
+    exception. ``fn`` and ``args`` are picklable; ``fn`` is idempotent (it looks its result up
+    before encoding), so running a task again after a lost worker is safe.
+    """
+
+    def __call__(
+        self,
+        fn: Callable[..., _T],
+        calls: Sequence[tuple[str, tuple[Any, ...]]],
+        on_done: Callable[[], None],
+    ) -> list[_T]: ...
 
 
 @dataclass(frozen=True)
@@ -231,6 +258,27 @@ def _encode_chunk(
     return result, True
 
 
+def encode_chunk_task(
+    source: Path,
+    chunk: Chunk,
+    settings: EncodeSettings,
+    out: Path,
+    retries: int,
+    timeout_s: float,
+) -> tuple[EncodeResult, bool]:
+    """One chunk encode as a task: the finished result at ``out`` when there is one (a task run
+    twice encodes once), else the encode; (result, encoded by this call)."""
+    prior = _finished(out)
+    if prior is not None:
+        return prior, False
+    return _encode_chunk(source, chunk, settings, out, retries=retries, timeout_s=timeout_s)
+
+
+def _task_key(out: Path) -> str:
+    """A chunk task's name: the same for the same output file on every run and machine."""
+    return "chunk-" + hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:20]
+
+
 def encode_chunked(
     source: SourceInfo,
     chunks: Sequence[Chunk],
@@ -242,11 +290,13 @@ def encode_chunked(
     retries: int = 1,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_chunk: ChunkCallback | None = None,
+    runner: ChunkRunner | None = None,
 ) -> ChunkedEncode:
     """Encode ``source`` chunk by chunk (one settings for all, or one per chunk) and join.
 
     ``work`` holds the chunk sources and chunk encodes; share it between the rungs of a title
-    so the chunk sources are cut once.
+    so the chunk sources are cut once. The missing chunks are encoded in ``workers`` threads,
+    or, with a ``runner``, as its tasks (``work`` must then be on a path every worker sees).
     """
     _check_chunks(chunks, source.frame_count)
     per_chunk = [settings] * len(chunks) if isinstance(settings, EncodeSettings) else list(settings)
@@ -281,13 +331,16 @@ def encode_chunked(
                 on_chunk(done[0], len(jobs))
         return res
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers))
-    try:
-        finished = list(pool.map(run, range(len(jobs))))
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # no new chunk starts after a failure
-        raise
-    pool.shutdown()
+    if runner is not None:
+        finished = _run_elsewhere(runner, jobs, outs, reused, sources, retries, timeout_s, on_chunk)
+    else:
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
+            finished = list(pool.map(run, range(len(jobs))))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # no new chunk starts after a failure
+            raise
+        pool.shutdown()
     results = tuple(r for r, _ in finished)
     out = Path(output)
     join_chunks(
@@ -309,6 +362,36 @@ def encode_chunked(
         wall_s=time.monotonic() - t0,
         encoded_now=sum(1 for _, now in finished if now),
     )
+
+
+def _run_elsewhere(
+    runner: ChunkRunner,
+    jobs: Sequence[tuple[Chunk, EncodeSettings]],
+    outs: Sequence[Path],
+    reused: Sequence[EncodeResult | None],
+    sources: dict[Chunk, Path],
+    retries: int,
+    timeout_s: float,
+    on_chunk: ChunkCallback | None,
+) -> list[tuple[EncodeResult, bool]]:
+    """The missing chunks as the runner's tasks; the reused ones as they are, in chunk order."""
+    todo = [i for i, r in enumerate(reused) if r is None]
+    done = [len(jobs) - len(todo)]
+
+    def one_done() -> None:
+        done[0] += 1
+        if on_chunk:
+            on_chunk(done[0], len(jobs))
+
+    calls = [
+        (
+            _task_key(outs[i]),
+            (sources[jobs[i][0]], jobs[i][0], jobs[i][1], outs[i], retries, timeout_s),
+        )
+        for i in todo
+    ]
+    ran = dict(zip(todo, runner(encode_chunk_task, calls, one_done), strict=True))
+    return [ran[i] if r is None else (r, False) for i, r in enumerate(reused)]
 
 
 def join_chunks(

@@ -5,6 +5,8 @@
 - :mod:`~ladderforge.jobs.rungs`: encoding, measuring and packaging the chosen rungs;
 - :mod:`~ladderforge.jobs.sweep`: the exhaustive grid (``ladderforge sweep``);
 - :mod:`~ladderforge.jobs.batch`: many titles, manifest checking, the summary;
+- :mod:`~ladderforge.jobs.executor`: where the batch's title tasks run (the executor interface
+  and the local executor; the dask one is :mod:`ladderforge.run.cluster`);
 - :mod:`~ladderforge.jobs.verify`: checking a produced output folder;
 - :mod:`~ladderforge.jobs.tune`: encoder-knob tuning studies per content class.
 

@@ -1,9 +1,11 @@
 """A batch of titles through the main job: manifest checking, per-title isolation, summary.
 
-A manifest is a CSV with a ``path`` column (and optionally ``title``); it is checked whole before
-any work starts (missing files, duplicate titles, unknown columns). A title that fails is
-recorded with its error and the batch goes on. A batch holds its output folder's run lock
-(:func:`ladderforge.store.folder_lock`) from start to end: one run at a time per folder.
+The titles run as tasks of an executor (:mod:`ladderforge.jobs.executor`: in this process by
+default, or on a dask cluster). A manifest is a CSV with a ``path`` column (and optionally
+``title``); it is checked whole before any work starts (missing files, duplicate titles,
+unknown columns). A title that fails is recorded with its error and the batch goes on. A
+batch holds its output folder's run lock (:func:`ladderforge.store.folder_lock`) from start
+to end: one run at a time per folder.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import polars as pl
 from ladderforge.errors import LadderforgeError, MediaNotFoundError, UsageError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback
+from ladderforge.jobs.executor import Executor, LocalExecutor, TaskEnv, TaskLost
 from ladderforge.jobs.title import TitlePlan, plan_title
 from ladderforge.media.probe import check_input_file
 from ladderforge.store import atomic_write_bytes, folder_lock
@@ -144,6 +147,7 @@ def run_batch(
     wait: bool = False,
     on_stage: StageCallback | None = None,
     on_title_done: Callable[[str, TitlePlan | None, str | None], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchReport:
     """Plan every title; failures are recorded and the batch goes on. Writes the summary.
 
@@ -153,7 +157,11 @@ def run_batch(
     One run at a time per output folder: the batch holds ``out_dir/.ladderforge.lock`` until it
     returns (released by the kernel if the process dies). When another run holds it, raises
     :class:`~ladderforge.errors.BusyError` at once; with ``wait``, waits for that run to end
-    (``on_stage(out_dir, "waiting ...")`` says so first)."""
+    (``on_stage(out_dir, "waiting ...")`` says so first).
+
+    ``executor`` runs the title tasks (default :class:`~ladderforge.jobs.executor.LocalExecutor`:
+    one after another in this process); the caller closes it. With a cluster, ``out_dir`` (and
+    ``config.work_dir``) must be a path every worker sees."""
     titles = [s if isinstance(s, TitleSource) else TitleSource(Path(s)) for s in sources]
     check_sources(titles)
     names = [t.title for t in titles]
@@ -172,8 +180,12 @@ def run_batch(
 
     with folder_lock(out, wait=wait, on_wait=waiting):
         report = BatchReport()
-        for src in titles:
-            _plan_one(src, out, report, config=config, on_stage=on_stage, done=on_title_done)
+        task = _TitleTask(out, config)
+        by_name = {t.title: t for t in titles}
+        for name, outcome in (executor or LocalExecutor()).run(
+            task, [(t.title, t) for t in titles], on_stage=on_stage
+        ):
+            _record(by_name[name], outcome, report, on_title_done)
         frame = summary_frame(report)
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -181,22 +193,50 @@ def run_batch(
     return report
 
 
-def _plan_one(
+@dataclass(frozen=True)
+class _TitleOutcome:
+    """What a title task sends back: its plan, or its error message."""
+
+    plan: TitlePlan | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _TitleTask:
+    """One title of the batch, as a task: picklable, runs wherever the executor puts it."""
+
+    out: Path
+    config: LadderConfig
+
+    def __call__(self, src: TitleSource, env: TaskEnv) -> _TitleOutcome:
+        try:
+            plan = plan_title(
+                src.path,
+                self.out,
+                config=self.config,
+                title=src.title,
+                on_stage=env.on_stage,
+                runner=env.runner,
+            )
+        except LadderforgeError as exc:
+            return _TitleOutcome(None, exc.message)
+        return _TitleOutcome(plan, None)
+
+
+def _record(
     src: TitleSource,
-    out: Path,
+    outcome: _TitleOutcome | TaskLost,
     report: BatchReport,
-    *,
-    config: LadderConfig,
-    on_stage: StageCallback | None,
     done: Callable[[str, TitlePlan | None, str | None], None] | None,
 ) -> None:
-    """One title of the batch: its plan, or its error, goes into ``report``."""
-    try:
-        plan = plan_title(src.path, out, config=config, title=src.title, on_stage=on_stage)
-    except LadderforgeError as exc:
-        report.failures[str(src.path)] = exc.message
+    """One title's plan, or its error, goes into ``report``."""
+    error = outcome.message if isinstance(outcome, TaskLost) else outcome.error
+    plan = None if isinstance(outcome, TaskLost) else outcome.plan
+    if plan is None:
+        message = error or "no plan came back"
+        report.failures[str(src.path)] = message
         if done:
-            done(src.title, None, exc.message)
+            done(src.title, None, message)
         return
     report.plans[plan.ladder.title] = plan
     if done:

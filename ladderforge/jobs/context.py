@@ -19,7 +19,7 @@ import polars as pl
 
 from ladderforge.analysis import ContentProfile, analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.encoder.chunks import Chunk, plan_chunks
+from ladderforge.encoder.chunks import Chunk, ChunkRunner, plan_chunks
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
 from ladderforge.policy.calibrate import ProbeResult
@@ -59,6 +59,8 @@ class TitleJob:
     probes: list[ProbeResult] = field(default_factory=list)
     surface: pl.DataFrame | None = None
     """The predicted RD surface (predict and probe modes)."""
+    runner: ChunkRunner | None = None
+    """Where the rungs' chunk encodes run (None: ``config.workers`` threads of this process)."""
 
     @classmethod
     def open(
@@ -69,6 +71,7 @@ class TitleJob:
         config: LadderConfig,
         title: str | None = None,
         on_stage: StageCallback | None = None,
+        runner: ChunkRunner | None = None,
     ) -> TitleJob:
         """Probe and analyse the source: the start of every mode."""
         info = probe(source)
@@ -79,7 +82,7 @@ class TitleJob:
         stage("analysing")
         t0 = time.perf_counter()
         profile = analyze(info.path)
-        job = cls(info, profile, config, name, Path(out_dir), stage)
+        job = cls(info, profile, config, name, Path(out_dir), stage, runner=runner)
         job.analysis_s = time.perf_counter() - t0
         return job
 

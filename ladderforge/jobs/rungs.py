@@ -155,6 +155,7 @@ class _Encoder:
             work=self.job.work / "chunks",
             workers=self.job.config.workers,
             on_chunk=progress,
+            runner=self.job.runner,
         )
         self.job.stage(f"{self.what}: CRF {q:g}: measuring")
         return _Shipped(settings, encoded, _measure_stored(self.job, settings, encoded), q)

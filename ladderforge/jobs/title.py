@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ladderforge.encoder.chunks import ChunkRunner
 from ladderforge.encoder.hls import MediaPlaylist
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback, TitleJob
@@ -66,6 +67,7 @@ def plan_title(
     config: LadderConfig | None = None,
     title: str | None = None,
     on_stage: StageCallback | None = None,
+    runner: ChunkRunner | None = None,
 ) -> TitlePlan:
     """Choose (and optionally encode and validate) the ladder of one title.
 
@@ -74,12 +76,16 @@ def plan_title(
     encoded gets ``master.plan.m3u8`` instead (its variants do not exist yet). Work files go to
     ``config.work_dir`` (default ``out_dir/.work``), removed after success unless
     ``keep_work``. ``title`` names the outputs (default: the file name without extension).
+    ``runner`` spreads the rungs' chunk encodes as tasks (see
+    :class:`~ladderforge.encoder.chunks.ChunkRunner`); None: ``config.workers`` threads.
     Partial files a killed run left in those two folders are removed first (never those of a
     live process: see :func:`~ladderforge.store.remove_stale_partials`).
     Raises a :class:`LadderforgeError` subclass naming the file and the problem.
     """
     config = config or LadderConfig()
-    job = TitleJob.open(source, out_dir, config=config, title=title, on_stage=on_stage)
+    job = TitleJob.open(
+        source, out_dir, config=config, title=title, on_stage=on_stage, runner=runner
+    )
     stale = remove_stale_partials(job.work) + remove_stale_partials(job.deliver)
     if stale:
         log.info("%s: removed %d partial file(s) of a killed run", job.title, stale)

@@ -7,19 +7,22 @@ records go through :func:`atomic_write_bytes`/:func:`atomic_write_json`; a file 
 tool (ffmpeg, PyAV, torch, pyarrow) or a whole folder through :func:`atomic_path` (or
 :func:`atomic_paths` for several written together), the one place that builds such names.
 
-Every temporary name carries the pid of the process writing it (``.<stem>.partial-<pid>-...``),
-so :func:`remove_stale_partials` can clear what a killed run left without touching the files a
-live process is still writing.
+Every temporary name carries the pid of the process writing it and a tag of its host
+(``.<stem>.partial-<pid>-h<host>-...``), so :func:`remove_stale_partials` can clear what a killed
+run left without touching the files a live process is still writing, on this machine or on
+another one writing to the same shared folder (a pid is only checked on its own host).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -65,7 +68,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     target = Path(path)
     ensure_writable_dir(target.parent)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.partial-{os.getpid()}-", suffix=".tmp", dir=target.parent
+        prefix=f".{target.name}.{_writer()}-", suffix=".tmp", dir=target.parent
     )
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
@@ -86,27 +89,41 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine (its host name hashed)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _writer() -> str:
+    return f"partial-{os.getpid()}-h{_host_tag()}"
+
+
 def partial_path(target: str | os.PathLike[str], *, suffix: str | None = None) -> Path:
-    """A fresh temporary name beside ``target``: ``.<stem>.partial-<pid>-<random><suffix>``.
+    """A fresh temporary name beside ``target``:
+    ``.<stem>.partial-<pid>-h<host>-<random><suffix>``.
 
     ``suffix`` defaults to the target's, so a tool that picks the format from the extension
     (ffmpeg, PyAV) writes the right one; the pid and random part keep processes and threads apart.
     """
     out = Path(target)
     ext = out.suffix if suffix is None else suffix
-    return out.with_name(f".{out.stem}.partial-{os.getpid()}-{secrets.token_hex(4)}{ext}")
+    return out.with_name(f".{out.stem}.{_writer()}-{secrets.token_hex(4)}{ext}")
 
 
-_PARTIAL = re.compile(r"\..+\.partial-(\d+)(?:[-.]|$)")
+_PARTIAL = re.compile(r"\..+\.partial-(\d+)(?:-h([0-9a-f]{8}))?(?:[-.]|$)")
 """A temporary name of :func:`partial_path` or :func:`atomic_write_bytes` (also the older
-``.<stem>.partial-<pid><ext>``): group 1 is the writer's pid."""
+``.<stem>.partial-<pid>[-<random>]<ext>`` without a host): group 1 is the writer's pid, group 2
+its host tag."""
 
 
 def partial_owner(name: str) -> int | None:
-    """The pid of the process that made the temporary name ``name`` (a file name, no folder);
-    None when it is not such a name."""
+    """The pid of the process that made the temporary name ``name`` (a file name, no folder)
+    when that process ran on this machine; None when it is not such a name, or when another
+    host wrote it (its pid means nothing here)."""
     match = _PARTIAL.match(name)
-    return int(match.group(1)) if match else None
+    if not match or match.group(2) not in (None, _host_tag()):
+        return None
+    return int(match.group(1))
 
 
 def _alive(pid: int) -> bool:

@@ -42,6 +42,24 @@ def test_partial_owner(name: str, pid: int | None) -> None:
     assert partial_owner(name) == pid
 
 
+def test_a_partial_of_another_host_is_never_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a folder shared by several machines a pid means nothing off its own host: the
+    partial file of a dead pid here is removed, the same pid written elsewhere is not."""
+    pid = dead_pid()
+    here = tmp_path / partial_path(tmp_path / "clip.mp4").name.replace(str(os.getpid()), str(pid))
+    here.write_bytes(b"x")
+    monkeypatch.setattr("socket.gethostname", lambda: "another-worker")
+    there = partial_path(tmp_path / "clip.mp4")
+    there = there.with_name(there.name.replace(str(os.getpid()), str(pid)))
+    there.write_bytes(b"x")
+    monkeypatch.undo()
+    assert partial_owner(here.name) == pid and partial_owner(there.name) is None
+    assert remove_stale_partials(tmp_path) == 1
+    assert not here.exists() and there.exists()
+
+
 def test_every_temporary_name_carries_the_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

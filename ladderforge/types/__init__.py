@@ -4,6 +4,7 @@
 results can be stored, cached and exchanged without pickles.
 """
 
+from ladderforge.types.cost import CostChoice, CostDecision, LadderCost
 from ladderforge.types.ladder import (
     LADDER_SCHEMA_VERSION,
     AudioFiles,
@@ -35,9 +36,12 @@ __all__ = [
     "AudioFiles",
     "ChunkRecord",
     "CodecFacts",
+    "CostChoice",
+    "CostDecision",
     "EncodeResult",
     "EncodeSettings",
     "Ladder",
+    "LadderCost",
     "PooledScores",
     "Provenance",
     "QualityResult",

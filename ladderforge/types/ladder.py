@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ladderforge.errors import UsageError
+from ladderforge.types.cost import LadderCost
 from ladderforge.types.media import EncodeSettings, SourceInfo, to_jsonable
 from ladderforge.types.record import PlainRecord
 
@@ -289,6 +290,8 @@ class Ladder:
     tuning: TuningRef | None = None
     """The tuned parameter set applied (``ladder --tuned``); None: the preset's defaults. Written
     to the JSON only when set."""
+    cost: LadderCost | None = None
+    """The title's costs under the cost model, and the decision when cost chose the ladder."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -301,6 +304,7 @@ class Ladder:
             "audio": self.audio.to_dict() if self.audio else None,
             "rungs": [r.to_dict() for r in self.rungs],
             "notes": list(self.notes),
+            "cost": self.cost.to_dict() if self.cost else None,
         }
         if self.tuning is not None:
             data["tuning"] = self.tuning.to_dict()
@@ -324,6 +328,7 @@ class Ladder:
             audio=AudioFiles.from_dict(data["audio"]) if data.get("audio") else None,
             manifests=dict(data.get("manifests") or {}),
             tuning=TuningRef.from_dict(data["tuning"]) if data.get("tuning") else None,
+            cost=LadderCost.from_dict(data["cost"]) if data.get("cost") else None,
         )
 
 

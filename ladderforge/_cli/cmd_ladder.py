@@ -95,6 +95,24 @@ _ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="A ladder.toml: any setting by its library name, [cost] prices."),
 ]
+_CostFile = Annotated[
+    Path | None,
+    typer.Option("--cost", help="A cost.toml (prices with sources; default: the shipped one)."),
+]
+_Views = Annotated[
+    float | None, typer.Option(help="Expected view-hours per title (default: the cost file's).")
+]
+_Lambda = Annotated[
+    float | None,
+    typer.Option(
+        "--lambda",
+        help="Choose rungs by value: view-weighted VMAF - LAMBDA x cost (VMAF-hours per USD).",
+    ),
+]
+_Budget = Annotated[
+    float | None,
+    typer.Option("--budget", help="Choose rungs by value under this cost per title (USD)."),
+]
 _JsonOut = Annotated[
     bool, typer.Option("--json", help="A JSON summary on stdout (progress and notes on stderr).")
 ]
@@ -162,6 +180,10 @@ def register(app: typer.Typer) -> None:
         scheduler: _Scheduler = None,
         cluster: _Cluster = None,
         config_file: _ConfigFile = None,
+        cost_file: _CostFile = None,
+        views: _Views = None,
+        cost_lambda: _Lambda = None,
+        budget_usd: _Budget = None,
         json_out: _JsonOut = False,
         quiet: _Quiet = False,
         dry_run: _DryRun = False,
@@ -219,7 +241,7 @@ def register(app: typer.Typer) -> None:
 _NOT_CONFIG = {
     "ctx",
     "sources", "manifest", "output", "verbose", "config_file", "json_out", "quiet", "dry_run",
-    "wait", "scheduler", "cluster",
+    "wait", "scheduler", "cluster", "cost_file",
 }  # fmt: skip
 _RENAMED = {"model": "model_path"}
 """CLI option -> LadderConfig field, where the names differ."""
@@ -232,6 +254,10 @@ def _config(options: dict[str, Any], ctx: typer.Context) -> LadderConfig:
     from ladderforge.jobs.settings_file import read_settings
 
     values = read_settings(options["config_file"]) if options["config_file"] else {}
+    if options["cost_file"] is not None:
+        from ladderforge.policy.cost_file import load_cost_file
+
+        values["cost"] = load_cost_file(options["cost_file"]).model
 
     def given(name: str) -> bool:
         source = ctx.get_parameter_source(name)

@@ -7,7 +7,8 @@ a model for the codec and preset, an encoder that must run is available on this 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import math
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,14 @@ class LadderConfig:
     keep_work: bool = False
     """Keep a title's work files after it succeeded (they are removed otherwise)."""
     cost: CostModel = field(default_factory=CostModel)
+    """Prices and audience (``--cost cost.toml``; the shipped cost.toml's figures by default)."""
+    views: float | None = None
+    """Expected view-hours of each title; set: replaces ``cost.expected_view_hours``."""
+    cost_lambda: float | None = None
+    """Choose the rungs by value: view-weighted VMAF - lambda x cost, lambda in VMAF-hours per
+    USD (:func:`ladderforge.policy.value.ladder_by_value`); None: by the spacing rules."""
+    budget_usd: float | None = None
+    """Choose the rungs by value under this cost per title (USD) instead of a given lambda."""
     workers: int = 1
     tuned: Path | None = None
     """A tuned-sets file (``ladderforge tune``'s ``tuned.json``): every encode of a title uses
@@ -121,6 +130,7 @@ class LadderConfig:
             raise UsageError(f"The 'max_encodes' parameter must be >= 1. Got {self.max_encodes}.")
         if self.per_scene and not self.encodes:
             raise UsageError("per-scene encoding needs --encode or --validate")
+        self._check_cost()
         facts = codec_facts(self.codec)
         if self.preset is None:
             object.__setattr__(self, "preset", facts.default_preset)
@@ -130,6 +140,16 @@ class LadderConfig:
 
             check_tuned_file(self.tuned, self.codec, self.resolved_preset)
         MODES[self.mode].check(self, facts)
+
+    def _check_cost(self) -> None:
+        for name in ("views", "cost_lambda", "budget_usd"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+                raise UsageError(f"The '{name}' parameter must be a number >= 0. Got {value!r}.")
+        if self.cost_lambda is not None and self.budget_usd is not None:
+            raise UsageError("give --lambda or --budget, not both")
+        if self.views is not None:
+            object.__setattr__(self, "cost", replace(self.cost, expected_view_hours=self.views))
 
     @property
     def resolved_preset(self) -> str:
@@ -159,13 +179,22 @@ class LadderConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "cost":
-                value = {c.name: getattr(value, c.name) for c in fields(value)}
+                value = {c.name: _json_safe(getattr(value, c.name)) for c in fields(value)}
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
         return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples as lists and infinity as None (JSON has no infinity)."""
+    if isinstance(value, tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
 
 
 def check_can_encode(codec: str) -> None:

@@ -20,7 +20,7 @@ from ladderforge.encoder.hls import MediaPlaylist, write_master
 from ladderforge.jobs.context import TitleJob
 from ladderforge.media import ffmpeg_version
 from ladderforge.store import atomic_write_json
-from ladderforge.types import AudioFiles, Ladder, Provenance, Rung
+from ladderforge.types import AudioFiles, Ladder, LadderCost, Provenance, Rung
 
 __all__ = ["Delivery", "check_source_audio", "deliver"]
 
@@ -48,6 +48,8 @@ def deliver(
     rungs: list[Rung],
     notes: list[str],
     packaged: Mapping[str, MediaPlaylist],
+    *,
+    cost: LadderCost | None = None,
 ) -> Ladder:
     """Package the audio and write the manifests and the ladder JSON of one title."""
     notes = [*notes, *_tuning_notes(job)]
@@ -68,6 +70,7 @@ def deliver(
         audio=_audio_files(audio) if audio else None,
         manifests=manifests,
         tuning=job.tuning,
+        cost=cost,
     )
     master = job.deliver / (manifests.get("hls") or manifests["hls_plan"])
     write_master(ladder, master, fps=job.fps, bit_depth=job.info.bit_depth, packaged=packaged)

@@ -27,7 +27,6 @@ from ladderforge.encoder.codec_string import codecs_from_stream
 from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
-from ladderforge.policy.cost import RungSpend, ladder_costs
 from ladderforge.policy.per_scene import (
     RungChunks,
     SceneOption,
@@ -47,7 +46,7 @@ from ladderforge.types import (
 )
 from ladderforge.vmaf_tools import measure
 
-__all__ = ["encode_rungs", "with_costs"]
+__all__ = ["encode_rungs"]
 
 log = logging.getLogger(__name__)
 
@@ -303,39 +302,3 @@ def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shippe
         cost=replace(rung.cost, encode_cpu_s_measured=encoded.cpu_s),
         chunks=records,
     )
-
-
-def with_costs(job: TitleJob, rungs: list[Rung]) -> list[Rung]:
-    """The rungs with their prices (encode, storage, delivery) from the config's cost model."""
-    if not rungs:
-        return rungs
-    spend = [
-        RungSpend(
-            job.facts.device,
-            r.measured_bitrate_kbps or r.bitrate_kbps,
-            _encode_cpu_s(r),
-            job.info.frame_count,
-        )
-        for r in rungs
-    ]
-    costs = ladder_costs(spend, duration_s=job.info.duration_s, model=job.config.cost)
-    return [
-        replace(
-            r,
-            cost=replace(
-                r.cost,
-                encode_usd=c.encode_usd,
-                storage_usd=c.storage_usd,
-                delivery_usd=c.delivery_usd,
-                total_usd=c.total_usd,
-            ),
-        )
-        for r, c in zip(rungs, costs, strict=True)
-    ]
-
-
-def _encode_cpu_s(rung: Rung) -> float:
-    """Measured encode CPU seconds when the rung was encoded, else the prediction."""
-    if rung.cost.encode_cpu_s_measured is not None:
-        return rung.cost.encode_cpu_s_measured
-    return rung.cost.encode_cpu_s or 0.0

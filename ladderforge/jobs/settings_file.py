@@ -8,6 +8,7 @@ the key and the known names, so a typo never passes silently.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import fields
@@ -59,6 +60,9 @@ def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
             )
         if "view_share" in cost:
             cost["view_share"] = tuple(cost["view_share"])
+        for name in ("egress_tiers", "bandwidth_mix"):  # pairs; an open tier's bound is inf
+            if name in cost:
+                cost[name] = tuple((math.inf if a is None else a, b) for a, b in cost[name])
         values["cost"] = CostModel(**cost)
     for name in _PATHS & set(values):
         values[name] = Path(values[name])

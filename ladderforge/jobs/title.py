@@ -3,7 +3,8 @@
 1. open the title: probe the source and analyse its content (:class:`TitleJob`);
 2. the mode supplies the RD points (:mod:`ladderforge.jobs.modes`: predicted, probe-corrected
    or swept);
-3. policy chooses the rungs from their convex hull;
+3. policy chooses the rungs from their convex hull (by value when cost is weighed:
+   ``cost_lambda`` or ``budget_usd``);
 4. optionally, every rung is encoded in scene-aligned chunks, measured whole and packaged as
    HLS (:mod:`ladderforge.jobs.rungs`; the mode supplies the chunk options and, in closed loop,
    the curve that corrects a rung that missed its declared VMAF);
@@ -28,10 +29,10 @@ from ladderforge.encoder.chunks import ChunkRunner
 from ladderforge.encoder.hls import MediaPlaylist
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback, TitleJob
+from ladderforge.jobs.costs import choose_rungs, ladder_cost, with_costs
 from ladderforge.jobs.delivery import check_source_audio, deliver
 from ladderforge.jobs.modes import make_mode
-from ladderforge.jobs.rungs import encode_rungs, with_costs
-from ladderforge.policy import ladder_from_hull, upper_convex_hull
+from ladderforge.jobs.rungs import encode_rungs
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.ladder import cap_rungs
 from ladderforge.store import remove_stale_partials
@@ -93,16 +94,16 @@ def plan_title(
     mode = make_mode(config.mode)
     job.stage(mode.deciding)
     points = mode.rd_points(job)
-    rungs, notes = ladder_from_hull(
-        upper_convex_hull(points), source_height=job.info.height, **config.ladder_options()
-    )
+    rungs, notes, decision = choose_rungs(job, points)
     if config.vbv == "capped":
         rungs = cap_rungs(rungs, ratio=config.vbv_ratio, buffer_ratio=config.vbv_buffer_ratio)
     packaged: dict[str, MediaPlaylist] = {}
     if config.encodes:
         rungs, packaged, encode_notes = encode_rungs(job, mode, rungs)
         notes = [*notes, *encode_notes]
-    ladder = deliver(job, mode.name, with_costs(job, rungs), notes, packaged)
+    rungs = with_costs(job, rungs)
+    cost = ladder_cost(job, rungs, decision)
+    ladder = deliver(job, mode.name, rungs, notes, packaged, cost=cost)
     work_bytes = _size(job.work)
     if not config.keep_work:
         _remove_work(job)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ladderforge._cli.main import app
@@ -26,7 +27,8 @@ def test_lambda_and_views_choose_and_are_recorded(bikes_mp4: Path, tmp_path: Pat
     for data in (cheap, costly):
         cost = data["cost"]
         assert cost["view_hours"] == 1e6
-        assert cost["total_usd"] == sum(cost[k] for k in ("encode_usd", "storage_usd", "egress_usd"))
+        parts = sum(cost[k] for k in ("encode_usd", "storage_usd", "egress_usd"))
+        assert cost["total_usd"] == pytest.approx(parts)
         assert abs(sum(cost["view_share"]) - 1) < 1e-9
         assert len(cost["view_share"]) == len(data["rungs"])
         chosen = [c for c in cost["decision"]["choices"] if c["chosen"]]

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_verify",
     "ladderforge._cli.cmd_enhance",
     "ladderforge._cli.cmd_demo",
+    "ladderforge._cli.cmd_dashboard",
 ]
 
 

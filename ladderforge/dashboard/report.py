@@ -14,7 +14,7 @@ import html
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,12 @@ def compare_folders(
     """Read two output folders and the cost file (None: the shipped one)."""
     a, b = load_strategy(folder_a), load_strategy(folder_b)
     titles, notes = pair_titles(a, b)
+    for t in titles:  # one audience per title: B's recorded view-hours, else A's
+        va, vb = a[t].view_hours, b[t].view_hours
+        if va is not None and vb is not None and va != vb:
+            notes.append(f"{t}: A was priced for {va:g} view-hours, B for {vb:g}; both use {vb:g}")
+        views = vb if vb is not None else va
+        a[t], b[t] = replace(a[t], view_hours=views), replace(b[t], view_hours=views)
     return Comparison(
         name_a or Path(folder_a).name,
         name_b or Path(folder_b).name,

@@ -3,6 +3,7 @@ tables hold every paired title, the figures match hand computations, bad input i
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -76,3 +77,16 @@ def test_title_row_by_hand() -> None:
     extra = (b.encode_usd + b.storage_usd) - (row.encode_usd + row.storage_usd)
     saved = 0.5 * 2000 * 3600 / 8 / 1e6 * 0.1
     assert break_even(row, b) == pytest.approx(extra / saved)
+
+
+def test_one_audience_per_title(synthetic_small: tuple[Path, Path]) -> None:
+    from ladderforge.dashboard import compare_folders
+
+    a, b = synthetic_small
+    path = a / "title0000" / "title0000.ladder.json"
+    data = json.loads(path.read_text())
+    data["cost"]["view_hours"] = 5.0
+    path.write_text(json.dumps(data))
+    cmp = compare_folders(a, b)
+    assert cmp.a["title0000"].view_hours == cmp.b["title0000"].view_hours != 5.0
+    assert any(n.startswith("title0000: A was priced for 5 view-hours") for n in cmp.notes)

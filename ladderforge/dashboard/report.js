@@ -188,7 +188,8 @@ function lfCharts(D, res, a, sel) {
     { type: "scatter", mode: "markers", x: res.rows.map((r) => r.ca.vwVmaf), y: res.rows.map((r) => r.cb.vwVmaf),
       text: res.rows.map((r) => r.name), name: "VMAF", marker: { size: 5 } },
     { type: "scatter", mode: "markers", x: res.rows.map((r) => r.ca.vwNeg), y: res.rows.map((r) => r.cb.vwNeg),
-      text: res.rows.map((r) => r.name), name: "VMAF NEG", marker: { size: 5 } },
+      text: res.rows.map((r) => r.name), name: "VMAF NEG", marker: { size: 5 },
+      visible: res.rows.length > 200 ? "legendonly" : true },
   ], lfLayout("View-weighted quality per title", "A", "B")));
   const rd = (t, name) => ({ type: "scatter", mode: "lines+markers", name,
     x: t.rungs.map((r) => r[2]), y: t.rungs.map((r) => r[3]), text: t.rungs.map((r) => r[0] + "x" + r[1]) });
@@ -246,6 +247,13 @@ function lfReadInputs(a) {
     const v = parseFloat(el.value);
     if (isFinite(v) && v >= 0) a.egress_tiers[+el.dataset.tier][1] = v;
   });
+  // the bandwidth mix: kbps and shares per class, shares scaled to sum to 1
+  const kbps = [...document.querySelectorAll("input[data-mix-kbps]")].map((el) => parseFloat(el.value));
+  const share = [...document.querySelectorAll("input[data-mix-share]")].map((el) => parseFloat(el.value));
+  const total = share.reduce((s, v) => s + (isFinite(v) && v > 0 ? v : 0), 0);
+  if (total > 0 && kbps.every((k) => isFinite(k) && k >= 0)) {
+    a.bandwidth_mix = kbps.map((k, i) => [k, isFinite(share[i]) && share[i] > 0 ? share[i] / total : 0]);
+  }
 }
 
 function lfInputs(D) {
@@ -260,7 +268,9 @@ function lfInputs(D) {
     `id="lf-in-${key}" value="${a[key] === null ? "" : a[key]}"></label>${cite(key)}`;
   const tiers = a.egress_tiers.map(([up, p], i) => `<label>${up === null ? "above" : "up to " + (up / 1000).toLocaleString() + " TB"}` +
     ` <input type="number" step="any" min="0" data-tier="${i}" id="lf-in-tier-${i}" value="${p}"> USD/GB</label>`).join(" ");
-  const mix = a.bandwidth_mix.map(([k, s]) => `${k} kbps: ${(100 * s).toFixed(0)} %`).join(", ");
+  const mix = a.bandwidth_mix.map(([k, s], i) => `<label><input type="number" step="any" min="0" ` +
+    `data-mix-kbps="${i}" id="lf-in-mix-kbps-${i}" value="${k}"> kbps: <input type="number" step="any" ` +
+    `min="0" data-mix-share="${i}" id="lf-in-mix-share-${i}" value="${100 * s}"> %</label>`).join(" ");
   document.getElementById("lf-assumptions").innerHTML =
     field("views_multiplier", "views × (each title's view-hours times this)") +
     field("default_view_hours", "view-hours of a title whose ladder has none") + cite("expected_view_hours") +
@@ -269,7 +279,7 @@ function lfInputs(D) {
     field("storage_gb_month_usd", "storage USD per GB-month") + field("storage_months", "months stored") +
     field("platform_egress_tb_month", "platform's other egress, TB/month") +
     `<div class="tiers">egress tiers: ${tiers}</div>${cite("egress")}` +
-    `<div>bandwidth mix: ${mix}</div>${cite("bandwidth_mix")}` +
+    `<div>bandwidth mix (viewer classes; shares are scaled to 100 %): ${mix}</div>${cite("bandwidth_mix")}` +
     field("managed_usd_per_minute", "managed service USD per output minute (reference)");
 }
 

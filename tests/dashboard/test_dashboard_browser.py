@@ -64,6 +64,16 @@ def test_report_renders_and_updates(
         shown = _usd(page.eval(f"document.getElementById('total-{side}').textContent"))
         assert shown == round(new_titles[f"{side}_total_usd"].sum(), 2)
     assert shown != round(titles["b_total_usd"].sum(), 2)
+    # the unsourced bandwidth mix is editable too: everyone on the slowest class
+    before = page.eval("document.body.dataset.updates")
+    page.eval(
+        "document.querySelectorAll('input[data-mix-share]').forEach((el, i) => {"
+        " el.value = i === 0 ? '100' : '0'; });"
+        "document.getElementById('lf-in-mix-share-0').dispatchEvent(new Event('input'));"
+    )
+    page.wait_for(f"document.body.dataset.updates !== '{before}'")
+    slow = _usd(page.eval("document.getElementById('total-b').textContent"))
+    assert slow < shown  # the lowest rungs cost less to deliver
     _screenshot(page, tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert page.errors == []

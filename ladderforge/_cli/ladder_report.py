@@ -95,6 +95,7 @@ def report_json(report: BatchReport, output: Path) -> str:
                     }
                     for r in ladder.rungs
                 ],
+                "cost": ladder.cost.to_dict() if ladder.cost else None,
                 "decision_cpu_s": plan.decision_cpu_s,
                 "closed_loop_extra_cpu_s": plan.loop_cpu_s,
                 "deliver_bytes": plan.deliver_bytes,

@@ -40,6 +40,18 @@ def test_lambda_and_views_choose_and_are_recorded(bikes_mp4: Path, tmp_path: Pat
     assert costly["provenance"]["config"]["cost_lambda"] == 1000
 
 
+def test_json_summary_carries_the_cost(bikes_mp4: Path, tmp_path: Path) -> None:
+    out = tmp_path / "j"
+    result = CliRunner().invoke(
+        app, ["ladder", str(bikes_mp4), "-o", str(out), "--mode", "predict", "--json",
+              "--views", "50", "--lambda", "5"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (title,) = json.loads(result.stdout)["titles"]
+    on_disk = json.loads((out / "bikes" / "bikes.ladder.json").read_text())
+    assert title["cost"] == on_disk["cost"] and title["cost"]["decision"]["view_hours"] == 50
+
+
 def test_budget_and_cost_file(bikes_mp4: Path, tmp_path: Path) -> None:
     cost_toml = tmp_path / "cost.toml"
     cost_toml.write_text("[egress]\ntiers = [{usd_per_gb = 0.5}]\n")

@@ -157,7 +157,11 @@ class CostModel:
     in reports, never used in a decision)."""
 
     def __post_init__(self) -> None:
-        for name in ("cpu_hour_usd", "gpu_hour_usd", "storage_gb_month_usd", "storage_months"):
+        names = (
+            "cpu_hour_usd", "gpu_hour_usd", "storage_gb_month_usd", "storage_months",
+            "platform_egress_tb_month",
+        )  # fmt: skip
+        for name in names:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UsageError(
@@ -175,6 +179,11 @@ class CostModel:
             raise UsageError(
                 "The 'egress_tiers' parameter of CostModel must be (upper GB, USD/GB) pairs with "
                 f"rising bounds, the last one infinite. Got {self.egress_tiers!r} instead."
+            )
+        if self.nvenc_fps is not None and not self.nvenc_fps > 0:
+            raise UsageError(
+                "The 'nvenc_fps' parameter of CostModel must be a number > 0 or None. "
+                f"Got {self.nvenc_fps!r} instead."
             )
         if self.bandwidth_mix and abs(sum(s for _, s in self.bandwidth_mix) - 1) > 1e-6:
             raise UsageError(

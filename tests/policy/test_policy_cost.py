@@ -113,6 +113,10 @@ def test_bad_cost_models_are_refused() -> None:
         CostModel(bandwidth_mix=((1000.0, 0.5),))
     with pytest.raises(UsageError, match="cpu_hour_usd"):
         CostModel(cpu_hour_usd=-1)
+    with pytest.raises(UsageError, match="platform_egress_tb_month"):
+        CostModel(platform_egress_tb_month=-5)
+    with pytest.raises(UsageError, match="nvenc_fps"):
+        CostModel(nvenc_fps=0)
     with pytest.raises(UsageError, match="view_share"):
         CostModel(view_share=(0.5,)).shares([100.0])
 

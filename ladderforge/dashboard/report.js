@@ -169,32 +169,37 @@ const lfLayout = (title, x, y, extra = {}) => Object.assign({
   margin: { l: 60, r: 20, t: 40, b: 50 }, height: 360, legend: { orientation: "h" },
 }, extra);
 
-function lfCharts(D, res, a, sel) {
+function lfCharts(D, res, a, sel, marks) {
   const ta = res.totals.ca, tb = res.totals.cb, cats = ["encode", "storage", "egress", "total"];
   const jobs = [];
-  jobs.push(Plotly.react("lf-chart-totals", [
+  const timed = (id, data, layout) => {
+    const t0 = performance.now();
+    jobs.push(Plotly.react(id, data, layout, { displaylogo: false }));
+    marks[id] = Math.round(performance.now() - t0);
+  };
+  timed("lf-chart-totals", [
     { type: "bar", name: "A: " + D.names.a, x: cats, y: cats.map((c) => ta[c]) },
     { type: "bar", name: "B: " + D.names.b, x: cats, y: cats.map((c) => tb[c]) },
-  ], lfLayout("Totals (USD)", "", "USD", { barmode: "group" })));
+  ], lfLayout("Totals (USD)", "", "USD", { barmode: "group" }));
   const bins = lfBins(res.rows.map((r) => r.saving === null ? null : 100 * r.saving), 40);
-  jobs.push(Plotly.react("lf-chart-savings", [
+  timed("lf-chart-savings", [
     { type: "bar", x: bins.centers, y: bins.counts, width: bins.width, name: "titles" },
-  ], lfLayout("Saving of B over A per title", "saving of total cost (%)", "titles")));
-  jobs.push(Plotly.react("lf-chart-scatter", [
+  ], lfLayout("Saving of B over A per title", "saving of total cost (%)", "titles"));
+  timed("lf-chart-scatter", [
     { type: "scatter", mode: "markers", x: res.rows.map((r) => r.ca.total), y: res.rows.map((r) => r.cb.total),
       text: res.rows.map((r) => r.name), name: "titles", marker: { size: 5 } },
-  ], lfLayout("Total cost per title", "A (USD)", "B (USD)", { xaxis: { type: "log", title: { text: "A (USD)" } }, yaxis: { type: "log", title: { text: "B (USD)" } } })));
-  jobs.push(Plotly.react("lf-chart-quality", [
+  ], lfLayout("Total cost per title", "A (USD)", "B (USD)", { xaxis: { type: "log", title: { text: "A (USD)" } }, yaxis: { type: "log", title: { text: "B (USD)" } } }));
+  timed("lf-chart-quality", [
     { type: "scatter", mode: "markers", x: res.rows.map((r) => r.ca.vwVmaf), y: res.rows.map((r) => r.cb.vwVmaf),
       text: res.rows.map((r) => r.name), name: "VMAF", marker: { size: 5 } },
     { type: "scatter", mode: "markers", x: res.rows.map((r) => r.ca.vwNeg), y: res.rows.map((r) => r.cb.vwNeg),
       text: res.rows.map((r) => r.name), name: "VMAF NEG", marker: { size: 5 },
       visible: res.rows.length > 200 ? "legendonly" : true },
-  ], lfLayout("View-weighted quality per title", "A", "B")));
+  ], lfLayout("View-weighted quality per title", "A", "B"));
   const rd = (t, name) => ({ type: "scatter", mode: "lines+markers", name,
     x: t.rungs.map((r) => r[2]), y: t.rungs.map((r) => r[3]), text: t.rungs.map((r) => r[0] + "x" + r[1]) });
-  jobs.push(Plotly.react("lf-chart-rd", [rd(D.a[sel], "A: " + D.names.a), rd(D.b[sel], "B: " + D.names.b)],
-    lfLayout("Ladders of " + D.titles[sel], "kbps", "VMAF", { xaxis: { type: "log", title: { text: "kbps" } } })));
+  timed("lf-chart-rd", [rd(D.a[sel], "A: " + D.names.a), rd(D.b[sel], "B: " + D.names.b)],
+    lfLayout("Ladders of " + D.titles[sel], "kbps", "VMAF", { xaxis: { type: "log", title: { text: "kbps" } } }));
   return Promise.all(jobs);
 }
 
@@ -303,7 +308,7 @@ function lfInputs(D) {
     lfTitleTable(res);
     lfRungTable(D, sel, a);
     marks.tables = performance.now();
-    await lfCharts(D, res, a, sel);
+    await lfCharts(D, res, a, sel, marks);
     marks.charts = performance.now();
     document.body.dataset.updates = String(+(document.body.dataset.updates || 0) + 1);
   };

@@ -94,6 +94,7 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--remote-debugging-port=0", "--window-size=1400,2400",
+    "--js-flags=--no-compilation-cache",  # every load compiles plotly.js anew, as a first visit
 )  # fmt: skip
 
 

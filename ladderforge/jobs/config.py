@@ -7,7 +7,6 @@ a model for the codec and preset, an encoder that must run is available on this 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, Ladde
 from ladderforge.policy.cost import CostModel
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
+from ladderforge.types.media import to_jsonable
 
-__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderConfig", "LadderRules", "jsonable"]
+__all__ = ["DEFAULT_HEIGHTS", "DEFAULT_SWEEP_CRFS", "LadderConfig", "LadderRules"]
 
 _RULES = LadderRules()
 
@@ -179,22 +179,13 @@ class LadderConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "cost":
-                value = {c.name: jsonable(getattr(value, c.name)) for c in fields(value)}
+                value = {c.name: to_jsonable(getattr(value, c.name)) for c in fields(value)}
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
         return out
-
-
-def jsonable(value: Any) -> Any:
-    """A setting as JSON: tuples as lists and infinity as None (JSON has no infinity)."""
-    if isinstance(value, tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    return value
 
 
 def check_can_encode(codec: str) -> None:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from ladderforge import __version__
 from ladderforge.encoder import check_available, codec_facts, encode
-from ladderforge.jobs.config import jsonable
 from ladderforge.jobs.costs import price_ladder, priced_rungs
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.policy import apple_hevc_ladder
 from ladderforge.policy.cost import CostModel
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, Ladder, Provenance, Rung, RungCosts
+from ladderforge.types.media import to_jsonable
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["FIXED_NOTE", "plan_fixed_title"]
@@ -94,7 +94,7 @@ def plan_fixed_title(
             )
         )
     rungs = priced_rungs(rungs, info=info, device=facts.device, model=model)
-    cost_dict = {f.name: jsonable(getattr(model, f.name)) for f in fields(model)}
+    cost_dict = {f.name: to_jsonable(getattr(model, f.name)) for f in fields(model)}
     config = {"strategy": "apple", "codec": codec, "preset": preset, "cost": cost_dict}
     ladder = Ladder(
         name,

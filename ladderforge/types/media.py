@@ -108,6 +108,10 @@ class CodecFacts:
 
 
 def to_jsonable(value: Any) -> Any:
+    """A value as JSON: fractions as "num/den", paths as text, tuples as lists, infinity as
+    None (JSON has no infinity: an open cost tier's bound)."""
+    if isinstance(value, float) and math.isinf(value):
+        return None
     if isinstance(value, Fraction):
         return f"{value.numerator}/{value.denominator}"
     if isinstance(value, Path):

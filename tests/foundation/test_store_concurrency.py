@@ -12,8 +12,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from ladderforge.encoder.chunks import Chunk, encode_chunk_task
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings
@@ -30,13 +28,6 @@ def _writer(folder: str, writer: int) -> int:
                 Path(folder) / f"{k:02d}.json", {"w": writer, "r": r, "b": "x" * BLOB}
             )
     return writer
-
-
-@pytest.fixture(autouse=True)
-def _importable_tests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spawned workers unpickle this module's functions by name (``tests.foundation...``):
-    the repository root on their path (a spawned child starts with the parent's sys.path)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
 
 
 def test_many_writers_of_the_same_keys_never_tear_a_record(tmp_path: Path) -> None:

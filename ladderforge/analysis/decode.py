@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ladderforge.errors import InvalidMediaError
+from ladderforge.media.probe import display_rotation
 
 __all__ = ["DecodeStats", "DecodedFrame", "decode_frames", "open_video"]
 
@@ -85,7 +86,8 @@ class DecodedFrame:
     pict_type: str
     """``I``, ``P``, ``B`` or ``?``."""
     luma: U8
-    """Full-resolution Y plane (a view into the frame's buffer when 8-bit)."""
+    """Full-resolution Y plane (a view into the frame's buffer when 8-bit), upright: turned by
+    the display rotation."""
     cb: U8 | None
     """Cb plane at chroma resolution (None for gray sources)."""
     cr: U8 | None
@@ -141,6 +143,19 @@ def frame_planes(frame: Any) -> tuple[U8, U8 | None, U8 | None]:
     high = any(tag in name for tag in ("10", "12", "16"))
     converted = frame.reformat(format="yuv420p10le" if high else "yuv420p")
     return frame_planes(converted)
+
+
+def upright(
+    planes: tuple[U8, U8 | None, U8 | None], rotation_deg: int
+) -> tuple[U8, U8 | None, U8 | None]:
+    """The planes turned by the display rotation (counter-clockwise), as ffmpeg turns the
+    pictures it decodes: analysis sees the same upright picture as cuts, encodes and VMAF."""
+    turns = rotation_deg // 90 % 4
+    if not turns:
+        return planes
+    y, cb, cr = (None if p is None else np.ascontiguousarray(np.rot90(p, turns)) for p in planes)
+    assert y is not None
+    return y, cb, cr
 
 
 _PICT_TYPES = {1: "I", 2: "P", 3: "B", 4: "S", 5: "SI", 6: "SP", 7: "BI"}
@@ -227,7 +242,7 @@ def decode_frames(
                 mvs = _motion_vectors(frame) if motion_vectors and not fast else None
                 if mvs is not None:
                     stats.motion_vectors = True
-                y, cb, cr = frame_planes(frame)
+                y, cb, cr = upright(frame_planes(frame), display_rotation(frame.rotation))
                 yield DecodedFrame(
                     index, pts_s, bool(frame.key_frame), _pict_type(frame), y, cb, cr, mvs
                 )

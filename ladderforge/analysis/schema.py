@@ -15,8 +15,8 @@ Conventions:
 - *Temporal features* compare an analysed frame with the previous analysed frame; with
   ``stride > 1`` or in fast mode that spans the gap between them (see the benchmark's README for
   how much that changes them).
-- *Coordinates* (active area) are in source pixels of the coded picture, before any rotation
-  from metadata.
+- *Orientation*: the decoded planes are turned by the display rotation first (as ffmpeg does),
+  so features and coordinates (active area) are on the upright picture, in source pixels.
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ TITLE_FIELDS: dict[str, str] = {
     "frames_analysed": "frames whose features were computed",
     "frames_lost": "frames that did not decode (corrupt or truncated input)",
     "frames_corrupt": "frames returned but flagged corrupt by the decoder (analysed anyway)",
-    "rotation_deg": "display rotation from metadata (features are in coded orientation)",
+    "rotation_deg": "display rotation from metadata (features are on the upright picture)",
     "bit_depth": "bits per luma sample of the source",
     "grid_width/grid_height": "size of the analysis grid",
 }

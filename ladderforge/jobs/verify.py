@@ -6,6 +6,8 @@ title folders, as version-1 outputs were written):
 - **frames**: each rung's rendition, read through its HLS media playlist
   ``<title>/<rung>/index.m3u8`` as a player reads it, has the source's frame count, with
   strictly increasing, unique timestamps;
+- **picture**: each rendition's pictures have the rung's size, square pixels, no display
+  rotation left and the shape of the upright source;
 - **keyframes**: every rendition is closed-GOP and its IDR frames sit at the same frames in every
   rung (and on the chunk starts recorded in the ladder JSON), so players can switch anywhere a
   segment starts;
@@ -33,7 +35,7 @@ import m3u8
 from ladderforge.encoder.audio import check_audio
 from ladderforge.encoder.dash import check_mpd
 from ladderforge.encoder.hls import read_media_playlist, rung_name
-from ladderforge.encoder.verify import check_rendition, keyframes
+from ladderforge.encoder.verify import check_picture, check_rendition, keyframes
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.schemas import ladder_schema
 from ladderforge.types import LADDER_SCHEMA_VERSION, Ladder, Rung, SourceInfo
@@ -50,7 +52,8 @@ class Check:
     rung: str
     """The rung name, or ``""`` for the title as a whole."""
     what: str
-    """``schema``, ``frames``, ``keyframes``, ``playlist``, ``dash``, ``audio`` or ``vmaf``."""
+    """``schema``, ``frames``, ``picture``, ``keyframes``, ``playlist``, ``dash``, ``audio`` or
+    ``vmaf``."""
     ok: bool
     detail: str
 
@@ -118,6 +121,17 @@ def _verify_title(
             "frames",
             check_rendition(path, frame_count=source.frame_count),
             f"{source.frame_count} frames, timestamps increasing",
+        )
+        add(
+            name,
+            "picture",
+            check_picture(
+                path,
+                width=rung.settings.width,
+                height=rung.settings.height,
+                source_size=(source.width, source.height),
+            ),
+            f"{rung.settings.width}x{rung.settings.height}, upright, square pixels",
         )
         try:
             found = keyframes(path)

@@ -34,6 +34,7 @@ __all__ = [
     "as_path",
     "check_input_file",
     "content_hash",
+    "display_rotation",
     "not_regular_file",
     "probe",
 ]
@@ -182,6 +183,10 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
         pix_fmt = frame.format.name or pix_fmt
         _check_pixel_format(pix_fmt, p)
         _check_picture_size(frame.width, frame.height, p)
+        rotation = display_rotation(frame.rotation)
+        width, height = (
+            (frame.height, frame.width) if rotation % 180 else (frame.width, frame.height)
+        )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
         frame_count = _count_packets(str(p), p)
@@ -194,8 +199,8 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             duration_s = frame_count / float(frame_rate)
         return SourceInfo(
             path=p,
-            width=frame.width,
-            height=frame.height,
+            width=width,
+            height=height,
             frame_rate=frame_rate,
             frame_count=frame_count,
             duration_s=duration_s,
@@ -210,9 +215,17 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             color_matrix=_MATRIX.get(int(frame.colorspace or 2), "unknown"),
             color_range=_RANGE.get(int(frame.color_range or 0), "unknown"),
             interlaced=bool(frame.interlaced_frame),
-            rotation_deg=int(frame.rotation or 0),
+            rotation_deg=rotation,
             has_audio=bool(container.streams.audio),
         )
+
+
+def display_rotation(value: float | None) -> int:
+    """A display matrix's rotation (PyAV's ``frame.rotation``: degrees counter-clockwise, in
+    (-180, 180]) as 0, 90, 180 or 270. A rotation that is not a multiple of 90 degrees (not
+    written by cameras or phones) counts as 0: such a picture keeps its size either way."""
+    degrees = round(float(value or 0.0))
+    return degrees % 360 if degrees % 90 == 0 else 0
 
 
 def _av_reason(exc: BaseException) -> str:

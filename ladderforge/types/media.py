@@ -132,9 +132,11 @@ class SourceInfo:
     path: Path
     """The file probed."""
     width: int
-    """Coded picture width in pixels (before rotation)."""
+    """Displayed picture width in pixels: the coded width, or the coded height when the display
+    rotation is 90 or 270 degrees. Every ffmpeg step (cuts, encodes, VMAF) decodes the source
+    turned upright, so sizes, aspect ratios and the VMAF grid are all taken from this."""
     height: int
-    """Coded picture height in pixels (before rotation)."""
+    """Displayed picture height in pixels (the upright picture, as ``width``)."""
     frame_rate: Fraction
     """Average frame rate in frames per second (the stream's guess for raw streams)."""
     frame_count: int
@@ -164,7 +166,9 @@ class SourceInfo:
     interlaced: bool = False
     """True when the stream signals interlaced (field) coding."""
     rotation_deg: int = 0
-    """Display rotation from metadata, degrees counter-clockwise."""
+    """Display rotation from metadata, degrees counter-clockwise: 0, 90, 180 or 270. ffmpeg
+    applies it on decoding (and writes no rotation into what it encodes), and analysis turns its
+    decoded planes the same way, so every stage sees the upright picture."""
     has_audio: bool = False
     """Whether the file also carries an audio stream."""
 
@@ -172,6 +176,11 @@ class SourceInfo:
     def title(self) -> str:
         """The file name without its extension: the title's name in reports."""
         return self.path.stem
+
+    @property
+    def coded_size(self) -> tuple[int, int]:
+        """(width, height) of the picture as stored, before the display rotation."""
+        return (self.height, self.width) if self.rotation_deg % 180 else (self.width, self.height)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: to_jsonable(v) for k, v in asdict(self).items()}

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ladderforge.errors import InvalidMediaError
-from ladderforge.media.probe import display_rotation
+from ladderforge.media.probe import complete_packets, display_rotation
 
 __all__ = ["DecodeStats", "DecodedFrame", "decode_frames", "open_video"]
 
@@ -68,7 +68,8 @@ class DecodeStats:
     decode_errors: int = 0
     """Packets the decoder rejected."""
     truncated: bool = False
-    """Demuxing stopped with an error before the end of the file."""
+    """Demuxing stopped with an error before the end of the file, or its last packet was cut
+    short (a truncated file; that packet is not decoded)."""
     motion_vectors: bool = False
     """At least one frame carried decoder motion vectors."""
 
@@ -217,7 +218,11 @@ def decode_frames(
     t0: float | None = None
     logged_formats: set[str] = set()
     try:
-        for packet in container.demux(stream):
+
+        def cut_short() -> None:
+            stats.truncated = True
+
+        for packet in complete_packets(container.demux(stream), on_truncated=cut_short):
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError as exc:

@@ -38,8 +38,9 @@ __all__ = [
     "schema_table",
 ]
 
-ANALYSIS_VERSION = "ladderforge.analysis/1"
-"""Version of the feature recipes; part of every cache key and stored in every profile."""
+ANALYSIS_VERSION = "ladderforge.analysis/2"
+"""Version of the feature recipes; part of every cache key and stored in every profile.
+/2: rotated sources analysed upright; the cut-short last packet of a truncated file skipped."""
 
 DEFAULT_ANALYSIS_PIXELS = 480 * 270
 """Default pixel budget of the analysis grid: 1080p and 2160p reach it by exact 2x halvings."""

@@ -61,6 +61,8 @@ class TitleJob:
     """The predicted RD surface (predict and probe modes)."""
     runner: ChunkRunner | None = None
     """Where the rungs' chunk encodes run (None: ``config.workers`` threads of this process)."""
+    notes: list[str] = field(default_factory=list)
+    """What the ladder's notes must say about the source itself (truncated, HDR, VFR...)."""
 
     @classmethod
     def open(
@@ -84,6 +86,7 @@ class TitleJob:
         profile = analyze(info.path)
         job = cls(info, profile, config, name, Path(out_dir), stage, runner=runner)
         job.analysis_s = time.perf_counter() - t0
+        job.notes += source_notes(info, profile)
         return job
 
     @property
@@ -185,3 +188,21 @@ def _numeric(values: Mapping[str, Any]) -> dict[str, float]:
         for k, v in values.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+
+
+def source_notes(info: SourceInfo, profile: ContentProfile) -> list[str]:
+    """The ladder notes about the source: damage found while decoding it."""
+    title = profile.title
+    notes = []
+    if title.get("truncated"):
+        notes.append(
+            f"The source is truncated: its last frame was cut short and is left out; the "
+            f"ladder covers the {info.frame_count} frames ({info.duration_s:.3f} s) that decode."
+        )
+    corrupt = int(title.get("frames_corrupt") or 0)
+    if corrupt:
+        notes.append(
+            f"The source is damaged: {corrupt} of its frames decode with errors (concealed by "
+            "the decoder) and are encoded as they decode."
+        )
+    return notes

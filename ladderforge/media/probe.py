@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import stat
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ from ladderforge.types import MIN_SIDE_PX, SourceInfo
 
 if TYPE_CHECKING:
     import av.container
+    import av.packet
     import av.video.frame
     import av.video.stream
 
@@ -33,12 +36,14 @@ __all__ = [
     "SUPPORTED_BIT_DEPTHS",
     "as_path",
     "check_input_file",
+    "complete_packets",
     "content_hash",
     "display_rotation",
     "not_regular_file",
     "probe",
 ]
 
+log = logging.getLogger(__name__)
 SUPPORTED_BIT_DEPTHS = (8, 10)
 _UNSUPPORTED_PREFIXES = ("pal8", "bayer", "monow", "monob", "xyz")
 
@@ -169,6 +174,12 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
     try:
         container = av.open(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        if _mp4_without_index(p):
+            raise InvalidMediaError(
+                f"{p}: an MP4/MOV file without its index (no 'moov' box before the end of the "
+                "file): truncated, or still being written; re-copy it or re-mux it whole",
+                path=p,
+            ) from exc
         raise InvalidMediaError(
             f"{p}: not a readable media file ({_av_reason(exc)})", path=p
         ) from exc
@@ -189,14 +200,8 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
         )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
-        frame_count = _count_packets(str(p), p)
-        duration_s = (
-            float(stream.duration * stream.time_base)
-            if stream.duration and stream.time_base
-            else 0.0
-        )
-        if duration_s <= 0:
-            duration_s = frame_count / float(frame_rate)
+        frame_count, packets_s = _count_packets(str(p), p, frame_rate)
+        duration_s = packets_s or frame_count / float(frame_rate)
         return SourceInfo(
             path=p,
             width=width,
@@ -270,19 +275,97 @@ def _check_picture_size(width: int, height: int, p: Path) -> None:
         )
 
 
-def _count_packets(path: str, p: Path) -> int:
-    """Video packets with data: one per frame for every codec ladderforge reads."""
+def _count_packets(path: str, p: Path, frame_rate: Fraction) -> tuple[int, float]:
+    """(frames, seconds) of the video stream, from its packets without decoding them.
+
+    One packet with data is one frame for every codec ladderforge reads; the last packet of a
+    truncated file is not counted (see :func:`complete_packets`), so the count is what ffmpeg
+    decodes. The seconds span the counted packets' timestamps (the
+    last one's duration included), not the container's claim, which a truncated file with its
+    index at the front still makes for the whole title (a last packet without a duration
+    lasts one frame at ``frame_rate``); 0.0 when the packets carry no timestamps (raw
+    streams)."""
     import av
 
     count = 0
+    first: int | None = None
+    end: int | None = None
+    last_has_duration = True
+    base = None
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                if packet.size:
-                    count += 1
+            base = stream.time_base
+            for packet in complete_packets(container.demux(stream)):
+                if not packet.size:
+                    continue
+                count += 1
+                if packet.pts is not None:
+                    first = packet.pts if first is None else min(first, packet.pts)
+                    stop = packet.pts + (packet.duration or 0)
+                    if end is None or stop >= end:
+                        end, last_has_duration = stop, bool(packet.duration)
     except av.error.FFmpegError:
         pass  # a truncated tail: the packets before it are what decodes
     if count == 0:
         raise InvalidMediaError(f"{p}: the video stream has no frames", path=p)
-    return count
+    if not base or first is None or end is None:
+        return count, 0.0
+    seconds = float((end - first) * base) + (0.0 if last_has_duration else 1 / float(frame_rate))
+    return count, max(seconds, 0.0)
+
+
+def complete_packets(
+    packets: Iterable[av.packet.Packet], *, on_truncated: Callable[[], None] | None = None
+) -> Iterator[av.packet.Packet]:
+    """``packets`` without a last packet with data that the demuxer flagged corrupt: the end of
+    a truncated file cuts it short, and decoders reject it (ffmpeg and PyAV alike; PyAV's
+    frame-threaded decoder then also loses the frames it held). A corrupt packet followed by
+    others (an MPEG-TS continuity error) is kept: it decodes, with errors concealed.
+    ``on_truncated`` is called when such a last packet was dropped."""
+    held = None
+    for packet in packets:
+        if packet.size:
+            if held is not None:  # more data followed: not the end of a truncated file
+                yield held
+                held = None
+            if packet.is_corrupt:
+                held = packet
+                continue
+        elif held is not None:  # the flush packet right after a corrupt one: drop that one
+            _dropped(held, on_truncated)
+            held = None
+        yield packet
+    if held is not None:
+        _dropped(held, on_truncated)
+
+
+def _dropped(packet: av.packet.Packet, on_truncated: Callable[[], None] | None) -> None:
+    log.debug("dropped the truncated last packet (pts %s)", packet.pts)
+    if on_truncated is not None:
+        on_truncated()
+
+
+def _mp4_without_index(p: Path) -> bool:
+    """True for a file that starts like an MP4/MOV (an ``ftyp`` box) but whose top-level boxes
+    hold no ``moov`` (the index) before the file ends: an MP4 cut short with its index at the
+    end. Only the box headers are read."""
+    size = p.stat().st_size
+    pos, seen = 0, []
+    try:
+        with open(p, "rb") as fh:
+            while pos + 8 <= size and len(seen) < 1000:
+                fh.seek(pos)
+                head = fh.read(16)
+                box, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if box == 1 and len(head) == 16:
+                    box = int.from_bytes(head[8:16], "big")
+                elif box == 0:
+                    box = size - pos
+                if box < 8:
+                    break
+                seen.append(kind)
+                pos += box
+    except OSError:
+        return False
+    return bool(seen) and seen[0] == b"ftyp" and b"moov" not in seen

@@ -299,7 +299,9 @@ def _read_vmaf_log(
         wanted["ssim"] = "float_ssim"
     if len(frames) != len(fed):
         raise MeasureError(
-            f"{dist}: libvmaf scored {len(frames)} frames, expected {len(fed)}", path=dist
+            f"{dist}: libvmaf scored {len(frames)} frames, expected {len(fed)}: one of the two "
+            "files decodes fewer frames than it has packets (truncated or corrupt?)",
+            path=dist,
         )
     keep = set(scored)
     per_frame: dict[str, list[float]] = {name: [] for name in wanted}

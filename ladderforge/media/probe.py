@@ -351,7 +351,8 @@ def _mp4_without_index(p: Path) -> bool:
     hold no ``moov`` (the index) before the file ends: an MP4 cut short with its index at the
     end. Only the box headers are read."""
     size = p.stat().st_size
-    pos, seen = 0, []
+    pos = 0
+    seen: list[bytes] = []
     try:
         with open(p, "rb") as fh:
             while pos + 8 <= size and len(seen) < 1000:

@@ -129,6 +129,13 @@ _Wait = Annotated[
         "--wait", help="If another run holds the output folder, wait for it instead of failing."
     ),
 ]
+_Fps = Annotated[
+    str | None,
+    typer.Option(
+        help="Conform every title to this constant frame rate (e.g. 30, 30000/1001); "
+        "default: a VFR source is conformed to the rate chosen from it."
+    ),
+]
 _Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
 _Tuned = Annotated[
     str | None,
@@ -179,6 +186,7 @@ def register(app: typer.Typer) -> None:
         tuned: _Tuned = None,
         scheduler: _Scheduler = None,
         cluster: _Cluster = None,
+        fps: _Fps = None,
         config_file: _ConfigFile = None,
         cost_file: _CostFile = None,
         views: _Views = None,

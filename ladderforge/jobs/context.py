@@ -11,7 +11,8 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.encoder.chunks import Chunk, ChunkRunner, plan_chunks
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
+from ladderforge.media.conform import conform_cfr
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.models import RDModel, load_model, shipped_model
 from ladderforge.types import (
@@ -63,6 +65,15 @@ class TitleJob:
     """Where the rungs' chunk encodes run (None: ``config.workers`` threads of this process)."""
     notes: list[str] = field(default_factory=list)
     """What the ladder's notes must say about the source itself (truncated, HDR, VFR...)."""
+    source: SourceInfo | None = None
+    """The source file as the ladder records it: its own path, audio and identity, with the
+    timeline the job worked on (``info``'s rate, frames and duration). ``info`` is the file
+    the stages read: the source itself, or its constant-rate mezzanine."""
+
+    @property
+    def record(self) -> SourceInfo:
+        """``source``, or ``info`` when the job made no mezzanine."""
+        return self.source or self.info
 
     @classmethod
     def open(
@@ -75,18 +86,27 @@ class TitleJob:
         on_stage: StageCallback | None = None,
         runner: ChunkRunner | None = None,
     ) -> TitleJob:
-        """Probe and analyse the source: the start of every mode."""
-        info = probe(source)
-        name = title or info.title
+        """Probe the source, conform it to a constant rate when it needs it (VFR, or
+        ``config.fps``), and analyse it: the start of every mode."""
+        original = probe(source)
+        name = title or original.title
         stage: Callable[[str], None] = (
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
         )
+        work = (config.work_dir or Path(out_dir) / ".work") / name
+        info, notes = _conformed(original, config.fps, work, stage)
         stage("analysing")
         t0 = time.perf_counter()
         profile = analyze(info.path)
         job = cls(info, profile, config, name, Path(out_dir), stage, runner=runner)
         job.analysis_s = time.perf_counter() - t0
-        job.notes += source_notes(info, profile)
+        job.source = replace(
+            original,
+            frame_rate=info.frame_rate,
+            frame_count=info.frame_count,
+            duration_s=info.duration_s,
+        )
+        job.notes += [*notes, *source_notes(original, info, profile)]
         return job
 
     @property
@@ -190,14 +210,16 @@ def _numeric(values: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def source_notes(info: SourceInfo, profile: ContentProfile) -> list[str]:
-    """The ladder notes about the source: damage found while decoding it."""
+def source_notes(original: SourceInfo, info: SourceInfo, profile: ContentProfile) -> list[str]:
+    """The ladder notes about the source (``original``) itself: damage found while reading it
+    (``info`` and ``profile``: the file the stages read and its analysis)."""
     title = profile.title
     notes = []
-    if title.get("truncated"):
+    if original.truncated or title.get("truncated"):
         notes.append(
             f"The source is truncated: its last frame was cut short and is left out; the "
-            f"ladder covers the {info.frame_count} frames ({info.duration_s:.3f} s) that decode."
+            f"ladder covers the {original.frame_count} source frames "
+            f"({original.duration_s:.3f} s) that decode."
         )
     corrupt = int(title.get("frames_corrupt") or 0)
     if corrupt:
@@ -206,3 +228,37 @@ def source_notes(info: SourceInfo, profile: ContentProfile) -> list[str]:
             "the decoder) and are encoded as they decode."
         )
     return notes
+
+
+MEZZANINE = "source_cfr.mkv"
+"""The constant-rate mezzanine of a conformed title, in its work folder."""
+
+
+def _conformed(
+    original: SourceInfo, fps: Fraction | None, work: Path, stage: Callable[[str], None]
+) -> tuple[SourceInfo, list[str]]:
+    """The file the stages read, and the note saying why it is not the source itself: a VFR
+    source, or one at another rate than ``fps``, becomes a lossless constant-rate mezzanine."""
+    rate = fps or original.frame_rate
+    if not original.vfr and rate == original.frame_rate:
+        return original, []
+    stage(f"conforming to {float(rate):g} fps")
+    mezzanine = conform_cfr(
+        original.path,
+        work / MEZZANINE,
+        fps=rate,
+        pix_fmt=output_pix_fmt(original.bit_depth),
+        color_range=original.color_range if original.color_range in ("tv", "pc") else None,
+    )
+    info = probe(mezzanine)
+    why = (
+        "has a variable frame rate"
+        if original.vfr
+        else f"runs at {float(original.frame_rate):g} fps"
+    )
+    chosen = "given with --fps" if fps else "its most common frame interval"
+    return info, [
+        f"The source {why}: it was conformed to a constant {float(rate):g} fps ({chosen}), "
+        f"{original.frame_count} source frames -> {info.frame_count} frames; every rendition, "
+        "segment and VMAF figure is on that timeline."
+    ]

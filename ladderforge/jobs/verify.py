@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ladderforge.encoder.dash import check_mpd
 from ladderforge.encoder.hls import read_media_playlist, rung_name
 from ladderforge.encoder.verify import check_picture, check_rendition, keyframes
 from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.media import probe
 from ladderforge.schemas import ladder_schema
 from ladderforge.types import LADDER_SCHEMA_VERSION, Ladder, Rung, SourceInfo
 from ladderforge.vmaf_tools import measure
@@ -152,7 +154,7 @@ def _verify_title(
         if vmaf:
             if on_stage:
                 on_stage(f"{title} {name}: VMAF")
-            checks.append(_check_vmaf(title, name, source.path, path, rung, tolerance))
+            checks.append(_check_vmaf(title, name, source, path, rung, tolerance))
     distinct = {tuple(v) for v in idr_by_rung.values()}
     add(
         "",
@@ -267,12 +269,23 @@ def _check_master(title: str, path: Path, ladder: Ladder) -> Check:
     )
 
 
+def conformed_rate(source: SourceInfo) -> Fraction | None:
+    """The constant rate the ladder's job conformed ``source`` to, or None when it worked on
+    the source as it is (the source file now at another rate than the ladder records, or
+    VFR). A source that cannot be probed is left to the measurement to report."""
+    try:
+        now = probe(source.path, hash_content=False)
+    except LadderforgeError:
+        return None
+    return source.frame_rate if now.vfr or now.frame_rate != source.frame_rate else None
+
+
 def _check_vmaf(
-    title: str, name: str, source: Path, path: Path, rung: Rung, tolerance: float
+    title: str, name: str, source: SourceInfo, path: Path, rung: Rung, tolerance: float
 ) -> Check:
     expected = rung.measured_vmaf
     try:
-        got = measure(source, path, metrics=["vmaf"]).vmaf
+        got = measure(source.path, path, metrics=["vmaf"], ref_fps=conformed_rate(source)).vmaf
     except LadderforgeError as exc:
         return Check(title, name, "vmaf", False, f"cannot measure: {exc}")
     if expected is None or math.isnan(expected):

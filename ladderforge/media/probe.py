@@ -23,6 +23,7 @@ from ladderforge.errors import (
     UnsupportedMediaError,
     UsageError,
 )
+from ladderforge.media.conform import constant_rate, is_vfr
 from ladderforge.types import MIN_SIDE_PX, SourceInfo
 
 if TYPE_CHECKING:
@@ -200,8 +201,15 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
         )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
-        frame_count, packets_s = _count_packets(str(p), p, frame_rate)
-        duration_s = packets_s or frame_count / float(frame_rate)
+        frame_count, pts_s, truncated = _count_packets(str(p), p)
+        duration_s = (
+            pts_s[-1] - pts_s[0] + _last_duration_s(pts_s, frame_rate)
+            if pts_s
+            else frame_count / float(frame_rate)
+        )
+        vfr = is_vfr(pts_s)
+        if vfr:
+            frame_rate = constant_rate(pts_s)
         return SourceInfo(
             path=p,
             width=width,
@@ -222,6 +230,8 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             interlaced=bool(frame.interlaced_frame),
             rotation_deg=rotation,
             has_audio=bool(container.streams.audio),
+            truncated=truncated,
+            vfr=vfr,
         )
 
 
@@ -275,44 +285,43 @@ def _check_picture_size(width: int, height: int, p: Path) -> None:
         )
 
 
-def _count_packets(path: str, p: Path, frame_rate: Fraction) -> tuple[int, float]:
-    """(frames, seconds) of the video stream, from its packets without decoding them.
+def _count_packets(path: str, p: Path) -> tuple[int, list[float], bool]:
+    """(frames, presentation times in seconds, sorted, truncated) of the video stream, from its
+    packets without decoding them (times empty when the packets carry none: raw streams).
 
     One packet with data is one frame for every codec ladderforge reads; the last packet of a
     truncated file is not counted (see :func:`complete_packets`), so the count is what ffmpeg
-    decodes. The seconds span the counted packets' timestamps (the
-    last one's duration included), not the container's claim, which a truncated file with its
-    index at the front still makes for the whole title (a last packet without a duration
-    lasts one frame at ``frame_rate``); 0.0 when the packets carry no timestamps (raw
-    streams)."""
+    decodes. The times give the duration and tell VFR from CFR: the container's duration is
+    not used, since a truncated file with its index at the front claims the whole title's."""
     import av
 
     count = 0
-    first: int | None = None
-    end: int | None = None
-    last_has_duration = True
-    base = None
+    times: list[float] = []
+    cut_short: list[bool] = []
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
             base = stream.time_base
-            for packet in complete_packets(container.demux(stream)):
+            packets = complete_packets(
+                container.demux(stream), on_truncated=lambda: cut_short.append(True)
+            )
+            for packet in packets:
                 if not packet.size:
                     continue
                 count += 1
-                if packet.pts is not None:
-                    first = packet.pts if first is None else min(first, packet.pts)
-                    stop = packet.pts + (packet.duration or 0)
-                    if end is None or stop >= end:
-                        end, last_has_duration = stop, bool(packet.duration)
+                if packet.pts is not None and base:
+                    times.append(float(packet.pts * base))
     except av.error.FFmpegError:
-        pass  # a truncated tail: the packets before it are what decodes
+        cut_short.append(True)  # a truncated tail: the packets before it are what decodes
     if count == 0:
         raise InvalidMediaError(f"{p}: the video stream has no frames", path=p)
-    if not base or first is None or end is None:
-        return count, 0.0
-    seconds = float((end - first) * base) + (0.0 if last_has_duration else 1 / float(frame_rate))
-    return count, max(seconds, 0.0)
+    return count, sorted(times) if len(times) == count else [], bool(cut_short)
+
+
+def _last_duration_s(times: list[float], frame_rate: Fraction) -> float:
+    """How long the last frame lasts: as long as the interval before it (VFR-safe), else one
+    frame at ``frame_rate``."""
+    return times[-1] - times[-2] if len(times) > 1 else 1 / float(frame_rate)
 
 
 def complete_packets(

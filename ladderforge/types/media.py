@@ -138,7 +138,9 @@ class SourceInfo:
     height: int
     """Displayed picture height in pixels (the upright picture, as ``width``)."""
     frame_rate: Fraction
-    """Average frame rate in frames per second (the stream's guess for raw streams)."""
+    """Frame rate in frames per second: the stream's average (its guess for raw streams); for
+    a ``vfr`` source, the constant rate it is conformed to (the rate of its most common frame
+    interval, see :func:`ladderforge.media.conform.constant_rate`)."""
     frame_count: int
     """Number of video frames, counted from the packets (not the container's claim)."""
     duration_s: float
@@ -171,6 +173,14 @@ class SourceInfo:
     decoded planes the same way, so every stage sees the upright picture."""
     has_audio: bool = False
     """Whether the file also carries an audio stream."""
+    truncated: bool = False
+    """True when the file ends in the middle of a frame (a truncated file): that frame is not
+    counted, as ffmpeg does not decode it."""
+    vfr: bool = False
+    """True when the frames are not evenly spaced in time (variable frame rate: parts at other
+    rates, dropped frames, jittered timestamps). ladderforge then works on the source conformed
+    to the constant ``frame_rate`` (see :mod:`ladderforge.media.conform`); ``frame_count`` and
+    ``duration_s`` are the source's own until a job conforms it."""
 
     @property
     def title(self) -> str:

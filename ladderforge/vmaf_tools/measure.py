@@ -21,6 +21,8 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -121,12 +123,14 @@ def _graph(
     vmaf_log: Path,
     xpsnr_log: Path,
     frames: int,
+    ref_fps: Fraction | None,
 ) -> str:
     pix = "yuv420p10le" if ref.bit_depth > 8 else "yuv420p"
     # Pair by frame index: timestamps n/25 s on both sides, whatever the containers said.
     common = f"trim=end_frame={frames},settb=1/25,setpts=N,format={pix}"
     dist_chain = f"[1:v]scale={ref.width}:{ref.height}:flags={scaler}:out_range=tv,{common}"
-    ref_chain = f"[0:v]scale=out_range=tv,{common}"
+    conform = f"fps={ref_fps.numerator}/{ref_fps.denominator}," if ref_fps else ""
+    ref_chain = f"[0:v]{conform}scale=out_range=tv,{common}"
     models = [m for m in metrics if m in VMAF_MODELS]
     features = [f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim")) if m in metrics]
     want_xpsnr = "xpsnr" in metrics
@@ -166,6 +170,7 @@ def measure(
     scaler: str = "bicubic",
     threads: int | None = None,
     frame_mismatch: str = "error",
+    ref_fps: Fraction | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_progress: ProgressCallback | None = None,
 ) -> QualityResult:
@@ -179,6 +184,10 @@ def measure(
         scaler: swscale algorithm that brings ``dist`` to ``ref``'s grid.
         threads: libvmaf threads (default: all cores).
         frame_mismatch: ``error`` (default) or ``truncate`` (score the common first frames).
+        ref_fps: conform the reference to this constant rate first (ffmpeg's ``fps`` filter,
+            as a ladder job conforms a source: :mod:`ladderforge.media.conform`); default: the
+            distorted's rate when the reference is VFR, else none. A conformed reference is
+            paired with the distorted's frames, and libvmaf's count of scored frames checks it.
         timeout_s: seconds the ffmpeg run may take before it is killed (> 0).
 
     Raises:
@@ -192,6 +201,10 @@ def measure(
     dist_info = (
         dist if isinstance(dist, SourceInfo) else probe(_path(dist, "dist"), hash_content=False)
     )
+    if ref_fps is None and ref_info.vfr and not dist_info.vfr:
+        ref_fps = dist_info.frame_rate
+    if ref_fps is not None:  # the conformed reference's count is known once decoded
+        ref_info = replace(ref_info, frame_count=dist_info.frame_count)
     if ref_info.frame_count != dist_info.frame_count and frame_mismatch == "error":
         raise FrameCountMismatchError(
             f"{dist_info.path}: has {dist_info.frame_count} frames but the reference "
@@ -211,6 +224,7 @@ def measure(
             vmaf_log=vmaf_log,
             xpsnr_log=xpsnr_log,
             frames=frames,
+            ref_fps=ref_fps,
         )
         _run(ref_info, dist_info, graph, xpsnr="xpsnr" in chosen, timeout_s=timeout_s,
              on_progress=on_progress)  # fmt: skip

@@ -48,9 +48,11 @@ def test_probe_counts_the_frames_that_decode(
     # was: probe counted 36 packets (one cut short) and "3.00 s" from the index
     remnant = _cut(moov_front, tmp_path / "remnant.mp4", share)
     info = probe(remnant)
+    assert info.truncated
     assert info.frame_count == _ffmpeg_frames(remnant) < 75
     assert info.duration_s < 3.0 * share + 0.2
-    assert abs(info.duration_s - info.frame_count / 25) < 0.1
+    # the span of the frames that decode: a B-frame lost with the tail leaves a hole or two
+    assert info.frame_count / 25 <= info.duration_s <= (info.frame_count + 3.5) / 25
     profile = analyze(remnant, cache_dir=False)
     assert profile.title["frames_decoded"] == info.frame_count
     assert profile.title["truncated"] is True
@@ -58,7 +60,7 @@ def test_probe_counts_the_frames_that_decode(
 
 def test_a_whole_file_is_not_called_truncated(moov_front: Path) -> None:
     info = probe(moov_front)
-    assert (info.frame_count, info.duration_s) == (75, 3.0)
+    assert (info.frame_count, info.duration_s, info.truncated) == (75, 3.0, False)
     assert analyze(moov_front, cache_dir=False).title["truncated"] is False
 
 

@@ -21,6 +21,7 @@ import polars as pl
 from ladderforge.analysis import ContentProfile, analyze
 from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.encoder.chunks import Chunk, ChunkRunner, plan_chunks
+from ladderforge.errors import UnsupportedMediaError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
 from ladderforge.media.conform import conform_cfr
@@ -89,6 +90,7 @@ class TitleJob:
         """Probe the source, conform it to a constant rate when it needs it (VFR, or
         ``config.fps``), and analyse it: the start of every mode."""
         original = probe(source)
+        check_hdr(original, config.facts)
         name = title or original.title
         stage: Callable[[str], None] = (
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
@@ -221,6 +223,14 @@ def source_notes(original: SourceInfo, info: SourceInfo, profile: ContentProfile
             f"ladder covers the {original.frame_count} source frames "
             f"({original.duration_s:.3f} s) that decode."
         )
+    if original.video_range != "SDR":
+        notes.append(
+            f"HDR source ({original.video_range}, {original.color_primaries}): every rendition "
+            f"keeps {original.bit_depth}-bit {original.video_range} with the source's colour "
+            "tags and mastering-display/content-light metadata. VMAF is not calibrated on HDR: "
+            "its figures here are computed on the HDR signal as if it were SDR, so they rank "
+            "this title's rungs but are not comparable with SDR VMAF targets."
+        )
     corrupt = int(title.get("frames_corrupt") or 0)
     if corrupt:
         notes.append(
@@ -228,6 +238,32 @@ def source_notes(original: SourceInfo, info: SourceInfo, profile: ContentProfile
             "the decoder) and are encoded as they decode."
         )
     return notes
+
+
+HDR_CODECS = ("x265", "svtav1")
+"""The backends whose renditions keep an HDR source's 10 bits, colour tags and mastering-display
+/ content-light metadata (checked with the imageio-ffmpeg build: ffmpeg passes them from the
+decoded frames to libx265 and libsvtav1)."""
+
+
+def check_hdr(info: SourceInfo, facts: CodecFacts) -> None:
+    """An HDR source is refused, in one line, by a backend that would not keep it HDR."""
+    if info.video_range == "SDR":
+        return
+    if info.bit_depth < 10:
+        raise UnsupportedMediaError(
+            f"{info.path}: an {info.video_range} (HDR) source in {info.bit_depth} bits is not "
+            "supported: HDR needs 10 bits",
+            path=info.path,
+        )
+    if facts.name in HDR_CODECS:
+        return
+    raise UnsupportedMediaError(
+        f"{info.path}: an HDR ({info.video_range}) source; the {facts.name} backend would not "
+        f"keep it HDR (10-bit, colour tags, mastering metadata): use --codec "
+        f"{' or '.join(HDR_CODECS)}, or tone-map it to SDR first",
+        path=info.path,
+    )
 
 
 MEZZANINE = "source_cfr.mkv"

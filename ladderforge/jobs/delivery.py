@@ -166,6 +166,7 @@ def _write_mpd(
         representations=representations,
         audio=dash_audio,
         duration_s=job.info.duration_s,
+        video_range=job.record.video_range,
     )
 
 

@@ -132,6 +132,7 @@ def _verify_title(
                 width=rung.settings.width,
                 height=rung.settings.height,
                 source_size=(source.width, source.height),
+                video_range=source.video_range,
             ),
             f"{rung.settings.width}x{rung.settings.height}, upright, square pixels",
         )

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_SIDE_PX",
     "SUPPORTED_BIT_DEPTHS",
+    "TRANSFER",
     "as_path",
     "check_input_file",
     "complete_packets",
@@ -59,7 +60,7 @@ _PRIMARIES = {
     11: "smpte431",
     12: "smpte432",
 }
-_TRANSFER = {
+TRANSFER = {
     1: "bt709",
     4: "gamma22",
     5: "gamma28",
@@ -224,7 +225,7 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             size_bytes=p.stat().st_size,
             content_hash=content_hash(p) if hash_content else "",
             color_primaries=_PRIMARIES.get(int(frame.color_primaries or 2), "unknown"),
-            color_transfer=_TRANSFER.get(int(frame.color_trc or 2), "unknown"),
+            color_transfer=TRANSFER.get(int(frame.color_trc or 2), "unknown"),
             color_matrix=_MATRIX.get(int(frame.colorspace or 2), "unknown"),
             color_range=_RANGE.get(int(frame.color_range or 0), "unknown"),
             interlaced=bool(frame.interlaced_frame),

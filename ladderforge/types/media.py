@@ -24,6 +24,9 @@ vmaf_4k, vmaf_phone, psnr, ssim, xpsnr); x265 refuses 12x12 and encodes 16x16; x
 (v4.2) encode down to 8x8 and 4x4. The VMAF v1.0.16 models (``vmaf_v1_*``, CAMBI inside) need far
 larger pictures and are not part of the job."""
 
+VIDEO_RANGES = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+"""Transfer characteristics (ffmpeg's names) of HDR video -> their HLS ``VIDEO-RANGE``."""
+
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 """A backend name or a parameter key: no spaces, no '=' or ':' (they separate -x265-params)."""
 
@@ -186,6 +189,12 @@ class SourceInfo:
     def title(self) -> str:
         """The file name without its extension: the title's name in reports."""
         return self.path.stem
+
+    @property
+    def video_range(self) -> str:
+        """``PQ`` (HDR10, SMPTE ST 2084), ``HLG`` (ARIB STD-B67) or ``SDR``, from the transfer
+        characteristic: the HLS ``VIDEO-RANGE`` of every rendition made from it."""
+        return VIDEO_RANGES.get(self.color_transfer, "SDR")
 
     @property
     def coded_size(self) -> tuple[int, int]:

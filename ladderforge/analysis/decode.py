@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ladderforge.errors import InvalidMediaError
-from ladderforge.media.probe import complete_packets, display_rotation
+from ladderforge.media.probe import complete_packets, display_rotation, open_av, stalled
 
 __all__ = ["DecodeStats", "DecodedFrame", "decode_frames", "open_video"]
 
@@ -102,7 +102,7 @@ def open_video(path: Path) -> Any:
     import av
 
     try:
-        return av.open(str(path))
+        return open_av(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise InvalidMediaError(f"{path}: not a readable media file ({exc})", path=path) from exc
 
@@ -251,6 +251,8 @@ def decode_frames(
                 yield DecodedFrame(
                     index, pts_s, bool(frame.key_frame), _pict_type(frame), y, cb, cr, mvs
                 )
+    except av.error.ExitError as exc:  # PyAV's read timeout: not a short file
+        raise stalled(Path(container.name)) from exc
     except av.error.FFmpegError as exc:
         stats.truncated = True
         logger.warning("demuxing stopped early: %s", exc)

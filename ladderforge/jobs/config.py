@@ -16,6 +16,7 @@ from ladderforge.encoder import BACKENDS, check_available, codec_facts
 from ladderforge.encoder.hls import SEGMENT_TYPES
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, check_timeout
 from ladderforge.policy.cost import CostModel
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
@@ -109,6 +110,9 @@ class LadderConfig:
     tuned: Path | None = None
     """A tuned-sets file (``ladderforge tune``'s ``tuned.json``): every encode of a title uses
     the set of its content class; None: the preset's defaults."""
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    """Seconds any one ffmpeg run of the job (cut, encode, join, VMAF, packaging) may take
+    before it is killed and the title fails (``--timeout``)."""
     fps: Fraction | None = None
     """Conform every title to this constant frame rate (``"30"``, ``"30000/1001"``, 29.97...).
     None: a VFR source is conformed to the rate chosen from it, a CFR source keeps its own (see
@@ -118,6 +122,7 @@ class LadderConfig:
         from ladderforge.jobs.modes import MODES  # the modes read this config: import late
 
         object.__setattr__(self, "fps", parse_fps(self.fps))
+        check_timeout(self.timeout_s, function="LadderConfig")
 
         if self.mode not in MODES:
             raise UsageError(

@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ class TitleJob:
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
         )
         work = (config.work_dir or Path(out_dir) / ".work") / name
-        info, notes = _conformed(original, config.fps, work, stage)
+        info, notes = _conformed(original, config, work, stage)
         stage("analysing")
         t0 = time.perf_counter()
         profile = analyze(info.path)
@@ -271,10 +270,12 @@ MEZZANINE = "source_cfr.mkv"
 
 
 def _conformed(
-    original: SourceInfo, fps: Fraction | None, work: Path, stage: Callable[[str], None]
+    original: SourceInfo, config: LadderConfig, work: Path, stage: Callable[[str], None]
 ) -> tuple[SourceInfo, list[str]]:
     """The file the stages read, and the note saying why it is not the source itself: a VFR
-    source, or one at another rate than ``fps``, becomes a lossless constant-rate mezzanine."""
+    source, or one at another rate than ``config.fps``, becomes a lossless constant-rate
+    mezzanine."""
+    fps = config.fps
     rate = fps or original.frame_rate
     if not original.vfr and rate == original.frame_rate:
         return original, []
@@ -285,6 +286,7 @@ def _conformed(
         fps=rate,
         pix_fmt=output_pix_fmt(original.bit_depth),
         color_range=original.color_range if original.color_range in ("tv", "pc") else None,
+        timeout_s=config.timeout_s,
     )
     info = probe(mezzanine)
     why = (

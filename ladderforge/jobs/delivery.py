@@ -113,6 +113,7 @@ def _audio(job: TitleJob, notes: list[str]) -> AudioPlaylist | None:
         duration_s=job.info.duration_s,
         bitrate_kbps=job.config.audio_bitrate_kbps,
         segment_type=job.config.segment_type,
+        timeout_s=job.config.timeout_s,
     )
 
 

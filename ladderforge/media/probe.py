@@ -42,6 +42,8 @@ __all__ = [
     "content_hash",
     "display_rotation",
     "not_regular_file",
+    "open_av",
+    "stalled",
     "probe",
 ]
 
@@ -174,8 +176,10 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
 
     p = check_input_file(as_path(path, parameter="path", function="probe"))
     try:
-        container = av.open(str(p))
+        container = open_av(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        if isinstance(exc, av.error.ExitError):
+            raise stalled(p) from exc
         if _mp4_without_index(p):
             raise InvalidMediaError(
                 f"{p}: an MP4/MOV file without its index (no 'moov' box before the end of the "
@@ -234,6 +238,31 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             truncated=truncated,
             vfr=vfr,
         )
+
+
+AV_TIMEOUT_S = (60.0, 60.0)
+"""PyAV's (open, read) timeouts in seconds: how long opening, then any one read, may wait for
+data before PyAV gives up (a stalled network mount); a FIFO or device never gets this far
+(:func:`not_regular_file`)."""
+
+
+def open_av(
+    url: str, *, timeout_s: tuple[float, float] = AV_TIMEOUT_S
+) -> av.container.InputContainer:
+    """``av.open(url)`` with :data:`AV_TIMEOUT_S`; a wait past them raises PyAV's
+    ``TimeoutError`` (an ``av.error.FFmpegError``, so callers' error mapping covers it)."""
+    import av
+
+    return av.open(url, timeout=timeout_s)
+
+
+def stalled(p: Path) -> InvalidMediaError:
+    """The error for a file PyAV gave up on (:data:`AV_TIMEOUT_S`): never a short count."""
+    return InvalidMediaError(
+        f"{p}: reading it stalled (no data for {AV_TIMEOUT_S[1]:g} s); is it on a network "
+        "mount that stopped answering?",
+        path=p,
+    )
 
 
 def display_rotation(value: float | None) -> int:
@@ -300,7 +329,7 @@ def _count_packets(path: str, p: Path) -> tuple[int, list[float], bool]:
     times: list[float] = []
     cut_short: list[bool] = []
     try:
-        with av.open(path) as container:
+        with open_av(path) as container:
             stream = container.streams.video[0]
             base = stream.time_base
             packets = complete_packets(
@@ -312,6 +341,8 @@ def _count_packets(path: str, p: Path) -> tuple[int, list[float], bool]:
                 count += 1
                 if packet.pts is not None and base:
                     times.append(float(packet.pts * base))
+    except av.error.ExitError as exc:
+        raise stalled(p) from exc
     except av.error.FFmpegError:
         cut_short.append(True)  # a truncated tail: the packets before it are what decodes
     if count == 0:

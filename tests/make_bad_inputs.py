@@ -160,7 +160,7 @@ CASES: tuple[Case, ...] = (
     Case("trunc_moov_front_10.mp4", "usable", "The source is truncated", _cut(0.1, faststart=True)),
     Case("trunc_moov_front_50.mp4", "usable", "The source is truncated", _cut(0.5, faststart=True)),
     Case("trunc_moov_front_90.mp4", "usable", "The source is truncated", _cut(0.9, faststart=True)),
-    Case("bit_flips.mp4", "usable", "", _bit_flips),
+    Case("bit_flips.mp4", "usable", "is damaged", _bit_flips),
     Case("audio_only.m4a", "InvalidMediaError", "has no video stream (found: audio)", _audio_only),
     Case("one_by_one.mkv", "UnsupportedMediaError", "the picture is 1x1",
          _lavfi("1x1", frames=5, pix_fmt="yuv444p", codec=("-c:v", "ffv1"), source="color=c=red")),

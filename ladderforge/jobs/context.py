@@ -99,10 +99,15 @@ class TitleJob:
         stage("analysing")
         t0 = time.perf_counter()
         profile = analyze(info.path)
+        lost = int(profile.title.get("frames_lost") or 0)
+        if lost and info is original:  # damaged: work on what ffmpeg decodes, re-timed
+            info, notes = _conformed(original, config, work, stage, lost=lost)
+            profile = analyze(info.path)
         job = cls(info, profile, config, name, Path(out_dir), stage, runner=runner)
         job.analysis_s = time.perf_counter() - t0
         job.source = replace(
             original,
+            path=Path(os.path.abspath(original.path)),  # verify may run from another folder
             frame_rate=info.frame_rate,
             frame_count=info.frame_count,
             duration_s=info.duration_s,
@@ -270,14 +275,20 @@ MEZZANINE = "source_cfr.mkv"
 
 
 def _conformed(
-    original: SourceInfo, config: LadderConfig, work: Path, stage: Callable[[str], None]
+    original: SourceInfo,
+    config: LadderConfig,
+    work: Path,
+    stage: Callable[[str], None],
+    *,
+    lost: int = 0,
 ) -> tuple[SourceInfo, list[str]]:
     """The file the stages read, and the note saying why it is not the source itself: a VFR
-    source, or one at another rate than ``config.fps``, becomes a lossless constant-rate
-    mezzanine."""
+    source, one at another rate than ``config.fps``, or one of whose frames ``lost`` do not
+    decode (packets and decoded frames would disagree) becomes a lossless constant-rate
+    mezzanine of what ffmpeg decodes."""
     fps = config.fps
     rate = fps or original.frame_rate
-    if not original.vfr and rate == original.frame_rate:
+    if not original.vfr and rate == original.frame_rate and not lost:
         return original, []
     stage(f"conforming to {float(rate):g} fps")
     mezzanine = conform_cfr(
@@ -286,14 +297,16 @@ def _conformed(
         fps=rate,
         pix_fmt=output_pix_fmt(original.bit_depth),
         color_range=original.color_range if original.color_range in ("tv", "pc") else None,
+        decoder_threads=1,  # deterministic: verify decodes the source the same way
         timeout_s=config.timeout_s,
     )
     info = probe(mezzanine)
-    why = (
-        "has a variable frame rate"
-        if original.vfr
-        else f"runs at {float(original.frame_rate):g} fps"
-    )
+    if lost:
+        why = f"is damaged ({lost} of its {original.frame_count} frames do not decode)"
+    elif original.vfr:
+        why = "has a variable frame rate"
+    else:
+        why = f"runs at {float(original.frame_rate):g} fps"
     chosen = "given with --fps" if fps else "its most common frame interval"
     return info, [
         f"The source {why}: it was conformed to a constant {float(rate):g} fps ({chosen}), "

@@ -272,13 +272,17 @@ def _check_master(title: str, path: Path, ladder: Ladder) -> Check:
 
 def conformed_rate(source: SourceInfo) -> Fraction | None:
     """The constant rate the ladder's job conformed ``source`` to, or None when it worked on
-    the source as it is (the source file now at another rate than the ladder records, or
-    VFR). A source that cannot be probed is left to the measurement to report."""
+    the source as it is: the job conformed it when the file is VFR, or has another rate or
+    frame count than the ladder records (``--fps``; a damaged source whose frames do not all
+    decode). A source that cannot be probed is left to the measurement to report."""
     try:
         now = probe(source.path, hash_content=False)
     except LadderforgeError:
         return None
-    return source.frame_rate if now.vfr or now.frame_rate != source.frame_rate else None
+    conformed = (
+        now.vfr or now.frame_rate != source.frame_rate or now.frame_count != source.frame_count
+    )
+    return source.frame_rate if conformed else None
 
 
 def _check_vmaf(
@@ -286,7 +290,14 @@ def _check_vmaf(
 ) -> Check:
     expected = rung.measured_vmaf
     try:
-        got = measure(source.path, path, metrics=["vmaf"], ref_fps=conformed_rate(source)).vmaf
+        rate = conformed_rate(source)
+        got = measure(
+            source.path,
+            path,
+            metrics=["vmaf"],
+            ref_fps=rate,
+            ref_decoder_threads=1 if rate else None,  # as the job's mezzanine was decoded
+        ).vmaf
     except LadderforgeError as exc:
         return Check(title, name, "vmaf", False, f"cannot measure: {exc}")
     if expected is None or math.isnan(expected):

@@ -81,16 +81,21 @@ def conform_cfr(
     fps: Fraction,
     pix_fmt: str,
     color_range: str | None = None,
+    decoder_threads: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Path:
     """Write the first video stream of ``source`` at the constant rate ``fps`` as lossless FFV1
     (``pix_fmt``, ``color_range`` kept) in ``output``; an ``output`` already there is reused.
-    The display rotation is applied (as in every ffmpeg step), so the mezzanine is upright."""
+    The display rotation is applied (as in every ffmpeg step), so the mezzanine is upright.
+    ``decoder_threads=1`` makes a damaged source decode the same way every time: with frame
+    threads, the decoder conceals errors differently from run to run."""
     if output.exists():
         return output
     with atomic_path(output) as tmp:
         run_ffmpeg(
-            ["-y", "-loglevel", "error", "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn",
+            ["-y", "-loglevel", "error",
+             *(["-threads", str(decoder_threads)] if decoder_threads else []),
+             "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn",
              "-vf", f"fps={fps.numerator}/{fps.denominator},format={pix_fmt}",
              "-fps_mode", "passthrough", *(["-color_range", color_range] if color_range else []),
              "-c:v", "ffv1", str(tmp)],

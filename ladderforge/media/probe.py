@@ -43,8 +43,8 @@ __all__ = [
     "display_rotation",
     "not_regular_file",
     "open_av",
-    "stalled",
     "probe",
+    "stalled",
 ]
 
 log = logging.getLogger(__name__)

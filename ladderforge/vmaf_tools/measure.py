@@ -171,6 +171,7 @@ def measure(
     threads: int | None = None,
     frame_mismatch: str = "error",
     ref_fps: Fraction | None = None,
+    ref_decoder_threads: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_progress: ProgressCallback | None = None,
 ) -> QualityResult:
@@ -188,6 +189,9 @@ def measure(
             as a ladder job conforms a source: :mod:`ladderforge.media.conform`); default: the
             distorted's rate when the reference is VFR, else none. A conformed reference is
             paired with the distorted's frames, and libvmaf's count of scored frames checks it.
+        ref_decoder_threads: threads of the reference's decoder (default: ffmpeg's); 1 decodes
+            a damaged reference the same way every time (frame threads conceal its errors
+            differently from run to run), as a ladder job's mezzanine was decoded.
         timeout_s: seconds the ffmpeg run may take before it is killed (> 0).
 
     Raises:
@@ -227,7 +231,7 @@ def measure(
             ref_fps=ref_fps,
         )
         _run(ref_info, dist_info, graph, xpsnr="xpsnr" in chosen, timeout_s=timeout_s,
-             on_progress=on_progress)  # fmt: skip
+             on_progress=on_progress, ref_threads=ref_decoder_threads)  # fmt: skip
         fed, scored = sampled_frames(frames, n_subsample)
         per_frame, indices = _read_vmaf_log(vmaf_log, chosen, dist_info.path, fed, scored)
         if "xpsnr" in chosen:
@@ -257,12 +261,14 @@ def _run(
     xpsnr: bool,
     timeout_s: float,
     on_progress: ProgressCallback | None,
+    ref_threads: int | None = None,
 ) -> None:
     outputs = ["-map", "[vout]", "-f", "null", "-"]
+    threads = ["-threads", str(ref_threads)] if ref_threads else []
     if xpsnr:
         outputs += ["-map", "[xout]", "-f", "null", "-"]
     run_ffmpeg(
-        ["-loglevel", "error", "-i", str(ref.path), "-i", str(dist.path),
+        ["-loglevel", "error", *threads, "-i", str(ref.path), "-i", str(dist.path),
          "-filter_complex", graph, *outputs],
         timeout_s=timeout_s,
         on_progress=on_progress,

@@ -96,3 +96,21 @@ def test_every_usable_case_ships_and_verifies(
     assert "Traceback" not in checked.stdout + checked.stderr
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert not (path.parent / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_damaged_source_ships_what_decodes(
+    corpus: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # was: "the cut of frames [0, 50) has 46 frames, not 50" (4 frames do not decode), and a
+    # source given by a relative path could not be found by verify run from elsewhere
+    from ladderforge.jobs.config import LadderConfig
+    from ladderforge.jobs.title import plan_title
+    from ladderforge.jobs.verify import verify_output
+
+    monkeypatch.chdir(corpus["bit_flips.mp4"].parent)
+    config = LadderConfig(mode="predict", encode=True, heights=(120,), max_rungs=1)
+    plan = plan_title("bit_flips.mp4", tmp_path / "out", config=config)
+    assert plan.ladder.source is not None and plan.ladder.source.path.is_absolute()
+    assert any("is damaged" in n for n in plan.ladder.notes)
+    monkeypatch.chdir(tmp_path)
+    assert [c for c in verify_output(tmp_path / "out") if not c.ok] == []

@@ -61,7 +61,10 @@ def read_manifest(path: str | os.PathLike[str]) -> list[TitleSource]:
     manifest = Path(path)
     problem = not_regular_file(manifest)
     if problem is not None:  # a FIFO or a device would block the read below
-        raise MediaNotFoundError(f"{manifest}: {problem}; a manifest is a CSV file", path=manifest)
+        raise MediaNotFoundError(
+            f"{manifest}: cannot read the manifest ({problem}; a manifest is a CSV file)",
+            path=manifest,
+        )
     try:
         text = manifest.read_text()
     except OSError as exc:

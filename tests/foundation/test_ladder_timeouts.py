@@ -53,7 +53,9 @@ def test_a_fifo_manifest_is_refused_at_once(run_cli: Any, tmp_path: Path) -> Non
         pytest.fail("ladder --manifest FIFO blocked instead of refusing it")
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
-    assert "titles.csv: is a named pipe (FIFO), not a regular file" in _flat(done)
+    assert "titles.csv: cannot read the manifest (is a named pipe (FIFO), not a regular file" in (
+        _flat(done)
+    )
 
 
 def test_pyav_gives_up_on_a_stalled_source() -> None:

@@ -195,6 +195,13 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             raise InvalidMediaError(f"{p}: has no video stream (found: {', '.join(kinds)})", path=p)
         stream = container.streams.video[0]
         cc = stream.codec_context
+        if cc is None:  # a codec this build of FFmpeg cannot decode (or a damaged sample entry)
+            tag = getattr(stream, "codec_tag", "") or "unknown"
+            raise UnsupportedMediaError(
+                f"{p}: its video codec ({tag!r}) has no decoder in PyAV's FFmpeg; re-encode it "
+                "(e.g. ffmpeg -c:v libx264) or check that the file is not damaged",
+                path=p,
+            )
         pix_fmt = cc.pix_fmt or (stream.format.name if stream.format else "") or ""
         frame = _first_frame(container, stream, p)
         pix_fmt = frame.format.name or pix_fmt

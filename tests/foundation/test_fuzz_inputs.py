@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from ladderforge.analysis import analyze
-from ladderforge.errors import LadderforgeError
+from ladderforge.errors import LadderforgeError, UnsupportedMediaError
 from ladderforge.media import probe
 
 hypothesis = pytest.importorskip("hypothesis", reason="pip install hypothesis (the dev extra)")
@@ -166,3 +166,14 @@ def test_fuzz_for_a_while(seeds: dict[str, bytes], tmp_path: Path) -> None:
         settings(_property(seeds, tmp_path))()
         rounds += 1
     print(f"fuzzed {rounds * 50} examples in {time.monotonic() - start:.0f} s")
+
+
+def test_an_unknown_video_codec_is_refused(seeds: dict[str, bytes], tmp_path: Path) -> None:
+    # found by the fuzzer: a damaged sample entry leaves PyAV a stream without a codec context
+    # (AttributeError: 'NoneType' object has no attribute 'pix_fmt')
+    path = tmp_path / "unknown.mp4"
+    data = seeds["h264.mp4"]
+    assert data.count(b"avc1") >= 1
+    path.write_bytes(data.replace(b"avc1", b"zzzz"))
+    with pytest.raises(UnsupportedMediaError, match="has no decoder"):
+        probe(path)

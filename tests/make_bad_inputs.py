@@ -169,7 +169,7 @@ CASES: tuple[Case, ...] = (
          _lavfi("321x241", pix_fmt="yuv444p", codec=("-c:v", "ffv1"), source="testsrc")),
     Case("ten_bit.mp4", "usable", "", _lavfi(pix_fmt="yuv420p10le", codec=_X265)),
     Case("yuv444.mp4", "usable", "", _lavfi(pix_fmt="yuv444p")),
-    Case("interlaced.mp4", "usable", "",
+    Case("interlaced.mp4", "usable", "The source is interlaced",
          _lavfi(extra=("-flags", "+ildct+ilme", "-x264-params", "interlaced=1"))),
     Case("vfr_30_12.mp4", "usable", "conformed to a constant 30 fps", _vfr),
     Case("rotated90.mp4", "usable", "", _rotated),

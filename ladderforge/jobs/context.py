@@ -235,6 +235,12 @@ def source_notes(original: SourceInfo, info: SourceInfo, profile: ContentProfile
             "its figures here are computed on the HDR signal as if it were SDR, so they rank "
             "this title's rungs but are not comparable with SDR VMAF targets."
         )
+    if original.interlaced:
+        notes.append(
+            "The source is interlaced (field-coded): it is encoded as progressive frames, "
+            "each holding both fields, without deinterlacing; deinterlace it first (e.g. "
+            "ffmpeg -vf bwdif) for a cleaner ladder."
+        )
     corrupt = int(title.get("frames_corrupt") or 0)
     if corrupt:
         notes.append(

@@ -114,3 +114,12 @@ def test_a_damaged_source_ships_what_decodes(
     assert any("is damaged" in n for n in plan.ladder.notes)
     monkeypatch.chdir(tmp_path)
     assert [c for c in verify_output(tmp_path / "out") if not c.ok] == []
+
+
+def test_an_interlaced_source_is_said_to_be_kept_interlaced(corpus: dict[str, Path]) -> None:
+    from ladderforge.jobs.context import source_notes
+
+    info = probe(corpus["interlaced.mp4"])
+    assert info.interlaced
+    notes = source_notes(info, info, analyze(info.path, cache_dir=False))
+    assert any("interlaced" in n and "without deinterlacing" in n for n in notes)

@@ -12,6 +12,7 @@ from ladderforge._cli.common import EXIT_PARTIAL, err_console, guarded, progress
 from ladderforge._cli.ladder_report import print_dry_run, print_report, report_json
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, LadderRules
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from ladderforge.jobs.batch import TitleSource
@@ -129,6 +130,17 @@ _Wait = Annotated[
         "--wait", help="If another run holds the output folder, wait for it instead of failing."
     ),
 ]
+_Fps = Annotated[
+    str | None,
+    typer.Option(
+        help="Conform every title to this constant frame rate (e.g. 30, 30000/1001); "
+        "default: a VFR source is conformed to the rate chosen from it."
+    ),
+]
+_Timeout = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds any one ffmpeg run may take before it is killed."),
+]
 _Verbose = Annotated[bool, typer.Option("--verbose", "-v")]
 _Tuned = Annotated[
     str | None,
@@ -179,6 +191,8 @@ def register(app: typer.Typer) -> None:
         tuned: _Tuned = None,
         scheduler: _Scheduler = None,
         cluster: _Cluster = None,
+        fps: _Fps = None,
+        timeout: _Timeout = DEFAULT_TIMEOUT_S,
         config_file: _ConfigFile = None,
         cost_file: _CostFile = None,
         views: _Views = None,
@@ -243,7 +257,7 @@ _NOT_CONFIG = {
     "sources", "manifest", "output", "verbose", "config_file", "json_out", "quiet", "dry_run",
     "wait", "scheduler", "cluster", "cost_file",
 }  # fmt: skip
-_RENAMED = {"model": "model_path"}
+_RENAMED = {"model": "model_path", "timeout": "timeout_s"}
 """CLI option -> LadderConfig field, where the names differ."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ladderforge.errors import InvalidMediaError
+from ladderforge.media.probe import complete_packets, display_rotation, open_av, stalled
 
 __all__ = ["DecodeStats", "DecodedFrame", "decode_frames", "open_video"]
 
@@ -67,7 +68,8 @@ class DecodeStats:
     decode_errors: int = 0
     """Packets the decoder rejected."""
     truncated: bool = False
-    """Demuxing stopped with an error before the end of the file."""
+    """Demuxing stopped with an error before the end of the file, or its last packet was cut
+    short (a truncated file; that packet is not decoded)."""
     motion_vectors: bool = False
     """At least one frame carried decoder motion vectors."""
 
@@ -85,7 +87,8 @@ class DecodedFrame:
     pict_type: str
     """``I``, ``P``, ``B`` or ``?``."""
     luma: U8
-    """Full-resolution Y plane (a view into the frame's buffer when 8-bit)."""
+    """Full-resolution Y plane (a view into the frame's buffer when 8-bit), upright: turned by
+    the display rotation."""
     cb: U8 | None
     """Cb plane at chroma resolution (None for gray sources)."""
     cr: U8 | None
@@ -99,7 +102,7 @@ def open_video(path: Path) -> Any:
     import av
 
     try:
-        return av.open(str(path))
+        return open_av(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise InvalidMediaError(f"{path}: not a readable media file ({exc})", path=path) from exc
 
@@ -141,6 +144,19 @@ def frame_planes(frame: Any) -> tuple[U8, U8 | None, U8 | None]:
     high = any(tag in name for tag in ("10", "12", "16"))
     converted = frame.reformat(format="yuv420p10le" if high else "yuv420p")
     return frame_planes(converted)
+
+
+def upright(
+    planes: tuple[U8, U8 | None, U8 | None], rotation_deg: int
+) -> tuple[U8, U8 | None, U8 | None]:
+    """The planes turned by the display rotation (counter-clockwise), as ffmpeg turns the
+    pictures it decodes: analysis sees the same upright picture as cuts, encodes and VMAF."""
+    turns = rotation_deg // 90 % 4
+    if not turns:
+        return planes
+    y, cb, cr = (None if p is None else np.ascontiguousarray(np.rot90(p, turns)) for p in planes)
+    assert y is not None
+    return y, cb, cr
 
 
 _PICT_TYPES = {1: "I", 2: "P", 3: "B", 4: "S", 5: "SI", 6: "SP", 7: "BI"}
@@ -202,7 +218,11 @@ def decode_frames(
     t0: float | None = None
     logged_formats: set[str] = set()
     try:
-        for packet in container.demux(stream):
+
+        def cut_short() -> None:
+            stats.truncated = True
+
+        for packet in complete_packets(container.demux(stream), on_truncated=cut_short):
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError as exc:
@@ -227,10 +247,12 @@ def decode_frames(
                 mvs = _motion_vectors(frame) if motion_vectors and not fast else None
                 if mvs is not None:
                     stats.motion_vectors = True
-                y, cb, cr = frame_planes(frame)
+                y, cb, cr = upright(frame_planes(frame), display_rotation(frame.rotation))
                 yield DecodedFrame(
                     index, pts_s, bool(frame.key_frame), _pict_type(frame), y, cb, cr, mvs
                 )
+    except av.error.ExitError as exc:  # PyAV's read timeout: not a short file
+        raise stalled(Path(container.name)) from exc
     except av.error.FFmpegError as exc:
         stats.truncated = True
         logger.warning("demuxing stopped early: %s", exc)

@@ -15,8 +15,8 @@ Conventions:
 - *Temporal features* compare an analysed frame with the previous analysed frame; with
   ``stride > 1`` or in fast mode that spans the gap between them (see the benchmark's README for
   how much that changes them).
-- *Coordinates* (active area) are in source pixels of the coded picture, before any rotation
-  from metadata.
+- *Orientation*: the decoded planes are turned by the display rotation first (as ffmpeg does),
+  so features and coordinates (active area) are on the upright picture, in source pixels.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ __all__ = [
     "schema_table",
 ]
 
-ANALYSIS_VERSION = "ladderforge.analysis/1"
-"""Version of the feature recipes; part of every cache key and stored in every profile."""
+ANALYSIS_VERSION = "ladderforge.analysis/2"
+"""Version of the feature recipes; part of every cache key and stored in every profile.
+/2: rotated sources analysed upright; the cut-short last packet of a truncated file skipped."""
 
 DEFAULT_ANALYSIS_PIXELS = 480 * 270
 """Default pixel budget of the analysis grid: 1080p and 2160p reach it by exact 2x halvings."""
@@ -300,7 +301,7 @@ TITLE_FIELDS: dict[str, str] = {
     "frames_analysed": "frames whose features were computed",
     "frames_lost": "frames that did not decode (corrupt or truncated input)",
     "frames_corrupt": "frames returned but flagged corrupt by the decoder (analysed anyway)",
-    "rotation_deg": "display rotation from metadata (features are in coded orientation)",
+    "rotation_deg": "display rotation from metadata (features are on the upright picture)",
     "bit_depth": "bits per luma sample of the source",
     "grid_width/grid_height": "size of the analysis grid",
 }

@@ -315,7 +315,13 @@ def encode_chunked(
     outs = [_chunk_output(work, ident, c, s) for c, s in jobs]
     reused = [_finished(out) for out in outs]
     missing = [c for (c, _), r in zip(jobs, reused, strict=True) if r is None]
-    sources = dict(zip(missing, split_source(source, missing, work / "src" / ident), strict=True))
+    sources = dict(
+        zip(
+            missing,
+            split_source(source, missing, work / "src" / ident, timeout_s=timeout_s),
+            strict=True,
+        )
+    )
     done, lock = [0], threading.Lock()
 
     def run(i: int) -> tuple[EncodeResult, bool]:
@@ -349,6 +355,7 @@ def encode_chunked(
         codec=per_chunk[0].codec,
         source=source,
         keyframes_at=[c.start for c in chunks],
+        timeout_s=timeout_s,
     )
     size = out.stat().st_size
     return ChunkedEncode(

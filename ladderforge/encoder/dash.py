@@ -223,6 +223,26 @@ def _segment_template(parent: ET.Element, rep: DashRepresentation | DashAudio, b
             s.set("r", str(count - 1))
 
 
+_CICP = "urn:mpeg:mpegB:cicp:"
+_TRANSFER_CODES = {"PQ": "16", "HLG": "18"}
+
+
+def _hdr_properties(video: ET.Element, video_range: str) -> None:
+    """The CICP descriptors of an HDR AdaptationSet (nothing for SDR)."""
+    if video_range == "SDR":
+        return
+    if video_range not in _TRANSFER_CODES:
+        raise UsageError(f"video_range must be SDR, PQ or HLG. Got {video_range!r} instead.")
+    transfer = ("TransferCharacteristics", _TRANSFER_CODES[video_range])
+    essential = [transfer] if video_range == "PQ" else []
+    supplemental = [("ColourPrimaries", "9"), ("MatrixCoefficients", "9")]
+    supplemental += [transfer] if video_range == "HLG" else []
+    # the MPD schema's order: every EssentialProperty before the SupplementalProperty elements
+    for kind, pairs in (("EssentialProperty", essential), ("SupplementalProperty", supplemental)):
+        for scheme, value in pairs:
+            ET.SubElement(video, kind, schemeIdUri=_CICP + scheme, value=value)
+
+
 def write_mpd(
     path: str | os.PathLike[str],
     *,
@@ -230,9 +250,14 @@ def write_mpd(
     audio: DashAudio | None = None,
     duration_s: float,
     min_buffer_s: float = 2.0,
+    video_range: str = "SDR",
 ) -> Path:
     """Write a static (VOD) MPD at ``path`` over the renditions' existing fMP4 segments (URLs
     relative to the MPD); one video AdaptationSet, plus one audio AdaptationSet with ``audio``.
+    ``video_range`` ``PQ`` or ``HLG`` signals HDR as DASH-IF IOP does (CICP properties of the
+    video AdaptationSet: BT.2020 primaries and matrix, and the transfer: PQ as an
+    EssentialProperty, which a player that cannot show it must skip; HLG, displayable as SDR,
+    as a SupplementalProperty).
     Raises :class:`MediaNotFoundError` when an init or media segment is missing."""
     if not representations:
         raise UsageError("The 'representations' parameter of write_mpd must not be empty.")
@@ -255,6 +280,7 @@ def write_mpd(
     video.attrib.update(mimeType="video/mp4", segmentAlignment="true", startWithSAP="1")
     video.set("maxWidth", str(max(r.width for r in representations)))
     video.set("maxHeight", str(max(r.height for r in representations)))
+    _hdr_properties(video, video_range)
     for rep in sorted(representations, key=lambda r: r.peak_bps):
         rate = rep.frame_rate
         el = ET.SubElement(video, "Representation", id=rep.folder.name, codecs=rep.codecs)

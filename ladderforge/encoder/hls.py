@@ -180,6 +180,10 @@ def master_playlist(
             )
         )
         master.add_media(groups[0])
+    source = ladder.source
+    # HDR renditions say so (HLS 4.4.6.2: VIDEO-RANGE); SDR, the default, is left implicit
+    hdr = source is not None and source.video_range != "SDR"
+    video_range = {"video_range": source.video_range} if hdr and source else {}
     for rung in sorted(ladder.rungs, key=lambda r: r.bitrate_kbps):
         s = rung.settings
         mean_bps = (rung.measured_bitrate_kbps or rung.bitrate_kbps) * 1000
@@ -208,6 +212,7 @@ def master_playlist(
                     "resolution": f"{s.width}x{s.height}",
                     "frame_rate": round(fps, 3),
                     "codecs": codecs,
+                    **video_range,
                     **info,
                 },
                 media=groups,

@@ -65,9 +65,13 @@ def check_available(codec: str) -> None:
 
 
 def _filters(settings: EncodeSettings, source: SourceInfo, pix_fmt: str) -> str:
+    """Scale (on the upright picture: ffmpeg applies the display rotation first), square
+    pixels, pixel format. ``setsar=1``: scale would otherwise mark the pixels as slightly
+    non-square to make up for the rounding to even sizes (68x120 from 180x320: SAR 135:136)."""
     chain = []
     if (settings.width, settings.height) != (source.width, source.height):
         chain.append(f"scale={settings.width}:{settings.height}:flags={settings.scaler}")
+    chain.append("setsar=1")
     chain.append(f"format={pix_fmt}")
     return ",".join(chain)
 

@@ -15,6 +15,7 @@ from ladderforge.errors import InvalidMediaError
 
 __all__ = [
     "Keyframe",
+    "check_picture",
     "check_rendition",
     "hevc_tag",
     "join_tag",
@@ -157,6 +158,56 @@ def check_rendition(
             )
         if other:
             problems.append(f"non-IDR keyframes (open GOP) at {other[:8]}")
+    return problems
+
+
+def check_picture(
+    path: str | os.PathLike[str],
+    *,
+    width: int,
+    height: int,
+    source_size: tuple[int, int],
+    video_range: str = "SDR",
+) -> list[str]:
+    """What is wrong with a rendition's picture (empty when nothing is): its first frame must be
+    ``width`` x ``height``, upright (no display rotation left for the player), with square
+    pixels, and the shape of the source's upright ``source_size`` (within the rounding of
+    even sizes). For an HDR ``video_range`` (``PQ``, ``HLG``) it must also be 10-bit with that
+    transfer characteristic, and PQ must carry mastering-display metadata."""
+    import av
+
+    from ladderforge.media.probe import TRANSFER, display_rotation
+    from ladderforge.types.media import VIDEO_RANGES
+
+    try:
+        with av.open(str(path)) as container:
+            sar = container.streams.video[0].sample_aspect_ratio
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, IndexError, OSError, StopIteration) as exc:
+        return [f"{path}: the first frame cannot be read ({exc})"]
+    problems = []
+    if (frame.width, frame.height) != (width, height):
+        problems.append(f"{frame.width}x{frame.height} where {width}x{height} was expected")
+    if sar is not None and sar.numerator and sar != 1:
+        problems.append(f"non-square pixels (SAR {sar.numerator}:{sar.denominator})")
+    if display_rotation(frame.rotation):
+        problems.append(f"a display rotation of {display_rotation(frame.rotation)} degrees")
+    if video_range != "SDR":
+        transfer = TRANSFER.get(int(frame.color_trc or 2), "unknown")
+        if VIDEO_RANGES.get(transfer, "SDR") != video_range:
+            problems.append(f"transfer {transfer}, not the source's {video_range} (HDR lost)")
+        if "10" not in frame.format.name:
+            problems.append(f"{frame.format.name}: HDR needs 10 bits")
+        kinds = {str(getattr(sd.type, "name", sd.type)) for sd in frame.side_data}
+        if video_range == "PQ" and "MASTERING_DISPLAY_METADATA" not in kinds:
+            problems.append("no mastering-display metadata (HDR10 needs it)")
+    src_w, src_h = source_size
+    # even sizes round each side by up to one pixel
+    if abs(frame.width * src_h - frame.height * src_w) > src_h + src_w:
+        problems.append(
+            f"{frame.width}x{frame.height} does not have the shape of the {src_w}x{src_h} "
+            "(upright) source"
+        )
     return problems
 
 

@@ -25,7 +25,7 @@ from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import StageCallback
 from ladderforge.jobs.executor import Executor, LocalExecutor, TaskEnv, TaskLost
 from ladderforge.jobs.title import TitlePlan, plan_title
-from ladderforge.media.probe import check_input_file
+from ladderforge.media.probe import check_input_file, not_regular_file
 from ladderforge.store import atomic_write_bytes, folder_lock
 
 __all__ = [
@@ -59,6 +59,12 @@ def read_manifest(path: str | os.PathLike[str]) -> list[TitleSource]:
     """The titles of a manifest CSV (``path`` and optional ``title`` columns), checked whole
     (every problem listed at once)."""
     manifest = Path(path)
+    problem = not_regular_file(manifest)
+    if problem is not None:  # a FIFO or a device would block the read below
+        raise MediaNotFoundError(
+            f"{manifest}: cannot read the manifest ({problem}; a manifest is a CSV file)",
+            path=manifest,
+        )
     try:
         text = manifest.read_text()
     except OSError as exc:

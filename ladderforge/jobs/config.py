@@ -8,6 +8,7 @@ a model for the codec and preset, an encoder that must run is available on this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ladderforge.encoder import BACKENDS, check_available, codec_facts
 from ladderforge.encoder.hls import SEGMENT_TYPES
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, check_timeout
 from ladderforge.policy.cost import CostModel
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
@@ -108,9 +110,19 @@ class LadderConfig:
     tuned: Path | None = None
     """A tuned-sets file (``ladderforge tune``'s ``tuned.json``): every encode of a title uses
     the set of its content class; None: the preset's defaults."""
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    """Seconds any one ffmpeg run of the job (cut, encode, join, VMAF, packaging) may take
+    before it is killed and the title fails (``--timeout``)."""
+    fps: Fraction | None = None
+    """Conform every title to this constant frame rate (``"30"``, ``"30000/1001"``, 29.97...).
+    None: a VFR source is conformed to the rate chosen from it, a CFR source keeps its own (see
+    :mod:`ladderforge.media.conform`)."""
 
     def __post_init__(self) -> None:
         from ladderforge.jobs.modes import MODES  # the modes read this config: import late
+
+        object.__setattr__(self, "fps", parse_fps(self.fps))
+        check_timeout(self.timeout_s, function="LadderConfig")
 
         if self.mode not in MODES:
             raise UsageError(
@@ -184,8 +196,35 @@ class LadderConfig:
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
+            elif isinstance(value, Fraction):
+                value = f"{value.numerator}/{value.denominator}"
             out[f.name] = value
         return out
+
+
+def parse_fps(value: object) -> Fraction | None:
+    """A frame rate given as a number or a string (``"30"``, ``"30000/1001"``, ``"29.97"``: a
+    decimal NTSC rate means its /1001 form) as a Fraction; a UsageError otherwise."""
+    if value is None or isinstance(value, Fraction):
+        rate = value
+    else:
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise TypeError
+            rate = Fraction(str(value).strip())
+        except (TypeError, ValueError, ZeroDivisionError):
+            rate = None
+        if rate is None or not 1 <= rate <= 240:
+            raise UsageError(
+                f"The 'fps' parameter must be a frame rate from 1 to 240 (e.g. 30, 30000/1001, "
+                f"29.97). Got {value!r} instead."
+            )
+        ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
+        if rate.denominator != 1 and abs(rate - ntsc) < Fraction(1, 100):
+            rate = ntsc
+    if rate is not None and not 1 <= rate <= 240:
+        raise UsageError(f"The 'fps' parameter must be from 1 to 240. Got {rate} instead.")
+    return rate
 
 
 def check_can_encode(codec: str) -> None:

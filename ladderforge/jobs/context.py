@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ import polars as pl
 from ladderforge.analysis import ContentProfile, analyze
 from ladderforge.analysis.profile import aggregate_exprs
 from ladderforge.encoder.chunks import Chunk, ChunkRunner, plan_chunks
+from ladderforge.errors import UnsupportedMediaError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
+from ladderforge.media.conform import conform_cfr
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.models import RDModel, load_model, shipped_model
 from ladderforge.types import (
@@ -61,6 +63,17 @@ class TitleJob:
     """The predicted RD surface (predict and probe modes)."""
     runner: ChunkRunner | None = None
     """Where the rungs' chunk encodes run (None: ``config.workers`` threads of this process)."""
+    notes: list[str] = field(default_factory=list)
+    """What the ladder's notes must say about the source itself (truncated, HDR, VFR...)."""
+    source: SourceInfo | None = None
+    """The source file as the ladder records it: its own path, audio and identity, with the
+    timeline the job worked on (``info``'s rate, frames and duration). ``info`` is the file
+    the stages read: the source itself, or its constant-rate mezzanine."""
+
+    @property
+    def record(self) -> SourceInfo:
+        """``source``, or ``info`` when the job made no mezzanine."""
+        return self.source or self.info
 
     @classmethod
     def open(
@@ -73,17 +86,33 @@ class TitleJob:
         on_stage: StageCallback | None = None,
         runner: ChunkRunner | None = None,
     ) -> TitleJob:
-        """Probe and analyse the source: the start of every mode."""
-        info = probe(source)
-        name = title or info.title
+        """Probe the source, conform it to a constant rate when it needs it (VFR, or
+        ``config.fps``), and analyse it: the start of every mode."""
+        original = probe(source)
+        check_hdr(original, config.facts)
+        name = title or original.title
         stage: Callable[[str], None] = (
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
         )
+        work = (config.work_dir or Path(out_dir) / ".work") / name
+        info, notes = _conformed(original, config, work, stage)
         stage("analysing")
         t0 = time.perf_counter()
         profile = analyze(info.path)
+        lost = int(profile.title.get("frames_lost") or 0)
+        if lost and info is original:  # damaged: work on what ffmpeg decodes, re-timed
+            info, notes = _conformed(original, config, work, stage, lost=lost)
+            profile = analyze(info.path)
         job = cls(info, profile, config, name, Path(out_dir), stage, runner=runner)
         job.analysis_s = time.perf_counter() - t0
+        job.source = replace(
+            original,
+            path=Path(os.path.abspath(original.path)),  # verify may run from another folder
+            frame_rate=info.frame_rate,
+            frame_count=info.frame_count,
+            duration_s=info.duration_s,
+        )
+        job.notes += [*notes, *source_notes(original, info, profile)]
         return job
 
     @property
@@ -185,3 +214,108 @@ def _numeric(values: Mapping[str, Any]) -> dict[str, float]:
         for k, v in values.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+
+
+def source_notes(original: SourceInfo, info: SourceInfo, profile: ContentProfile) -> list[str]:
+    """The ladder notes about the source (``original``) itself: damage found while reading it
+    (``info`` and ``profile``: the file the stages read and its analysis)."""
+    title = profile.title
+    notes = []
+    if original.truncated or title.get("truncated"):
+        notes.append(
+            f"The source is truncated: its last frame was cut short and is left out; the "
+            f"ladder covers the {original.frame_count} source frames "
+            f"({original.duration_s:.3f} s) that decode."
+        )
+    if original.video_range != "SDR":
+        notes.append(
+            f"HDR source ({original.video_range}, {original.color_primaries}): every rendition "
+            f"keeps {original.bit_depth}-bit {original.video_range} with the source's colour "
+            "tags and mastering-display/content-light metadata. VMAF is not calibrated on HDR: "
+            "its figures here are computed on the HDR signal as if it were SDR, so they rank "
+            "this title's rungs but are not comparable with SDR VMAF targets."
+        )
+    if original.interlaced:
+        notes.append(
+            "The source is interlaced (field-coded): it is encoded as progressive frames, "
+            "each holding both fields, without deinterlacing; deinterlace it first (e.g. "
+            "ffmpeg -vf bwdif) for a cleaner ladder."
+        )
+    corrupt = int(title.get("frames_corrupt") or 0)
+    if corrupt:
+        notes.append(
+            f"The source is damaged: {corrupt} of its frames decode with errors (concealed by "
+            "the decoder) and are encoded as they decode."
+        )
+    return notes
+
+
+HDR_CODECS = ("x265", "svtav1")
+"""The backends whose renditions keep an HDR source's 10 bits, colour tags and mastering-display
+/ content-light metadata (checked with the imageio-ffmpeg build: ffmpeg passes them from the
+decoded frames to libx265 and libsvtav1)."""
+
+
+def check_hdr(info: SourceInfo, facts: CodecFacts) -> None:
+    """An HDR source is refused, in one line, by a backend that would not keep it HDR."""
+    if info.video_range == "SDR":
+        return
+    if info.bit_depth < 10:
+        raise UnsupportedMediaError(
+            f"{info.path}: an {info.video_range} (HDR) source in {info.bit_depth} bits is not "
+            "supported: HDR needs 10 bits",
+            path=info.path,
+        )
+    if facts.name in HDR_CODECS:
+        return
+    raise UnsupportedMediaError(
+        f"{info.path}: an HDR ({info.video_range}) source; the {facts.name} backend would not "
+        f"keep it HDR (10-bit, colour tags, mastering metadata): use --codec "
+        f"{' or '.join(HDR_CODECS)}, or tone-map it to SDR first",
+        path=info.path,
+    )
+
+
+MEZZANINE = "source_cfr.mkv"
+"""The constant-rate mezzanine of a conformed title, in its work folder."""
+
+
+def _conformed(
+    original: SourceInfo,
+    config: LadderConfig,
+    work: Path,
+    stage: Callable[[str], None],
+    *,
+    lost: int = 0,
+) -> tuple[SourceInfo, list[str]]:
+    """The file the stages read, and the note saying why it is not the source itself: a VFR
+    source, one at another rate than ``config.fps``, or one of whose frames ``lost`` do not
+    decode (packets and decoded frames would disagree) becomes a lossless constant-rate
+    mezzanine of what ffmpeg decodes."""
+    fps = config.fps
+    rate = fps or original.frame_rate
+    if not original.vfr and rate == original.frame_rate and not lost:
+        return original, []
+    stage(f"conforming to {float(rate):g} fps")
+    mezzanine = conform_cfr(
+        original.path,
+        work / MEZZANINE,
+        fps=rate,
+        pix_fmt=output_pix_fmt(original.bit_depth),
+        color_range=original.color_range if original.color_range in ("tv", "pc") else None,
+        decoder_threads=1,  # deterministic: verify decodes the source the same way
+        timeout_s=config.timeout_s,
+    )
+    info = probe(mezzanine)
+    if lost:
+        why = f"is damaged ({lost} of its {original.frame_count} frames do not decode)"
+    elif original.vfr:
+        why = "has a variable frame rate"
+    else:
+        why = f"runs at {float(original.frame_rate):g} fps"
+    chosen = "given with --fps" if fps else "its most common frame interval"
+    return info, [
+        f"The source {why}: it was conformed to a constant {float(rate):g} fps ({chosen}), "
+        f"{original.frame_count} source frames -> {info.frame_count} frames; every rendition, "
+        "segment and VMAF figure is on that timeline."
+    ]

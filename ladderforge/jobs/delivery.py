@@ -38,8 +38,8 @@ class Delivery:
 
 def check_source_audio(job: TitleJob) -> None:
     """Before any work: audio that will be packaged must decode (an error names the file)."""
-    if job.info.has_audio and job.config.audio and job.config.encodes:
-        probe_audio(job.info.path)
+    if job.record.has_audio and job.config.audio and job.config.encodes:
+        probe_audio(job.record.path)
 
 
 def deliver(
@@ -62,7 +62,7 @@ def deliver(
         notes.append("no DASH manifest: DASH needs fMP4 segments (--segment-type fmp4)")
     ladder = Ladder(
         job.title,
-        job.info,
+        job.record,
         tuple(rungs),
         mode=mode_name,
         notes=tuple(notes),
@@ -100,19 +100,20 @@ def _tuning_notes(job: TitleJob) -> list[str]:
 
 
 def _audio(job: TitleJob, notes: list[str]) -> AudioPlaylist | None:
-    if not job.info.has_audio:
+    if not job.record.has_audio:
         return None
     if not job.config.audio:
         notes.append("the source's audio was left out (--no-audio)")
         return None
     job.stage("audio")
     return package_audio(
-        job.info.path,
+        job.record.path,
         job.deliver / AUDIO_FOLDER,
         boundaries_s=[c.start / job.fps for c in job.chunks],
         duration_s=job.info.duration_s,
         bitrate_kbps=job.config.audio_bitrate_kbps,
         segment_type=job.config.segment_type,
+        timeout_s=job.config.timeout_s,
     )
 
 
@@ -166,6 +167,7 @@ def _write_mpd(
         representations=representations,
         audio=dash_audio,
         duration_s=job.info.duration_s,
+        video_range=job.record.video_range,
     )
 
 

@@ -219,6 +219,7 @@ class ExhaustiveMode(Mode):
                 metrics=("vmaf",),
                 params=job.tuning.params if job.tuning else (),
                 tune=job.tuning.tune if job.tuning else None,
+                timeout_s=config.timeout_s,
             ),
             workers=config.workers,
         )
@@ -260,8 +261,11 @@ class ExhaustiveMode(Mode):
                 job.work / "renditions" / f"curve_{settings.height}p_{crf:g}.mp4",
                 work=job.work / "chunks",
                 workers=job.config.workers,
+                timeout_s=job.config.timeout_s,
             )
-            quality = measure(job.info, enc.output_path, metrics=("vmaf",))
+            quality = measure(
+                job.info, enc.output_path, metrics=("vmaf",), timeout_s=job.config.timeout_s
+            )
             scores = chunk_scores(enc.output_path, job.chunks, quality, job.fps)
             for row, option in zip(table, scores, strict=True):
                 row.append(replace(option, q=float(crf)))

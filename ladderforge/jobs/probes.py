@@ -41,14 +41,13 @@ def run_probes(job: TitleJob) -> Calibration:
     )
     heights = probe_heights(job)
     for start, end in segments:
-        seg = probe(
-            extract_segment(job.info, start, end, job.work / "segments" / f"{start:06d}.mkv")
-        )
+        out = job.work / "segments" / f"{start:06d}.mkv"
+        seg = probe(extract_segment(job.info, start, end, out, timeout_s=config.timeout_s))
         report = measure_settings(
             seg,
             [job.settings(h, crf) for h in heights for crf in config.probe_crfs],
             job.work / "probes",
-            config=SweepConfig(codec=config.codec, metrics=("vmaf",)),
+            config=SweepConfig(codec=config.codec, metrics=("vmaf",), timeout_s=config.timeout_s),
             workers=config.workers,
             title=seg.title,
         )

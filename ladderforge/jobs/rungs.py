@@ -90,6 +90,7 @@ def encode_rungs(
             job.deliver / measured.name,
             codec=s.codec,
             segment_type=job.config.segment_type,
+            timeout_s=job.config.timeout_s,
         )
         packaged[measured.name] = media
         out.append(replace(measured, files=_files(job, measured, media, shipped)))
@@ -155,6 +156,7 @@ class _Encoder:
             workers=self.job.config.workers,
             on_chunk=progress,
             runner=self.job.runner,
+            timeout_s=self.job.config.timeout_s,
         )
         self.job.stage(f"{self.what}: CRF {q:g}: measuring")
         return _Shipped(settings, encoded, _measure_stored(self.job, settings, encoded), q)
@@ -173,7 +175,9 @@ def _measure_stored(
             return QualityResult.from_dict(json.loads(stored.read_text()))
         except (ValueError, KeyError, TypeError):
             log.warning("%s: unreadable stored measurement, measuring again", stored)
-    quality = measure(job.info, encoded.output_path, metrics=metrics)
+    quality = measure(
+        job.info, encoded.output_path, metrics=metrics, timeout_s=job.config.timeout_s
+    )
     atomic_write_json(stored, quality.to_dict())
     return quality
 

@@ -97,6 +97,7 @@ def plan_title(
     rungs, notes, decision = choose_rungs(job, points)
     if config.vbv == "capped":
         rungs = cap_rungs(rungs, ratio=config.vbv_ratio, buffer_ratio=config.vbv_buffer_ratio)
+    notes = [*job.notes, *notes]
     packaged: dict[str, MediaPlaylist] = {}
     if config.encodes:
         rungs, packaged, encode_notes = encode_rungs(job, mode, rungs)

@@ -6,6 +6,8 @@ title folders, as version-1 outputs were written):
 - **frames**: each rung's rendition, read through its HLS media playlist
   ``<title>/<rung>/index.m3u8`` as a player reads it, has the source's frame count, with
   strictly increasing, unique timestamps;
+- **picture**: each rendition's pictures have the rung's size, square pixels, no display
+  rotation left and the shape of the upright source;
 - **keyframes**: every rendition is closed-GOP and its IDR frames sit at the same frames in every
   rung (and on the chunk starts recorded in the ladder JSON), so players can switch anywhere a
   segment starts;
@@ -25,6 +27,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,9 @@ import m3u8
 from ladderforge.encoder.audio import check_audio
 from ladderforge.encoder.dash import check_mpd
 from ladderforge.encoder.hls import read_media_playlist, rung_name
-from ladderforge.encoder.verify import check_rendition, keyframes
+from ladderforge.encoder.verify import check_picture, check_rendition, keyframes
 from ladderforge.errors import LadderforgeError, UsageError
+from ladderforge.media import probe
 from ladderforge.schemas import ladder_schema
 from ladderforge.types import LADDER_SCHEMA_VERSION, Ladder, Rung, SourceInfo
 from ladderforge.vmaf_tools import measure
@@ -50,7 +54,8 @@ class Check:
     rung: str
     """The rung name, or ``""`` for the title as a whole."""
     what: str
-    """``schema``, ``frames``, ``keyframes``, ``playlist``, ``dash``, ``audio`` or ``vmaf``."""
+    """``schema``, ``frames``, ``picture``, ``keyframes``, ``playlist``, ``dash``, ``audio`` or
+    ``vmaf``."""
     ok: bool
     detail: str
 
@@ -119,6 +124,18 @@ def _verify_title(
             check_rendition(path, frame_count=source.frame_count),
             f"{source.frame_count} frames, timestamps increasing",
         )
+        add(
+            name,
+            "picture",
+            check_picture(
+                path,
+                width=rung.settings.width,
+                height=rung.settings.height,
+                source_size=(source.width, source.height),
+                video_range=source.video_range,
+            ),
+            f"{rung.settings.width}x{rung.settings.height}, upright, square pixels",
+        )
         try:
             found = keyframes(path)
         except LadderforgeError as exc:
@@ -138,7 +155,7 @@ def _verify_title(
         if vmaf:
             if on_stage:
                 on_stage(f"{title} {name}: VMAF")
-            checks.append(_check_vmaf(title, name, source.path, path, rung, tolerance))
+            checks.append(_check_vmaf(title, name, source, path, rung, tolerance))
     distinct = {tuple(v) for v in idr_by_rung.values()}
     add(
         "",
@@ -253,12 +270,34 @@ def _check_master(title: str, path: Path, ladder: Ladder) -> Check:
     )
 
 
+def conformed_rate(source: SourceInfo) -> Fraction | None:
+    """The constant rate the ladder's job conformed ``source`` to, or None when it worked on
+    the source as it is: the job conformed it when the file is VFR, or has another rate or
+    frame count than the ladder records (``--fps``; a damaged source whose frames do not all
+    decode). A source that cannot be probed is left to the measurement to report."""
+    try:
+        now = probe(source.path, hash_content=False)
+    except LadderforgeError:
+        return None
+    conformed = (
+        now.vfr or now.frame_rate != source.frame_rate or now.frame_count != source.frame_count
+    )
+    return source.frame_rate if conformed else None
+
+
 def _check_vmaf(
-    title: str, name: str, source: Path, path: Path, rung: Rung, tolerance: float
+    title: str, name: str, source: SourceInfo, path: Path, rung: Rung, tolerance: float
 ) -> Check:
     expected = rung.measured_vmaf
     try:
-        got = measure(source, path, metrics=["vmaf"]).vmaf
+        rate = conformed_rate(source)
+        got = measure(
+            source.path,
+            path,
+            metrics=["vmaf"],
+            ref_fps=rate,
+            ref_decoder_threads=1 if rate else None,  # as the job's mezzanine was decoded
+        ).vmaf
     except LadderforgeError as exc:
         return Check(title, name, "vmaf", False, f"cannot measure: {exc}")
     if expected is None or math.isnan(expected):

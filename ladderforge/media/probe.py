@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import stat
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,23 +23,31 @@ from ladderforge.errors import (
     UnsupportedMediaError,
     UsageError,
 )
+from ladderforge.media.conform import constant_rate, is_vfr
 from ladderforge.types import MIN_SIDE_PX, SourceInfo
 
 if TYPE_CHECKING:
     import av.container
+    import av.packet
     import av.video.frame
     import av.video.stream
 
 __all__ = [
     "MIN_SIDE_PX",
     "SUPPORTED_BIT_DEPTHS",
+    "TRANSFER",
     "as_path",
     "check_input_file",
+    "complete_packets",
     "content_hash",
+    "display_rotation",
     "not_regular_file",
+    "open_av",
     "probe",
+    "stalled",
 ]
 
+log = logging.getLogger(__name__)
 SUPPORTED_BIT_DEPTHS = (8, 10)
 _UNSUPPORTED_PREFIXES = ("pal8", "bayer", "monow", "monob", "xyz")
 
@@ -52,7 +62,7 @@ _PRIMARIES = {
     11: "smpte431",
     12: "smpte432",
 }
-_TRANSFER = {
+TRANSFER = {
     1: "bt709",
     4: "gamma22",
     5: "gamma28",
@@ -166,8 +176,16 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
 
     p = check_input_file(as_path(path, parameter="path", function="probe"))
     try:
-        container = av.open(str(p))
+        container = open_av(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        if isinstance(exc, av.error.ExitError):
+            raise stalled(p) from exc
+        if _mp4_without_index(p):
+            raise InvalidMediaError(
+                f"{p}: an MP4/MOV file without its index (no 'moov' box before the end of the "
+                "file): truncated, or still being written; re-copy it or re-mux it whole",
+                path=p,
+            ) from exc
         raise InvalidMediaError(
             f"{p}: not a readable media file ({_av_reason(exc)})", path=p
         ) from exc
@@ -177,25 +195,37 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             raise InvalidMediaError(f"{p}: has no video stream (found: {', '.join(kinds)})", path=p)
         stream = container.streams.video[0]
         cc = stream.codec_context
+        if cc is None:  # a codec this build of FFmpeg cannot decode (or a damaged sample entry)
+            tag = getattr(stream, "codec_tag", "") or "unknown"
+            raise UnsupportedMediaError(
+                f"{p}: its video codec ({tag!r}) has no decoder in PyAV's FFmpeg; re-encode it "
+                "(e.g. ffmpeg -c:v libx264) or check that the file is not damaged",
+                path=p,
+            )
         pix_fmt = cc.pix_fmt or (stream.format.name if stream.format else "") or ""
         frame = _first_frame(container, stream, p)
         pix_fmt = frame.format.name or pix_fmt
         _check_pixel_format(pix_fmt, p)
         _check_picture_size(frame.width, frame.height, p)
+        rotation = display_rotation(frame.rotation)
+        width, height = (
+            (frame.height, frame.width) if rotation % 180 else (frame.width, frame.height)
+        )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frame_rate = Fraction(rate) if rate else Fraction(25)
-        frame_count = _count_packets(str(p), p)
+        frame_count, pts_s, truncated = _count_packets(str(p), p)
         duration_s = (
-            float(stream.duration * stream.time_base)
-            if stream.duration and stream.time_base
-            else 0.0
+            pts_s[-1] - pts_s[0] + _last_duration_s(pts_s, frame_rate)
+            if pts_s
+            else frame_count / float(frame_rate)
         )
-        if duration_s <= 0:
-            duration_s = frame_count / float(frame_rate)
+        vfr = is_vfr(pts_s)
+        if vfr:
+            frame_rate = constant_rate(pts_s)
         return SourceInfo(
             path=p,
-            width=frame.width,
-            height=frame.height,
+            width=width,
+            height=height,
             frame_rate=frame_rate,
             frame_count=frame_count,
             duration_s=duration_s,
@@ -206,13 +236,48 @@ def probe(path: str | os.PathLike[str], *, hash_content: bool = True) -> SourceI
             size_bytes=p.stat().st_size,
             content_hash=content_hash(p) if hash_content else "",
             color_primaries=_PRIMARIES.get(int(frame.color_primaries or 2), "unknown"),
-            color_transfer=_TRANSFER.get(int(frame.color_trc or 2), "unknown"),
+            color_transfer=TRANSFER.get(int(frame.color_trc or 2), "unknown"),
             color_matrix=_MATRIX.get(int(frame.colorspace or 2), "unknown"),
             color_range=_RANGE.get(int(frame.color_range or 0), "unknown"),
             interlaced=bool(frame.interlaced_frame),
-            rotation_deg=int(frame.rotation or 0),
+            rotation_deg=rotation,
             has_audio=bool(container.streams.audio),
+            truncated=truncated,
+            vfr=vfr,
         )
+
+
+AV_TIMEOUT_S = (60.0, 60.0)
+"""PyAV's (open, read) timeouts in seconds: how long opening, then any one read, may wait for
+data before PyAV gives up (a stalled network mount); a FIFO or device never gets this far
+(:func:`not_regular_file`)."""
+
+
+def open_av(
+    url: str, *, timeout_s: tuple[float, float] = AV_TIMEOUT_S
+) -> av.container.InputContainer:
+    """``av.open(url)`` with :data:`AV_TIMEOUT_S`; a wait past them raises PyAV's
+    ``TimeoutError`` (an ``av.error.FFmpegError``, so callers' error mapping covers it)."""
+    import av
+
+    return av.open(url, timeout=timeout_s)
+
+
+def stalled(p: Path) -> InvalidMediaError:
+    """The error for a file PyAV gave up on (:data:`AV_TIMEOUT_S`): never a short count."""
+    return InvalidMediaError(
+        f"{p}: reading it stalled (no data for {AV_TIMEOUT_S[1]:g} s); is it on a network "
+        "mount that stopped answering?",
+        path=p,
+    )
+
+
+def display_rotation(value: float | None) -> int:
+    """A display matrix's rotation (PyAV's ``frame.rotation``: degrees counter-clockwise, in
+    (-180, 180]) as 0, 90, 180 or 270. A rotation that is not a multiple of 90 degrees (not
+    written by cameras or phones) counts as 0: such a picture keeps its size either way."""
+    degrees = round(float(value or 0.0))
+    return degrees % 360 if degrees % 90 == 0 else 0
 
 
 def _av_reason(exc: BaseException) -> str:
@@ -257,19 +322,99 @@ def _check_picture_size(width: int, height: int, p: Path) -> None:
         )
 
 
-def _count_packets(path: str, p: Path) -> int:
-    """Video packets with data: one per frame for every codec ladderforge reads."""
+def _count_packets(path: str, p: Path) -> tuple[int, list[float], bool]:
+    """(frames, presentation times in seconds, sorted, truncated) of the video stream, from its
+    packets without decoding them (times empty when the packets carry none: raw streams).
+
+    One packet with data is one frame for every codec ladderforge reads; the last packet of a
+    truncated file is not counted (see :func:`complete_packets`), so the count is what ffmpeg
+    decodes. The times give the duration and tell VFR from CFR: the container's duration is
+    not used, since a truncated file with its index at the front claims the whole title's."""
     import av
 
     count = 0
+    times: list[float] = []
+    cut_short: list[bool] = []
     try:
-        with av.open(path) as container:
+        with open_av(path) as container:
             stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                if packet.size:
-                    count += 1
+            base = stream.time_base
+            packets = complete_packets(
+                container.demux(stream), on_truncated=lambda: cut_short.append(True)
+            )
+            for packet in packets:
+                if not packet.size:
+                    continue
+                count += 1
+                if packet.pts is not None and base:
+                    times.append(float(packet.pts * base))
+    except av.error.ExitError as exc:
+        raise stalled(p) from exc
     except av.error.FFmpegError:
-        pass  # a truncated tail: the packets before it are what decodes
+        cut_short.append(True)  # a truncated tail: the packets before it are what decodes
     if count == 0:
         raise InvalidMediaError(f"{p}: the video stream has no frames", path=p)
-    return count
+    return count, sorted(times) if len(times) == count else [], bool(cut_short)
+
+
+def _last_duration_s(times: list[float], frame_rate: Fraction) -> float:
+    """How long the last frame lasts: as long as the interval before it (VFR-safe), else one
+    frame at ``frame_rate``."""
+    return times[-1] - times[-2] if len(times) > 1 else 1 / float(frame_rate)
+
+
+def complete_packets(
+    packets: Iterable[av.packet.Packet], *, on_truncated: Callable[[], None] | None = None
+) -> Iterator[av.packet.Packet]:
+    """``packets`` without a last packet with data that the demuxer flagged corrupt: the end of
+    a truncated file cuts it short, and decoders reject it (ffmpeg and PyAV alike; PyAV's
+    frame-threaded decoder then also loses the frames it held). A corrupt packet followed by
+    others (an MPEG-TS continuity error) is kept: it decodes, with errors concealed.
+    ``on_truncated`` is called when such a last packet was dropped."""
+    held = None
+    for packet in packets:
+        if packet.size:
+            if held is not None:  # more data followed: not the end of a truncated file
+                yield held
+                held = None
+            if packet.is_corrupt:
+                held = packet
+                continue
+        elif held is not None:  # the flush packet right after a corrupt one: drop that one
+            _dropped(held, on_truncated)
+            held = None
+        yield packet
+    if held is not None:
+        _dropped(held, on_truncated)
+
+
+def _dropped(packet: av.packet.Packet, on_truncated: Callable[[], None] | None) -> None:
+    log.debug("dropped the truncated last packet (pts %s)", packet.pts)
+    if on_truncated is not None:
+        on_truncated()
+
+
+def _mp4_without_index(p: Path) -> bool:
+    """True for a file that starts like an MP4/MOV (an ``ftyp`` box) but whose top-level boxes
+    hold no ``moov`` (the index) before the file ends: an MP4 cut short with its index at the
+    end. Only the box headers are read."""
+    size = p.stat().st_size
+    pos = 0
+    seen: list[bytes] = []
+    try:
+        with open(p, "rb") as fh:
+            while pos + 8 <= size and len(seen) < 1000:
+                fh.seek(pos)
+                head = fh.read(16)
+                box, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if box == 1 and len(head) == 16:
+                    box = int.from_bytes(head[8:16], "big")
+                elif box == 0:
+                    box = size - pos
+                if box < 8:
+                    break
+                seen.append(kind)
+                pos += box
+    except OSError:
+        return False
+    return bool(seen) and seen[0] == b"ftyp" and b"moov" not in seen

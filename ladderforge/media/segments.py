@@ -132,9 +132,9 @@ def extract_segment(
 
 
 def display_size(info: SourceInfo) -> tuple[int, int]:
-    """(width, height) of the picture a cut works on: the coded size, turned by the display
-    rotation (ffmpeg rotates on decoding, so crops and scales see the upright picture)."""
-    return (info.height, info.width) if info.rotation_deg % 180 else (info.width, info.height)
+    """(width, height) of the picture a cut works on: the upright picture that
+    :class:`SourceInfo` describes (ffmpeg rotates on decoding, so crops and scales see it)."""
+    return info.width, info.height
 
 
 def _check_cuts(info: SourceInfo, cuts: Sequence[Cut]) -> None:

@@ -24,6 +24,9 @@ vmaf_4k, vmaf_phone, psnr, ssim, xpsnr); x265 refuses 12x12 and encodes 16x16; x
 (v4.2) encode down to 8x8 and 4x4. The VMAF v1.0.16 models (``vmaf_v1_*``, CAMBI inside) need far
 larger pictures and are not part of the job."""
 
+VIDEO_RANGES = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+"""Transfer characteristics (ffmpeg's names) of HDR video -> their HLS ``VIDEO-RANGE``."""
+
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 """A backend name or a parameter key: no spaces, no '=' or ':' (they separate -x265-params)."""
 
@@ -132,11 +135,15 @@ class SourceInfo:
     path: Path
     """The file probed."""
     width: int
-    """Coded picture width in pixels (before rotation)."""
+    """Displayed picture width in pixels: the coded width, or the coded height when the display
+    rotation is 90 or 270 degrees. Every ffmpeg step (cuts, encodes, VMAF) decodes the source
+    turned upright, so sizes, aspect ratios and the VMAF grid are all taken from this."""
     height: int
-    """Coded picture height in pixels (before rotation)."""
+    """Displayed picture height in pixels (the upright picture, as ``width``)."""
     frame_rate: Fraction
-    """Average frame rate in frames per second (the stream's guess for raw streams)."""
+    """Frame rate in frames per second: the stream's average (its guess for raw streams); for
+    a ``vfr`` source, the constant rate it is conformed to (the rate of its most common frame
+    interval, see :func:`ladderforge.media.conform.constant_rate`)."""
     frame_count: int
     """Number of video frames, counted from the packets (not the container's claim)."""
     duration_s: float
@@ -164,14 +171,35 @@ class SourceInfo:
     interlaced: bool = False
     """True when the stream signals interlaced (field) coding."""
     rotation_deg: int = 0
-    """Display rotation from metadata, degrees counter-clockwise."""
+    """Display rotation from metadata, degrees counter-clockwise: 0, 90, 180 or 270. ffmpeg
+    applies it on decoding (and writes no rotation into what it encodes), and analysis turns its
+    decoded planes the same way, so every stage sees the upright picture."""
     has_audio: bool = False
     """Whether the file also carries an audio stream."""
+    truncated: bool = False
+    """True when the file ends in the middle of a frame (a truncated file): that frame is not
+    counted, as ffmpeg does not decode it."""
+    vfr: bool = False
+    """True when the frames are not evenly spaced in time (variable frame rate: parts at other
+    rates, dropped frames, jittered timestamps). ladderforge then works on the source conformed
+    to the constant ``frame_rate`` (see :mod:`ladderforge.media.conform`); ``frame_count`` and
+    ``duration_s`` are the source's own until a job conforms it."""
 
     @property
     def title(self) -> str:
         """The file name without its extension: the title's name in reports."""
         return self.path.stem
+
+    @property
+    def video_range(self) -> str:
+        """``PQ`` (HDR10, SMPTE ST 2084), ``HLG`` (ARIB STD-B67) or ``SDR``, from the transfer
+        characteristic: the HLS ``VIDEO-RANGE`` of every rendition made from it."""
+        return VIDEO_RANGES.get(self.color_transfer, "SDR")
+
+    @property
+    def coded_size(self) -> tuple[int, int]:
+        """(width, height) of the picture as stored, before the display rotation."""
+        return (self.height, self.width) if self.rotation_deg % 180 else (self.width, self.height)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: to_jsonable(v) for k, v in asdict(self).items()}

@@ -21,6 +21,8 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -121,12 +123,14 @@ def _graph(
     vmaf_log: Path,
     xpsnr_log: Path,
     frames: int,
+    ref_fps: Fraction | None,
 ) -> str:
     pix = "yuv420p10le" if ref.bit_depth > 8 else "yuv420p"
     # Pair by frame index: timestamps n/25 s on both sides, whatever the containers said.
     common = f"trim=end_frame={frames},settb=1/25,setpts=N,format={pix}"
     dist_chain = f"[1:v]scale={ref.width}:{ref.height}:flags={scaler}:out_range=tv,{common}"
-    ref_chain = f"[0:v]scale=out_range=tv,{common}"
+    conform = f"fps={ref_fps.numerator}/{ref_fps.denominator}," if ref_fps else ""
+    ref_chain = f"[0:v]{conform}scale=out_range=tv,{common}"
     models = [m for m in metrics if m in VMAF_MODELS]
     features = [f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim")) if m in metrics]
     want_xpsnr = "xpsnr" in metrics
@@ -166,6 +170,8 @@ def measure(
     scaler: str = "bicubic",
     threads: int | None = None,
     frame_mismatch: str = "error",
+    ref_fps: Fraction | None = None,
+    ref_decoder_threads: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_progress: ProgressCallback | None = None,
 ) -> QualityResult:
@@ -179,6 +185,13 @@ def measure(
         scaler: swscale algorithm that brings ``dist`` to ``ref``'s grid.
         threads: libvmaf threads (default: all cores).
         frame_mismatch: ``error`` (default) or ``truncate`` (score the common first frames).
+        ref_fps: conform the reference to this constant rate first (ffmpeg's ``fps`` filter,
+            as a ladder job conforms a source: :mod:`ladderforge.media.conform`); default: the
+            distorted's rate when the reference is VFR, else none. A conformed reference is
+            paired with the distorted's frames, and libvmaf's count of scored frames checks it.
+        ref_decoder_threads: threads of the reference's decoder (default: ffmpeg's); 1 decodes
+            a damaged reference the same way every time (frame threads conceal its errors
+            differently from run to run), as a ladder job's mezzanine was decoded.
         timeout_s: seconds the ffmpeg run may take before it is killed (> 0).
 
     Raises:
@@ -192,6 +205,10 @@ def measure(
     dist_info = (
         dist if isinstance(dist, SourceInfo) else probe(_path(dist, "dist"), hash_content=False)
     )
+    if ref_fps is None and ref_info.vfr and not dist_info.vfr:
+        ref_fps = dist_info.frame_rate
+    if ref_fps is not None:  # the conformed reference's count is known once decoded
+        ref_info = replace(ref_info, frame_count=dist_info.frame_count)
     if ref_info.frame_count != dist_info.frame_count and frame_mismatch == "error":
         raise FrameCountMismatchError(
             f"{dist_info.path}: has {dist_info.frame_count} frames but the reference "
@@ -211,9 +228,10 @@ def measure(
             vmaf_log=vmaf_log,
             xpsnr_log=xpsnr_log,
             frames=frames,
+            ref_fps=ref_fps,
         )
         _run(ref_info, dist_info, graph, xpsnr="xpsnr" in chosen, timeout_s=timeout_s,
-             on_progress=on_progress)  # fmt: skip
+             on_progress=on_progress, ref_threads=ref_decoder_threads)  # fmt: skip
         fed, scored = sampled_frames(frames, n_subsample)
         per_frame, indices = _read_vmaf_log(vmaf_log, chosen, dist_info.path, fed, scored)
         if "xpsnr" in chosen:
@@ -243,12 +261,14 @@ def _run(
     xpsnr: bool,
     timeout_s: float,
     on_progress: ProgressCallback | None,
+    ref_threads: int | None = None,
 ) -> None:
     outputs = ["-map", "[vout]", "-f", "null", "-"]
+    threads = ["-threads", str(ref_threads)] if ref_threads else []
     if xpsnr:
         outputs += ["-map", "[xout]", "-f", "null", "-"]
     run_ffmpeg(
-        ["-loglevel", "error", "-i", str(ref.path), "-i", str(dist.path),
+        ["-loglevel", "error", *threads, "-i", str(ref.path), "-i", str(dist.path),
          "-filter_complex", graph, *outputs],
         timeout_s=timeout_s,
         on_progress=on_progress,
@@ -299,7 +319,9 @@ def _read_vmaf_log(
         wanted["ssim"] = "float_ssim"
     if len(frames) != len(fed):
         raise MeasureError(
-            f"{dist}: libvmaf scored {len(frames)} frames, expected {len(fed)}", path=dist
+            f"{dist}: libvmaf scored {len(frames)} frames, expected {len(fed)}: one of the two "
+            "files decodes fewer frames than it has packets (truncated or corrupt?)",
+            path=dist,
         )
     keep = set(scored)
     per_frame: dict[str, list[float]] = {name: [] for name in wanted}

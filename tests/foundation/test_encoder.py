@@ -38,7 +38,7 @@ def test_x265_args_keyframes_are_closed_gop(lavfi_clip: Path) -> None:
     assert "open-gop=0" in params and "keyint=48" in params
     assert cmd[cmd.index("-forced-idr") + 1] == "1"
     assert cmd[cmd.index("-force_key_frames") + 1] == "expr:eq(n,0)+eq(n,10)"
-    assert "scale=160:120:flags=lanczos,format=yuv420p" in cmd
+    assert "scale=160:120:flags=lanczos,setsar=1,format=yuv420p" in cmd
     assert cmd[cmd.index("-crf") + 1] == "30"
 
 

@@ -61,7 +61,15 @@ def test_per_scene_rungs_are_chunked_with_their_own_crfs(per_scene_out: Path) ->
 def test_verify_passes_a_good_output(per_scene_out: Path) -> None:
     checks = verify_output(per_scene_out)
     assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert {c.what for c in checks} == {"schema", "frames", "keyframes", "playlist", "dash", "picture", "vmaf"}
+    assert {c.what for c in checks} == {
+        "schema",
+        "frames",
+        "keyframes",
+        "playlist",
+        "dash",
+        "picture",
+        "vmaf",
+    }
 
 
 def test_verify_catches_a_missing_segment(per_scene_out: Path, tmp_path: Path) -> None:
@@ -140,6 +148,7 @@ def test_per_scene_needs_encoding() -> None:
         LadderConfig(segment_type="dash")
 
 
+@pytest.mark.slow  # 2 min: every chunk at every sweep CRF (the default run stays under CI's limit)
 def test_exhaustive_per_scene_allocates_on_measured_chunk_curves(
     bikes_mp4: Path, tmp_path: Path
 ) -> None:

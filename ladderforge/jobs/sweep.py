@@ -25,6 +25,7 @@ from ladderforge.encoder import check_available, codec_facts, encode
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.jobs.config import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS
 from ladderforge.media import ffmpeg_version, probe
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S
 from ladderforge.store import (
     ResultsStore,
     WorkDir,
@@ -79,7 +80,7 @@ class SweepConfig:
     """Scaler used to bring encodes back to the source grid for measurement."""
     keep_encodes: bool = False
     """Keep the encoded files in the work folder (else deleted once measured)."""
-    timeout_s: float = 3600.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     """Timeout of each ffmpeg run."""
     params: tuple[tuple[str, str], ...] = ()
     """Encoder parameters of every encode (a tuned set); empty: the preset's defaults."""

@@ -10,6 +10,7 @@ from typing import Any
 from ladderforge.encoder import codec_facts
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import TUNE_DEFAULTS
+from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S
 from ladderforge.policy.tuning import GuardMargins, space_for
 
 __all__ = ["TuneConfig"]
@@ -52,7 +53,7 @@ class TuneConfig:
     """Work folder (segments, encodes' store, optuna storage); None: ``OUT/.work``."""
     workers: int = 1
     """Parallel encodes within a trial."""
-    timeout_s: float = 3600.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     """Timeout of each ffmpeg run."""
 
     def __post_init__(self) -> None:

@@ -31,7 +31,7 @@ from ladderforge.encoder.av1_header import (
     av1_from_av1c,
     av1_from_obus,
 )
-from ladderforge.encoder.verify import _read_errors
+from ladderforge.encoder.verify import read_errors
 from ladderforge.errors import InvalidMediaError, LadderforgeError, UnsupportedMediaError
 from ladderforge.media.probe import check_input_file
 
@@ -185,7 +185,7 @@ def codecs_from_stream(path: str | os.PathLike[str], *, sample_entry: str | None
     import av
 
     p = check_input_file(path)
-    errors: tuple[type[BaseException], ...] = (*_read_errors(), ValueError, UnicodeDecodeError)
+    errors: tuple[type[BaseException], ...] = (*read_errors(), ValueError, UnicodeDecodeError)
     try:
         with av.open(str(p)) as container:
             return _codecs_of(container, str(p), sample_entry)

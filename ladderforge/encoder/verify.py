@@ -70,11 +70,11 @@ def keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
     Raises InvalidMediaError naming the file when it cannot be read."""
     try:
         return _keyframes(path)
-    except _read_errors() as exc:
+    except read_errors() as exc:
         raise InvalidMediaError(f"{path}: cannot be read ({exc})", path=str(path)) from exc
 
 
-def _read_errors() -> tuple[type[BaseException], ...]:
+def read_errors() -> tuple[type[BaseException], ...]:
     import av
 
     return (av.FFmpegError, OSError, IndexError)
@@ -219,7 +219,7 @@ def packet_sizes(path: str | os.PathLike[str]) -> list[int]:
     try:
         with av.open(str(path)) as container:
             return [p.size for p in container.demux(container.streams.video[0]) if p.size]
-    except _read_errors() as exc:
+    except read_errors() as exc:
         raise InvalidMediaError(f"{path}: cannot be read ({exc})", path=str(path)) from exc
 
 

@@ -47,7 +47,9 @@ Cost = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class _Spacing:
+class RungSpacing:
+    """The spacing rules between neighbouring rungs (shared with the cost-chosen ladder)."""
+
     min_step_vmaf: float
     min_rate_ratio: float
     max_rate_ratio: float
@@ -70,7 +72,7 @@ def _validate(
     source_height: int,
     top_vmaf: float,
     floor_vmaf: float,
-    spacing: _Spacing,
+    spacing: RungSpacing,
     rung_range: tuple[int, int],
 ) -> None:
     if isinstance(source_height, bool) or not isinstance(source_height, int) or source_height < 2:
@@ -144,7 +146,7 @@ def _ends(
 
 
 def _best_chains(
-    points: list[RDPoint], spacing: _Spacing, max_rungs: int
+    points: list[RDPoint], spacing: RungSpacing, max_rungs: int
 ) -> dict[int, tuple[Cost, list[int]]]:
     """For each rung count k, the cheapest chain from points[0] to points[-1] (indices)."""
     n = len(points)
@@ -181,7 +183,7 @@ def _best_chains(
 
 
 def _choose(
-    points: list[RDPoint], spacing: _Spacing, min_rungs: int, max_rungs: int
+    points: list[RDPoint], spacing: RungSpacing, min_rungs: int, max_rungs: int
 ) -> tuple[list[int], list[str]]:
     """The chosen chain (indices into points) and its warnings."""
     if max_rungs == 1:
@@ -224,7 +226,8 @@ def _gap_warnings(rungs: list[RDPoint], max_rate_ratio: float) -> list[str]:
     return warnings
 
 
-def _to_rung(point: RDPoint) -> Rung:
+def rung_from_point(point: RDPoint) -> Rung:
+    """The rung an RD point stands for (its predicted or swept figures as declared)."""
     cost = RungCosts(encode_cpu_s=point.cost_cpu_s if point.cost_cpu_s > 0 else None)
     return Rung(
         settings=point.settings, bitrate_kbps=point.bitrate_kbps, vmaf=point.quality, cost=cost
@@ -266,7 +269,7 @@ def ladder_from_hull(
     Raises:
         UsageError: a parameter out of range, or no point at or below ``source_height``.
     """
-    spacing = _Spacing(min_step_vmaf, min_rate_ratio, max_rate_ratio, allow_resolution_dips)
+    spacing = RungSpacing(min_step_vmaf, min_rate_ratio, max_rate_ratio, allow_resolution_dips)
     _validate(source_height, top_vmaf, floor_vmaf, spacing, (min_rungs, max_rungs))
     allowed = [p for p in hull if p.height <= source_height]
     if not hull:
@@ -285,7 +288,7 @@ def ladder_from_hull(
     chosen, chain_warnings = _choose(span, spacing, min_rungs, max_rungs)
     rungs = [span[i] for i in chosen]
     warnings += chain_warnings + _gap_warnings(rungs, max_rate_ratio)
-    return [_to_rung(p) for p in rungs], warnings
+    return [rung_from_point(p) for p in rungs], warnings
 
 
 def cap_rungs(rungs: Sequence[Rung], *, ratio: float, buffer_ratio: float = 2.0) -> list[Rung]:

@@ -35,7 +35,7 @@ from itertools import groupby
 from ladderforge.errors import UsageError
 from ladderforge.policy.cost import CostModel, RungSpend, encode_usd
 from ladderforge.policy.hull import upper_convex_hull
-from ladderforge.policy.ladder import _Spacing, _to_rung
+from ladderforge.policy.ladder import RungSpacing, rung_from_point
 from ladderforge.types import CostChoice, CostDecision, RDPoint, Rung
 
 __all__ = ["ValueInputs", "ladder_by_value"]
@@ -119,7 +119,7 @@ def _candidates(
 
 
 def _best_per_count(
-    prob: _Problem, starts: set[int], spacing: _Spacing, max_rungs: int, views: float, lam: float
+    prob: _Problem, starts: set[int], spacing: RungSpacing, max_rungs: int, views: float, lam: float
 ) -> dict[int, _Chain]:
     """The best chain for each rung count (exact dynamic programme)."""
     n = len(prob.points)
@@ -177,7 +177,7 @@ class _Solver:
         self,
         prob: _Problem,
         starts: set[int],
-        spacing: _Spacing,
+        spacing: RungSpacing,
         rungs: tuple[int, int],
         views: float,
     ) -> None:
@@ -268,7 +268,7 @@ def ladder_by_value(
         )
     points, starts = _candidates(hull, source_height, top_vmaf, floor_vmaf)
     prob = _Problem(points, model, inputs)
-    spacing = _Spacing(min_step_vmaf, min_rate_ratio, math.inf, allow_resolution_dips)
+    spacing = RungSpacing(min_step_vmaf, min_rate_ratio, math.inf, allow_resolution_dips)
     solver = _Solver(prob, starts, spacing, (min_rungs, max_rungs), views)
     notes: list[str] = []
     if budget_usd is not None:
@@ -283,4 +283,4 @@ def ladder_by_value(
         marginal_egress_gb_usd=model.marginal_egress_gb_usd(),
         choices=_record(prob, solver, chosen, lam, views),
     )
-    return [_to_rung(points[i]) for i in chosen.idx], notes, decision
+    return [rung_from_point(points[i]) for i in chosen.idx], notes, decision

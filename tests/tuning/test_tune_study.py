@@ -144,8 +144,9 @@ def test_tiny_study_is_stored_resumes_after_a_kill_and_gives_valid_x265_params(
 
 
 def test_a_second_run_of_a_finished_study_runs_nothing(clip: Path, tmp_path: Path) -> None:
+    # no pruning at all: CPU seconds of tiny encodes on a loaded machine can pass the CPU rule
     config = TuneConfig(trials=1, crfs=(22.0, 42.0), segment_s=1.0, max_height=None,
-                        prune_rate_delta_pct=1000)  # fmt: skip
+                        prune_rate_delta_pct=1000, prune_cpu_ratio=1000)  # fmt: skip
     first = tune([clip], tmp_path / "t", config=config)
     assert sum(first.trials_run.values()) == 1 and first.encodes_run == 4
     second = tune([clip], tmp_path / "t", config=config)

@@ -38,20 +38,29 @@ import numpy as np
 
 from ladderforge.analysis import analyze
 from ladderforge.analysis.profile import aggregate_exprs
-from ladderforge.demo_media import SHARED_CORPUS, demo_clips
+from ladderforge.demo_media import SHARED_CORPUS, demo_clips, experiment_clips
 from ladderforge.encoder.chunks import encode_chunked, plan_chunks
 from ladderforge.jobs.modes import chunk_scores
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy import BDRateError, bd_rate, upper_convex_hull
-from ladderforge.policy.models import default_model
-from ladderforge.policy.per_scene import SceneOption, allocate, allocation_curve
+from ladderforge.policy.models import RDModel, default_model, load_model
+from ladderforge.policy.per_scene import (
+    SceneOption,
+    allocate,
+    allocation_curve,
+    anchor_curves,
+    anchor_on_points,
+    rung_chunks,
+    should_keep_per_scene,
+)
 from ladderforge.policy.surface import predict_scenes
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, even_size
 from ladderforge.vmaf_tools import measure
 
 HERE = Path(__file__).resolve().parent
+DATASET = HERE.parents[1] / "experiments" / "build_dataset" / "data" / "x265_veryfast.parquet"
 CRFS: tuple[int, ...] = tuple(range(22, 43, 2))
 MULTI_SCENE = ("scenecuts_332p_tears_of_steel_battle.webm", "animation_720p_bbb_intro_cuts.webm")
 
@@ -60,6 +69,48 @@ def titles() -> list[Path]:
     found = [p for p in demo_clips() if p.stem == "bikes"]
     found += [SHARED_CORPUS / n for n in MULTI_SCENE if (SHARED_CORPUS / n).exists()]
     return found
+
+
+def multi_shot_titles(args: argparse.Namespace) -> list[Path]:
+    """Every clip of the demo set, ../shared/corpus and ../shared/corpus/train that the
+    product's chunking cuts into at least ``--min-chunks`` chunks (at full length)."""
+    counts_file = (
+        HERE / "results" / f"chunk_counts-c{args.min_chunk_s:g}-{args.max_chunk_s:g}s.json"
+    )
+    counts = json.loads(counts_file.read_text()) if counts_file.exists() else {}
+    clips = experiment_clips() + experiment_clips(SHARED_CORPUS / "train")[len(demo_clips()) :]
+    for src in clips:
+        if src.name in counts:
+            continue
+        info = probe(src, hash_content=False)
+        profile = analyze(src)
+        chunks = plan_chunks(
+            [sc.start_frame for sc in profile.scenes],
+            info.frame_count,
+            float(info.frame_rate),
+            min_chunk_s=args.min_chunk_s,
+            max_chunk_s=args.max_chunk_s,
+        )
+        counts[src.name] = len(chunks)
+        print(f"  {src.name}: {len(profile.scenes)} scenes, {len(chunks)} chunks", flush=True)
+        atomic_write_json(counts_file, counts)
+    return [c for c in clips if counts[c.name] >= args.min_chunks]
+
+
+def held_out_model(exclude: list[str]) -> RDModel:
+    """The x265 veryfast model fitted on the committed dataset without the experiment's titles
+    (the shipped model has seen most of them)."""
+    import polars as pl
+
+    path = HERE / "results" / ("heldout_model-" + "-".join(sorted(exclude))[:80] + ".json.gz")
+    if path.exists():
+        return load_model(path)
+    data = pl.read_parquet(DATASET).filter(pl.col("bitrate_kbps") > 0)
+    kept = data.filter(~pl.col("group").is_in(exclude))
+    print(f"held-out model: {kept.height} of {data.height} rows, {len(exclude)} titles out")
+    model = RDModel().fit(kept)
+    model.save(path, metadata={"excluded_titles": sorted(exclude), "rows": kept.height})
+    return load_model(path)
 
 
 def heights_for(h: int) -> list[int]:
@@ -107,9 +158,95 @@ def hull3(points: list[tuple[float, float, float]]) -> list[tuple[float, float, 
     return [by_rq[rq] for rq in upper_convex_hull(list(by_rq))]
 
 
-def run_title(src: Path, args: argparse.Namespace) -> dict:
+FIRST_PASS_VARIANTS = {
+    "first": "per-scene first pass",
+    "first_floor": "per-scene first pass, floor = first pass worst",
+    "first_mix": "per-scene first pass, best of measured",
+    "first_refine": "per-scene first pass, re-anchored third pass",
+    "first_refine_only": "per-scene first pass, third pass as allocated",
+}
+
+
+def first_pass(
+    name: str,
+    predicted: list[list[SceneOption]],
+    tables: list[list[dict]],
+    c: int,
+    frames: list[int],
+) -> tuple[tuple[float, float, float], dict]:
+    """Per-scene from the first pass at CRF ``c``, played on the sweep's chunk tables
+    (``tables[k][i]``: chunk i measured at ``CRFS[k]``): what ``ladder --per-scene`` does in
+    predict and probe mode (jobs/rungs.py), each chunk encode read from the sweep instead of
+    made. Variants:
+
+    - ``first``: each chunk's predicted curve anchored on its first-pass point, allocated at
+      the first pass's mean VMAF; the chunks whose CRF changed are encoded again; the
+      safeguard ships the first pass when the result is dearer or more than 0.25 lower;
+    - ``first_floor``: the same, no chunk below the first pass's worst chunk;
+    - ``first_mix``: ``first``, then the cheapest mix of the measured chunk encodes (first
+      pass or second) that holds the first pass's mean VMAF (no encode more);
+    - ``first_refine``: ``first``, then the re-encoded chunks anchored on both measured points
+      (the measured slope), allocated again, the chunks at a CRF not yet measured encoded (a
+      third pass), and the cheapest mix of every measured encode.
+
+    Returns the shipped (kbps, VMAF, worst-chunk VMAF) and a record of the pass."""
+    row = {q: tables[k] for k, q in enumerate(CRFS)}
+
+    def opt(i: int, q: float) -> SceneOption:
+        r = row[int(q)][i]
+        return SceneOption(float(q), r["kbps"], r["vmaf"], r["vmaf_low"])
+
+    def mean(choice: list[SceneOption], key: str) -> float:
+        return sum(getattr(o, key) * n for o, n in zip(choice, frames, strict=True)) / sum(frames)
+
+    n = len(frames)
+    measured: list[dict[float, SceneOption]] = [{float(c): opt(i, c)} for i in range(n)]
+    first = [measured[i][c] for i in range(n)]
+    a_k, a_v = mean(first, "kbps"), mean(first, "vmaf")
+    floor = min(o.vmaf for o in first) if name == "first_floor" else None
+
+    def allocate_on(curves: list[list[SceneOption]]) -> list[SceneOption]:
+        plan = rung_chunks(curves, frames, float(c), per_scene=True, floor_vmaf=floor)
+        for i, o in enumerate(plan.chosen):  # encode what is not measured yet
+            measured[i].setdefault(o.q, opt(i, o.q))
+        return [measured[i][o.q] for i, o in enumerate(plan.chosen)]
+
+    second = allocate_on(anchor_curves(predicted, first, float(c)))
+    if name in ("first_refine", "first_refine_only"):
+        third = allocate_on(
+            [anchor_on_points(predicted[i], list(m.values())) for i, m in enumerate(measured)]
+        )
+    if name in ("first_mix", "first_refine"):
+        mix = allocate([list(m.values()) for m in measured], frames, target_vmaf=a_v).choices
+        candidate = list(mix)
+    elif name == "first_refine_only":
+        candidate = third
+    else:
+        candidate = second
+    b_k, b_v = mean(candidate, "kbps"), mean(candidate, "vmaf")
+    changed = candidate != first
+    per_scene = changed and should_keep_per_scene(a_k, a_v, b_k, b_v)
+    ship = candidate if per_scene else first
+    encodes = sum(len(m) for m in measured)
+    record = {
+        "changed": sum(o.q != c for o in candidate),
+        "shipped_per_scene": per_scene,
+        "encodes_per_chunk": encodes / n,
+        "worst_low1": min(o.vmaf_low for o in ship),
+        "first_worst_low1": min(o.vmaf_low for o in first),
+        "worst": min(o.vmaf for o in ship),
+        "first_worst": min(o.vmaf for o in first),
+        "kbps": mean(ship, "kbps"),
+        "first_kbps": a_k,
+        "vmaf": mean(ship, "vmaf"),
+        "first_vmaf": a_v,
+    }
+    return (mean(ship, "kbps"), mean(ship, "vmaf"), min(o.vmaf for o in ship)), record
+
+
+def run_title(src: Path, args: argparse.Namespace, model: RDModel) -> dict:
     info = probe(src, hash_content=False)
-    n = min(args.frames, info.frame_count)
+    n = min(args.frames, info.frame_count) if args.frames > 0 else info.frame_count
     chunking = (args.min_chunk_s, args.max_chunk_s)
     suffix = "" if chunking == (1.0, 6.0) else f"-c{chunking[0]:g}-{chunking[1]:g}s"
     work = HERE / "results" / f"{src.stem}-{n}f{suffix}"
@@ -185,7 +322,6 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
         floored.append((a.kbps, a.vmaf, a.worst_vmaf))
     variants["per-scene, floor = per-title worst"] = floored
     # per-scene from predictions: CRFs allocated on predicted chunk curves, scored as measured
-    model = default_model()
     feats = [
         profile.frames.filter(
             (profile.frames["frame"] >= c.start) & (profile.frames["frame"] < c.end)
@@ -195,6 +331,10 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
         for c in chunks
     ]
     pred_pts = []
+    first_pass_pts: dict[str, list[tuple[float, float, float]]] = {
+        n: [] for n in FIRST_PASS_VARIANTS
+    }
+    passes: dict[str, list[dict]] = {n: [] for n in FIRST_PASS_VARIANTS}
     for h in heights:
         curves = predict_scenes(
             model,
@@ -220,7 +360,15 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
             pred_pts.append(
                 (chunk_mean(rows, "kbps"), chunk_mean(rows, "vmaf"), min(r["vmaf"] for r in rows))
             )
+            for name in FIRST_PASS_VARIANTS:
+                point, record = first_pass(
+                    name, popts, [sweep[h, q]["chunks"] for q in CRFS], c, frames
+                )
+                first_pass_pts[name].append(point)
+                passes[name].append({"height": h, "crf": c, **record})
     variants["per-scene (predicted curves)"] = pred_pts
+    for name, label in FIRST_PASS_VARIANTS.items():
+        variants[label] = first_pass_pts[name]
     pt_hull = hull3(per_title)
     result = {
         "title": src.stem,
@@ -231,6 +379,18 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
         "sweep_cpu_s": sweep_cpu,
         "per_title_hull": pt_hull,
         "variants": {},
+        "first_pass": {
+            name: {
+                "encodes_per_chunk_mean": statistics.fmean(r["encodes_per_chunk"] for r in rows),
+                "shipped_per_scene_share": statistics.fmean(r["shipped_per_scene"] for r in rows),
+                "worst_low1_delta_mean": statistics.fmean(
+                    r["worst_low1"] - r["first_worst_low1"] for r in rows
+                ),
+                "worst_delta_mean": statistics.fmean(r["worst"] - r["first_worst"] for r in rows),
+                "points": rows,
+            }
+            for name, rows in passes.items()
+        },
     }
     for name, pts in variants.items():
         hull = hull3(pts)
@@ -281,7 +441,7 @@ def run_title(src: Path, args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=int, default=480)
+    parser.add_argument("--frames", type=int, default=480, help="0: the whole clip")
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--min-chunk-s", type=float, default=1.0)
@@ -289,13 +449,33 @@ def main() -> int:
     parser.add_argument("--crfs", default="22:42:2", help="first:last:step")
     parser.add_argument("--titles", default="", help="comma-separated substrings (default: all)")
     parser.add_argument("--summary", default="summary.json", help="file name under results/")
+    parser.add_argument(
+        "--multi-shot",
+        action="store_true",
+        help="every corpus title with at least --min-chunks chunks (default: the three titles)",
+    )
+    parser.add_argument("--min-chunks", type=int, default=3)
+    parser.add_argument(
+        "--model",
+        choices=("heldout", "shipped"),
+        default="heldout",
+        help="heldout: fitted on the committed dataset without these titles (default)",
+    )
     args = parser.parse_args()
     first, last, step = (int(x) for x in args.crfs.split(":"))
     global CRFS
     CRFS = tuple(range(first, last + 1, step))
     wanted = [t for t in args.titles.split(",") if t]
-    chosen = [s for s in titles() if not wanted or any(w in s.stem for w in wanted)]
-    results = [run_title(src, args) for src in chosen]
+    candidates = multi_shot_titles(args) if args.multi_shot else titles()
+    chosen = [s for s in candidates if not wanted or any(w in s.stem for w in wanted)]
+    print("titles:", ", ".join(s.stem for s in chosen), flush=True)
+    model = held_out_model([s.stem for s in chosen]) if args.model == "heldout" else default_model()
+    results = []
+    for src in chosen:
+        results.append(run_title(src, args, model))
+        atomic_write_json(
+            HERE / "results" / args.summary, results
+        )  # a partial run keeps its titles
     names = list(results[0]["variants"])
     print(f"\n{'title':<40} {'frames':>6} {'chunks':>6} {'sweep cpu s':>11}")
     for r in results:
@@ -314,6 +494,22 @@ def main() -> int:
         bds = [r["variants"][n]["bd_rate_pct"] for r in results]
         bds = [b for b in bds if not math.isnan(b)]
         print(f"median BD-rate, {n}: {statistics.median(bds):.2f} %" if bds else n)
+    print(
+        f"\n{'title':<40} {'variant':<48} {'enc/chunk':>9} {'per-scene shipped':>17} "
+        f"{'dWorst':>7} {'dWorst 1%low':>12}"
+    )
+    for r in results:
+        for n, fp in r["first_pass"].items():
+            print(
+                f"{r['title']:<40} {n:<48} {fp['encodes_per_chunk_mean']:>9.2f} "
+                f"{fp['shipped_per_scene_share']:>17.0%} {fp['worst_delta_mean']:>7.2f} "
+                f"{fp['worst_low1_delta_mean']:>12.2f}"
+            )
+    for n in results[0]["first_pass"]:
+        print(
+            f"mean encodes per chunk, {n}: "
+            f"{statistics.fmean(r['first_pass'][n]['encodes_per_chunk_mean'] for r in results):.2f}"
+        )
     print(
         f"\n{'title':<40} {'table kbps':>10} {'joined kbps':>11} {'table vmaf':>10} "
         f"{'joined vmaf':>11} {'per-title kbps':>14}"

@@ -13,7 +13,12 @@ import ladderforge.jobs.rungs as rungs_mod
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.title import plan_title
 from ladderforge.jobs.verify import verify_output
-from ladderforge.policy.per_scene import SceneOption, anchor_curves, should_keep_per_scene
+from ladderforge.policy.per_scene import (
+    SceneOption,
+    anchor_curves,
+    anchor_on_points,
+    should_keep_per_scene,
+)
 
 
 def _config(**kw: object) -> LadderConfig:
@@ -91,6 +96,29 @@ def test_anchored_curves_keep_the_model_shape_at_the_measured_level() -> None:
     assert b[1] == SceneOption(28, 660, 77) and b[0].kbps == pytest.approx(990)
     with pytest.raises(ValueError):
         anchor_curves(predicted, measured[:1], 28)
+
+
+def test_two_measured_points_replace_the_model_slope_between_them() -> None:
+    predicted = [SceneOption(24, 400, 92), SceneOption(28, 250, 88), SceneOption(32, 160, 82),
+                 SceneOption(36, 100, 74)]  # fmt: skip
+    one = anchor_on_points(predicted, [SceneOption(28, 300, 85)])
+    same = anchor_curves([predicted], [SceneOption(0, 300, 85)], 28)[0]
+    assert [(o.q, o.vmaf) for o in one] == [(o.q, o.vmaf) for o in same]
+    assert [o.kbps for o in one] == pytest.approx([o.kbps for o in same])
+    # errors -3 at CRF 28 and -1 at CRF 32 (kbps x1.2 and x1.25): interpolated between the
+    # measured CRFs, held flat beyond them
+    two = anchor_on_points(predicted, [SceneOption(28, 300, 85), SceneOption(32, 200, 81)])
+    assert [o.q for o in two] == [24, 28, 32, 36]
+    assert [o.vmaf for o in two] == [89, 85, 81, 73]
+    assert two[0].kbps == pytest.approx(480) and two[3].kbps == pytest.approx(125)
+    mid = anchor_on_points(predicted, [SceneOption(28, 300, 85), SceneOption(36, 125, 76)])
+    assert mid[2].vmaf == pytest.approx(82 - 0.5)  # half-way between the errors -3 and +2
+    # a measured CRF off the grid joins the options; the prediction there is interpolated
+    off = anchor_on_points(predicted, [SceneOption(30, 200, 80)])
+    assert [o.q for o in off] == [24, 28, 30, 32, 36] and off[2] == SceneOption(30, 200, 80)
+    assert off[1].vmaf == pytest.approx(88 - 5)  # predicted 85 at CRF 30, measured 80
+    with pytest.raises(ValueError):
+        anchor_on_points(predicted, [])
 
 
 def test_safeguard_rule() -> None:

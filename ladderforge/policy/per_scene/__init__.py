@@ -38,7 +38,11 @@ from ladderforge.policy.per_scene.allocation import (
     allocate,
     allocation_curve,
 )
-from ladderforge.policy.per_scene.anchor import anchor_curves, should_keep_per_scene
+from ladderforge.policy.per_scene.anchor import (
+    anchor_curves,
+    anchor_on_points,
+    should_keep_per_scene,
+)
 from ladderforge.policy.per_scene.rung import RungChunks, rung_chunks
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "allocate",
     "allocation_curve",
     "anchor_curves",
+    "anchor_on_points",
     "rung_chunks",
     "should_keep_per_scene",
 ]

@@ -9,13 +9,16 @@ measured. The anchored curves then go to the same equal-slope allocation as meas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from ladderforge.errors import UsageError
 from ladderforge.policy.per_scene.allocation import SceneOption
 
-__all__ = ["anchor_curves", "should_keep_per_scene"]
+__all__ = ["anchor_curves", "anchor_on_points", "should_keep_per_scene"]
 
 
 def anchor_curves(
@@ -47,6 +50,40 @@ def anchor_curves(
             ]
         )
     return out
+
+
+def anchor_on_points(
+    options: Sequence[SceneOption], points: Sequence[SceneOption]
+) -> list[SceneOption]:
+    """One chunk's predicted ``options`` moved onto its measured ``points`` (at least one).
+
+    The model's errors at the measured CRFs (VMAF as a difference, bitrate as a log ratio) are
+    interpolated linearly in CRF between the measured CRFs and held flat beyond them; each
+    option gets the error at its CRF. The measured points are options themselves (in place of
+    a prediction at the same CRF); the prediction at a measured CRF off the options' grid is
+    interpolated from its neighbours. VMAF is capped at 100 and the bitrate stays positive.
+    Returned in ascending CRF."""
+    if not points:
+        raise UsageError.parameter("anchor_on_points", "points", "at least one point", points)
+    grid = sorted(options, key=lambda o: o.q)
+    if not grid or any(o.kbps <= 0 for o in grid):
+        raise UsageError.parameter(
+            "anchor_on_points", "options", "options with positive bitrates", options
+        )
+    qs = [o.q for o in grid]
+    log_k = [math.log(o.kbps) for o in grid]
+    by_q = {p.q: p for p in points}
+    mq = sorted(by_q)
+    dv = [by_q[q].vmaf - float(np.interp(q, qs, [o.vmaf for o in grid])) for q in mq]
+    dk = [math.log(by_q[q].kbps) - float(np.interp(q, qs, log_k)) for q in mq]
+    out = list(by_q.values())
+    for o in grid:
+        if o.q in by_q:
+            continue
+        v = o.vmaf + float(np.interp(o.q, mq, dv))
+        k = o.kbps * math.exp(float(np.interp(o.q, mq, dk)))
+        out.append(replace(o, vmaf=min(100.0, v), kbps=max(1e-6, k)))
+    return sorted(out, key=lambda o: o.q)
 
 
 def should_keep_per_scene(

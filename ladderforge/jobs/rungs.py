@@ -30,7 +30,9 @@ from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.policy.per_scene import (
     RungChunks,
     SceneOption,
+    allocate,
     anchor_curves,
+    anchor_on_points,
     rung_chunks,
     should_keep_per_scene,
 )
@@ -227,45 +229,113 @@ def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChun
 def _per_scene_pass(
     job: TitleJob, mode: Mode, rung: Rung, first: _Shipped, what: str, index: int
 ) -> tuple[_Shipped, RungChunks, list[str]]:
-    """Per-scene from the first pass: each chunk's predicted curve anchored on its measured
-    point, allocated to hold the first pass's mean VMAF for the fewest bits; only the chunks
-    whose CRF changed are encoded again (the others are reused as they are). The per-scene
-    encode ships if it is no dearer and no lower (the safeguard), else the first pass does."""
+    """Per-scene from the first pass (the rung's single-CRF encode):
+
+    1. each chunk's predicted curve is anchored on its measured first-pass point and allocated
+       to hold the first pass's mean VMAF for the fewest bits; the chunks whose CRF changed
+       are encoded (the second pass; the others are reused as they are);
+    2. every chunk is anchored again on all its measured points (a chunk encoded twice gets
+       its measured slope), allocated again, and the chunks put at a CRF not encoded yet are
+       encoded (the third pass);
+    3. the cheapest mix of the measured chunk encodes that holds the first pass's mean VMAF
+       is joined (no chunk is encoded for it) and measured whole.
+
+    The mix ships if it is no dearer and no lower than the first pass (the safeguard), else
+    the first pass does. Chunks are measured from the whole rendition's frames and packets,
+    so a mix's figures are known before it is joined; its whole measurement is what ships."""
     at_q = replace(rung, settings=rung.settings.with_(q=first.q))
-    measured = chunk_scores(first.encoded.output_path, job.chunks, first.quality, job.fps)
-    curves = anchor_curves(mode.chunk_options(job, at_q), measured, first.q)
-    plan = _plan_on(job, curves, first.q)
-    single = replace(plan, chosen=plan.single, notes=())
-    if all(o.q == first.q for o in plan.chosen):
-        return first, single, [*plan.notes, "per-scene: every chunk keeps the rung's CRF"]
-    job.stage(f"{what}: per-scene second pass")
-    second = _Encoder(job, at_q, plan, what, index).at(0.0)
-    a, b = first.attempt, second.attempt
-    if should_keep_per_scene(a.kbps, a.vmaf, b.kbps, b.vmaf):
-        job.loop_cpu_s += sum(r.cpu_s for r in first.encoded.results)  # the unshipped pass
-        changed = sum(o.q != first.q for o in plan.chosen)
+    predicted = mode.chunk_options(job, at_q)
+    points: list[dict[float, SceneOption]] = [{} for _ in job.chunks]
+    _add_points(job, points, first)
+    firsts = [p[first.q] for p in points]
+    anchored = anchor_curves(predicted, firsts, first.q)  # recorded as the chunks' predictions
+    single = _plan_on(job, anchored, first.q).single
+    encodes = [first]
+    notes: list[str] = []
+    for _ in range(PER_SCENE_PASSES):
+        curves = [
+            anchor_on_points(p, list(m.values())) for p, m in zip(predicted, points, strict=True)
+        ]
+        plan = _plan_on(job, curves, first.q)
+        notes = list(plan.notes)
+        if all(o.q in m for o, m in zip(plan.chosen, points, strict=True)):
+            break
+        job.stage(f"{what}: per-scene pass {len(encodes) + 1}")
+        encodes.append(_Encoder(job, at_q, plan, what, index).at(0.0))
+        _add_points(job, points, encodes[-1])
+    if len(encodes) == 1:
         return (
-            second,
-            plan,
+            first,
+            RungChunks(single, single, ()),
+            [*notes, "per-scene: every chunk keeps the rung's CRF"],
+        )
+    frames = [c.frames for c in job.chunks]
+    target = sum(o.vmaf * n for o, n in zip(firsts, frames, strict=True)) / sum(frames)
+    mix = allocate([list(m.values()) for m in points], frames, target_vmaf=target).choices
+    by_q = [{o.q: o for o in curve} for curve in anchored]
+    chosen = tuple(by_q[i].get(o.q, o) for i, o in enumerate(mix))
+    mixed = RungChunks(chosen, single, tuple(notes))
+    passes = f"{len(encodes) - 1} per-scene pass{'es' if len(encodes) > 2 else ''}"
+    encoded = sum(len(m) for m in points) - len(points)
+    changed = sum(o.q != first.q for o in mix)
+    if not changed:  # the rendition file holds the last pass: join the first pass again
+        back = _Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)
+        job.loop_cpu_s += _unshipped_cpu_s(encodes, back)
+        return (
+            back,
+            RungChunks(single, single, ()),
             [
-                *plan.notes,
-                f"per-scene: {changed} of {len(plan.chosen)} chunks re-encoded, {b.kbps:.0f} "
-                f"kbps at VMAF {b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f} (one CRF)",
+                *notes,
+                f"per-scene kept the single CRF {first.q:g}: after {passes} ({encoded} chunk "
+                "encodes beyond the first pass) no mix was cheaper at its VMAF",
             ],
         )
-    job.loop_cpu_s += second.encoded.cpu_s
-    back = _Encoder(job, at_q, single, what, index).at(0.0)  # the first pass, joined again
-    changed = sum(o.q != first.q for o in plan.chosen)
+    job.stage(f"{what}: per-scene mix")
+    candidate = _Encoder(job, at_q, mixed, what, index).at(0.0)
+    a, b = first.attempt, candidate.attempt
+    if should_keep_per_scene(a.kbps, a.vmaf, b.kbps, b.vmaf):
+        job.loop_cpu_s += _unshipped_cpu_s([*encodes, candidate], candidate)
+        return (
+            candidate,
+            mixed,
+            [
+                *notes,
+                f"per-scene: {changed} of {len(mix)} chunks at their own CRF after {passes} "
+                f"({encoded} chunk encodes beyond the first pass), {b.kbps:.0f} kbps at "
+                f"VMAF {b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f} (one CRF)",
+            ],
+        )
+    back = _Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)  # rejoined
+    job.loop_cpu_s += _unshipped_cpu_s([*encodes, candidate], back)
     return (
         back,
-        single,
+        RungChunks(single, single, ()),
         [
-            *plan.notes,
-            f"per-scene kept the single CRF {first.q:g}: the allocation ({changed} of "
-            f"{len(plan.chosen)} chunks re-encoded) measured {b.kbps:.0f} kbps at VMAF "
-            f"{b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f}",
+            *notes,
+            f"per-scene kept the single CRF {first.q:g}: after {passes} ({encoded} chunk "
+            f"encodes beyond the first pass) the mix of {changed} of {len(mix)} chunks at "
+            f"their own CRF measured {b.kbps:.0f} kbps at VMAF {b.vmaf:.2f} against "
+            f"{a.kbps:.0f} kbps at {a.vmaf:.2f}",
         ],
     )
+
+
+PER_SCENE_PASSES = 2
+"""Per-scene encode passes after the first (the second and the third, see _per_scene_pass)."""
+
+
+def _add_points(job: TitleJob, points: list[dict[float, SceneOption]], shipped: _Shipped) -> None:
+    """Each chunk's measured point in ``shipped``, kept by the chunk's CRF (the first kept)."""
+    scores = chunk_scores(shipped.encoded.output_path, job.chunks, shipped.quality, job.fps)
+    for mine, st, sc in zip(points, shipped.settings, scores, strict=True):
+        mine.setdefault(float(st.q or 0), replace(sc, q=float(st.q or 0)))
+
+
+def _unshipped_cpu_s(encodes: Sequence[_Shipped], shipped: _Shipped) -> float:
+    """CPU seconds of the chunk encodes made for ``encodes`` that ``shipped`` does not use."""
+    made = {r.output_path: r.cpu_s for e in encodes for r in e.encoded.results}
+    used = {r.output_path for r in shipped.encoded.results}
+    return sum(cpu for path, cpu in made.items() if path not in used)
 
 
 def _plan_on(job: TitleJob, curves: list[list[SceneOption]], q: float) -> RungChunks:

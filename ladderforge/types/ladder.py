@@ -7,11 +7,14 @@ from typing import Any
 
 from ladderforge.errors import UsageError
 from ladderforge.types.cost import LadderCost
+from ladderforge.types.enhance import LadderEnhance, RungEnhance
 from ladderforge.types.media import EncodeSettings, SourceInfo, to_jsonable
 from ladderforge.types.record import PlainRecord
 
-LADDER_SCHEMA_VERSION = "ladderforge.ladder/2"
-READABLE_SCHEMAS = ("ladderforge.ladder/1", LADDER_SCHEMA_VERSION)
+LADDER_SCHEMA_VERSION = "ladderforge.ladder/3"
+"""Version 3 = version 2 plus the optional enhancement fields (``enhance`` on the ladder and
+its rungs, ``plain_vmaf`` on closed-loop attempts): a version-2 reader's files still load."""
+READABLE_SCHEMAS = ("ladderforge.ladder/1", "ladderforge.ladder/2", LADDER_SCHEMA_VERSION)
 
 
 def _optional_floats(obj: Any) -> dict[str, float]:
@@ -95,6 +98,15 @@ class RungAttempt(PlainRecord):
     """Its bitrate."""
     cpu_s: float = 0.0
     """CPU seconds of the encodes this attempt ran (0 when every chunk was reused)."""
+    plain_vmaf: float | None = None
+    """Enhanced ladders: the VMAF without the stage (``vmaf`` is then the delivered VMAF, the
+    one the loop steers on); None otherwise, and left out of the JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.plain_vmaf is None:
+            del data["plain_vmaf"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,10 @@ class Rung:
     """Measured luma PSNR, dB (``--validate``)."""
     files: RungFiles | None = None
     """The packaged rendition's files (None until packaged)."""
+    enhance: RungEnhance | None = None
+    """``ladder --enhanced``: the rung measured with and without the enhancement stage, and
+    whether players with the stage run it here. ``measured`` stays the plain rendition's
+    figures (what every player gets); None without ``--enhanced`` (left out of the JSON)."""
 
     @property
     def name(self) -> str:
@@ -176,7 +192,7 @@ class Rung:
             "cost": self.cost.to_dict(),
             "files": self.files.to_dict() if self.files else None,
             "chunks": [c.to_dict() for c in self.chunks],
-        }
+        } | ({"enhance": self.enhance.to_dict()} if self.enhance else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rung:
@@ -205,6 +221,7 @@ class Rung:
             target_vmaf=data.get("target_vmaf"),
             attempts=tuple(RungAttempt.from_dict(a) for a in data.get("attempts", ())),
             files=RungFiles.from_dict(data["files"]) if data.get("files") else None,
+            enhance=RungEnhance.from_dict(data["enhance"]) if data.get("enhance") else None,
             **figures,
         )
 
@@ -292,6 +309,10 @@ class Ladder:
     to the JSON only when set."""
     cost: LadderCost | None = None
     """The title's costs under the cost model, and the decision when cost chose the ladder."""
+    enhance: LadderEnhance | None = None
+    """``ladder --enhanced``: the model players with the stage run on the rungs flagged
+    ``enhance.enabled``. Written to the JSON only when set; the HLS master is the same either
+    way (HLS has no attribute for it), so every player gets a valid ladder."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -308,11 +329,13 @@ class Ladder:
         }
         if self.tuning is not None:
             data["tuning"] = self.tuning.to_dict()
+        if self.enhance is not None:
+            data["enhance"] = self.enhance.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
-        """Reads schema versions 1 and 2."""
+        """Reads schema versions 1, 2 and 3."""
         if data.get("schema") not in READABLE_SCHEMAS:
             raise UsageError(
                 f"Ladder JSON of schema {data.get('schema')!r} cannot be read; this version of "
@@ -329,6 +352,7 @@ class Ladder:
             manifests=dict(data.get("manifests") or {}),
             tuning=TuningRef.from_dict(data["tuning"]) if data.get("tuning") else None,
             cost=LadderCost.from_dict(data["cost"]) if data.get("cost") else None,
+            enhance=LadderEnhance.from_dict(data["enhance"]) if data.get("enhance") else None,
         )
 
 

@@ -151,6 +151,18 @@ _Tuned = Annotated[
         "a tuned.json from 'ladderforge tune'; 'shipped' the sets that ship with ladderforge.",
     ),
 ]
+_Enhanced = Annotated[
+    str | None,
+    typer.Option(
+        "--enhanced",
+        metavar="MODEL|shipped",
+        help="Measure every encoded rung with and without the enhancement stage (MODEL: a "
+        "model file from 'ladderforge enhance train'; 'shipped': the packaged one); where the "
+        "guard keeps the stage on, the rung is steered onto its VMAF as delivered after it "
+        "(fewer bits). The ladder JSON flags those rungs; master.m3u8 stays the plain ladder. "
+        "Needs --encode; pip install 'ladderforge[enhance]'.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -189,6 +201,7 @@ def register(app: typer.Typer) -> None:
         keep_work: _KeepWork = False,
         workers: _Workers = 1,
         tuned: _Tuned = None,
+        enhanced: _Enhanced = None,
         scheduler: _Scheduler = None,
         cluster: _Cluster = None,
         fps: _Fps = None,
@@ -285,6 +298,10 @@ def _config(options: dict[str, Any], ctx: typer.Context) -> LadderConfig:
             value = parse_heights(value)
         elif name == "tuned" and value is not None:
             value = _tuned_path(value)
+        elif name == "enhanced" and value is not None:
+            from ladderforge.jobs.enhanced import resolve_model_path
+
+            value = resolve_model_path(value)
         values[field] = value
     return LadderConfig(**values)
 

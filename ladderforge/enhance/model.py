@@ -139,7 +139,11 @@ class EnhanceModel:
         try:
             payload = torch.load(src, map_location=device, weights_only=True)
         except Exception as exc:  # torch raises many types for a corrupt file
-            raise ModelError(f"{src}: not a readable model file ({exc})", path=src) from exc
+            raise ModelError(
+                f"{src}: not a readable model file (torch.load: {type(exc).__name__}); expected "
+                "a file written by 'ladderforge enhance train'",
+                path=src,
+            ) from exc
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             raise ModelError(f"{src}: not a ladderforge enhancement model", path=src)
         if payload.get("version") != MODEL_VERSION:

@@ -118,6 +118,12 @@ class LadderConfig:
     None: a VFR source is conformed to the rate chosen from it, a CFR source keeps its own (see
     :mod:`ladderforge.media.conform`)."""
 
+    enhanced: Path | None = None
+    """A model file of the enhancement stage (``"shipped"``: the packaged one): every encoded
+    rung is measured with and without the stage, the rungs the guard lets it enhance are steered
+    onto their declared VMAF as delivered after it (fewer bits), and the ladder JSON flags them
+    (see :mod:`ladderforge.jobs.enhanced`). Needs ``encode`` or ``validate``. None: no stage."""
+
     def __post_init__(self) -> None:
         from ladderforge.jobs.modes import MODES  # the modes read this config: import late
 
@@ -152,6 +158,11 @@ class LadderConfig:
 
             check_tuned_file(self.tuned, self.codec, self.resolved_preset)
         MODES[self.mode].check(self, facts)
+        if self.enhanced is not None:
+            from ladderforge.jobs.enhanced import check_enhanced, resolve_model_path
+
+            object.__setattr__(self, "enhanced", resolve_model_path(self.enhanced))
+            check_enhanced(self)
 
     def _check_cost(self) -> None:
         for name in ("views", "cost_lambda", "budget_usd"):

@@ -11,6 +11,10 @@ more than ``tolerance`` it is encoded again at a CRF corrected from the measured
 (:func:`ladderforge.policy.target.next_q`; every chunk shifted by the same amount), at most
 ``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
 whole-rendition measurements are stored, so a rerun after a crash redoes neither.
+
+Enhanced ladders (``enhanced``): every encode is also measured after the enhancement stage, and
+the loop steers on the *delivered* VMAF (after the stage where the guard keeps it on), in every
+mode, so a rung the stage lifts ships at a higher CRF (see :mod:`ladderforge.jobs.enhanced`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from ladderforge.types import (
     RungAttempt,
     RungFiles,
 )
+from ladderforge.types.enhance import RungEnhance
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["encode_rungs"]
@@ -69,11 +74,13 @@ def encode_rungs(
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
         encode = _Encoder(job, rung, plan, what, i)
         attempts: list[RungAttempt] = []
-        if mode.closed_loop and not job.config.open_loop:
+        loop = mode.closed_loop or job.enhancer is not None
+        if loop and not job.config.open_loop:
             shipped, attempts = _closed_loop(job, mode, rung, encode)
             if not within(shipped.attempt.vmaf, rung.vmaf, job.config.tolerance):
                 notes.append(
-                    f"{s.width}x{s.height} rung: VMAF {shipped.attempt.vmaf:.2f} after "
+                    f"{s.width}x{s.height} rung: {'delivered ' if shipped.enhance else ''}"
+                    f"VMAF {shipped.attempt.vmaf:.2f} after "
                     f"{len(attempts)} encodes, target {rung.vmaf:.2f} +- {job.config.tolerance:g}"
                 )
         else:
@@ -120,10 +127,21 @@ class _Shipped:
     quality: QualityResult
     q: float
     """The rung's CRF for this encode (each chunk shifted by the same amount)."""
+    enhance: RungEnhance | None = None
+    """Enhanced ladders: the encode with and without the stage."""
 
     @property
     def attempt(self) -> RungAttempt:
-        return RungAttempt(self.q, self.quality.vmaf, self.encoded.bitrate_kbps, self.encoded.cpu_s)
+        """The encode as the closed loop sees it: its delivered VMAF (after the stage where it
+        is on), with the plain VMAF beside it on enhanced ladders."""
+        e = self.enhance
+        return RungAttempt(
+            self.q,
+            e.delivered.vmaf if e else self.quality.vmaf,
+            self.encoded.bitrate_kbps,
+            self.encoded.cpu_s,
+            plain_vmaf=self.quality.vmaf if e else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -159,17 +177,34 @@ class _Encoder:
             timeout_s=self.job.config.timeout_s,
         )
         self.job.stage(f"{self.what}: CRF {q:g}: measuring")
-        return _Shipped(settings, encoded, _measure_stored(self.job, settings, encoded), q)
+        quality = _measure_stored(self.job, settings, encoded)
+        enhance = None
+        if self.job.enhancer is not None:
+            self.job.stage(f"{self.what}: CRF {q:g}: enhancing and measuring")
+            enhance = self.job.enhancer.evaluate(
+                self.job.info, encoded.output_path, quality, work=self.job.work,
+                key=_measure_key(self.job, settings), timeout_s=self.job.config.timeout_s,
+            )  # fmt: skip
+        return _Shipped(settings, encoded, quality, q, enhance)
+
+
+def _metrics(job: TitleJob) -> tuple[str, ...]:
+    full = job.config.validate or job.config.enhanced is not None  # the guard needs them all
+    return ("vmaf", "vmaf_neg", "psnr") if full else ("vmaf",)
+
+
+def _measure_key(job: TitleJob, settings: Sequence[EncodeSettings]) -> str:
+    """Names a rendition's measurement: its source, chunks, chunk settings and metrics."""
+    ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
+    return hashlib.sha256(json.dumps([*ident, *_metrics(job)]).encode()).hexdigest()[:24]
 
 
 def _measure_stored(
     job: TitleJob, settings: Sequence[EncodeSettings], encoded: ChunkedEncode
 ) -> QualityResult:
     """The rendition's measurement, stored under the key of its source and chunk settings."""
-    metrics = ("vmaf", "vmaf_neg", "psnr") if job.config.validate else ("vmaf",)
-    ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
-    key = hashlib.sha256(json.dumps([*ident, *metrics]).encode()).hexdigest()[:24]
-    stored = job.work / "measured" / f"{key}.json"
+    metrics = _metrics(job)
+    stored = job.work / "measured" / f"{_measure_key(job, settings)}.json"
     if stored.is_file():
         try:
             return QualityResult.from_dict(json.loads(stored.read_text()))
@@ -307,4 +342,5 @@ def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shippe
         measured_psnr_y=quality.pooled["psnr_y"].mean if "psnr_y" in quality.pooled else None,
         cost=replace(rung.cost, encode_cpu_s_measured=encoded.cpu_s),
         chunks=records,
+        enhance=shipped.enhance,
     )

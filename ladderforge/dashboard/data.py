@@ -97,16 +97,18 @@ def _figures(ladder: Ladder) -> StrategyTitle:
         measured = r.measured_bitrate_kbps is not None and r.measured_vmaf is not None
         cpu = r.cost.encode_cpu_s_measured
         stage = r.enhance
+        vmaf: float = r.measured_vmaf if measured else r.vmaf  # type: ignore[assignment]
+        plain = vmaf if ladder.enhance is not None else None  # a rung the stage leaves alone
         rungs.append(
             RungFigures(
                 r.settings.width,
                 r.settings.height,
                 r.measured_bitrate_kbps if measured else r.bitrate_kbps,  # type: ignore[arg-type]
-                stage.delivered.vmaf if stage else r.measured_vmaf if measured else r.vmaf,  # type: ignore[arg-type]
+                stage.delivered.vmaf if stage else vmaf,
                 stage.delivered.vmaf_neg if stage else r.measured_vmaf_neg,
                 cpu if cpu is not None else (r.cost.encode_cpu_s or 0.0),
                 measured,
-                plain_vmaf=stage.plain.vmaf if stage else None,
+                plain_vmaf=stage.plain.vmaf if stage else plain,
                 enhanced=bool(stage and stage.enabled),
             )
         )

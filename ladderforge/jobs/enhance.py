@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from ladderforge.enhance.infer import apply
 from ladderforge.enhance.model import EnhanceModel
 from ladderforge.policy import BDRateError, bd_rate, ladder_from_hull
 from ladderforge.types import EncodeSettings, Ladder, RDPoint
+from ladderforge.types.enhance import LadderEnhance, RungEnhance, StageFigures
 from ladderforge.vmaf_tools import measure
 
 __all__ = [
@@ -156,8 +157,9 @@ def enhanced_ladder(
 ) -> dict[str, Any]:
     """A ladder (JSON-ready) chosen by ``policy.ladder_from_hull`` from the rungs' VMAF, with
     enhancement on (``model`` given: each rung's quality is what the player shows after the
-    model, where the guard allows) or off. With enhancement on, the JSON carries an
-    ``enhance`` object naming the model and, per rung, whether the player must run it."""
+    model, where the guard allows) or off. With enhancement on, it carries the fields of
+    ``ladder --enhanced`` (schema ``ladderforge.ladder/3``): ``enhance`` naming the model, and
+    per rung ``enhance`` with the figures before and after and whether players run it."""
     by_key: dict[str, RungEval] = {}
     points = []
     for r in rungs:
@@ -168,21 +170,23 @@ def enhanced_ladder(
     chosen, warnings = ladder_from_hull(points, source_height=source_height, **ladder_options)
     title = rungs[0].title if rungs else ""
     notes = list(warnings)
+    stage = None
     if model is not None:
         notes.append("enhancement on: players must run the model on the rungs flagged")
-    ladder = Ladder(title=title, source=None, rungs=tuple(chosen), notes=tuple(notes))
-    data = ladder.to_dict()
-    if model is not None:
-        data["enhance"] = {
-            "enabled": True,
-            "model": model.path.name if model.path else "",
-            "fingerprint": model.fingerprint(),
-            "preset": model.preset.name,
-            "flops_per_pixel": model.preset.flops_per_pixel,
-            "model_bytes": model.size_bytes,
-            "model_kbps": model_kbps,
-            "rungs": [by_key[r.settings.key()].enabled for r in chosen],
-        }
-    else:
-        data["enhance"] = {"enabled": False}
-    return data
+        chosen = [replace(c, enhance=_rung_enhance(by_key[c.settings.key()])) for c in chosen]
+        stage = LadderEnhance(
+            model=model.path.name if model.path else "",
+            fingerprint=model.fingerprint(),
+            preset=model.preset.name,
+            macs_per_pixel=model.preset.macs_per_pixel,
+            model_bytes=model.size_bytes,
+            guard_metrics=tuple(dict.fromkeys(("vmaf_neg", *GUARD_METRICS))),
+            enabled_rungs=sum(by_key[c.settings.key()].enabled for c in chosen),
+            model_kbps=model_kbps,
+        )
+    ladder = Ladder(title, None, tuple(chosen), notes=tuple(notes), enhance=stage)
+    return ladder.to_dict()
+
+
+def _rung_enhance(r: RungEval) -> RungEnhance:
+    return RungEnhance(r.enabled, StageFigures.from_dict(r.before), StageFigures.from_dict(r.after))

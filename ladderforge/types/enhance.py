@@ -85,6 +85,9 @@ class LadderEnhance(PlainRecord):
     """The metrics the stage must not lower on a rung for it to be enabled there."""
     enabled_rungs: int
     """How many rungs players with the stage enhance."""
+    model_kbps: float = 0.0
+    """Bits of the model spread over the title's duration, when it ships with the title (a
+    per-title fine-tune); 0 for a model players already hold."""
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -3,8 +3,11 @@
 A model file is a ``torch.save`` of a plain dict (loaded with ``weights_only=True``, so no pickled
 code runs)::
 
-    {"format": "ladderforge.enhance", "version": 1, "preset": {...}, "state_dict": {...},
+    {"format": "ladderforge.enhance", "version": 2, "preset": {...}, "state_dict": {...},
      "metadata": {...}}
+
+Version 2 added the preset's ``factor_input`` (the upscale factor as an input plane); version-1
+files (the shipped ``x265_tiny.pt``) are still read, as luma-only presets.
 
 ``metadata`` records what the weights were trained on (codec, titles, rungs, steps, seed, loss,
 validation gains, and for a per-title fine-tune the base model). A file of another format or
@@ -33,6 +36,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "MODEL_FORMAT",
     "MODEL_VERSION",
+    "READABLE_VERSIONS",
     "EnhanceModel",
     "build_network",
     "default_model_path",
@@ -40,14 +44,17 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "ladderforge.enhance"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+READABLE_VERSIONS = (1, MODEL_VERSION)
 DEFAULT_MODEL_NAME = "x265_tiny.pt"
 
 
 def build_network(preset: Preset) -> torch.nn.Module:
-    """A freshly initialised residual network of ``preset`` (luma in, luma out, N x 1 x H x W,
-    H and W multiples of ``preset.block``). The last convolution starts near zero, so a new
-    network is nearly the identity."""
+    """A freshly initialised residual network of ``preset``: N x P x H x W in (P =
+    ``preset.input_planes``: luma in [0, 1], then with ``factor_input`` a plane holding
+    log2 of the upscale factor), enhanced luma N x 1 x H x W out; H and W multiples of
+    ``preset.block``. The last convolution starts near zero, so a new network is nearly the
+    identity."""
     torch = require_torch()
     nn = torch.nn
     functional = torch.nn.functional
@@ -67,8 +74,11 @@ def build_network(preset: Preset) -> torch.nn.Module:
             nn.init.zeros_(self.body[-1].bias)
 
         def forward(self, x: Any) -> Any:
-            folded = functional.pixel_unshuffle(x - 0.5, self.block)
-            return x + functional.pixel_shuffle(self.body(folded), self.block)
+            luma = x[:, :1]
+            folded = functional.pixel_unshuffle(luma - 0.5, self.block)
+            if preset.factor_input:  # the factor plane, one value per folded block
+                folded = torch.cat([folded, x[:, 1:2, :: self.block, :: self.block]], dim=1)
+            return luma + functional.pixel_shuffle(self.body(folded), self.block)
 
     return ResidualNet()
 
@@ -146,10 +156,11 @@ class EnhanceModel:
             ) from exc
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             raise ModelError(f"{src}: not a ladderforge enhancement model", path=src)
-        if payload.get("version") != MODEL_VERSION:
+        if payload.get("version") not in READABLE_VERSIONS:
             raise ModelError(
                 f"{src}: model file version {payload.get('version')!r}; this ladderforge reads "
-                f"version {MODEL_VERSION}. Retrain it with 'ladderforge enhance train'.",
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}. Retrain it with "
+                "'ladderforge enhance train'.",
                 path=src,
             )
         preset = _preset_from(payload.get("preset"), src)

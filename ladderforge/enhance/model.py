@@ -3,11 +3,12 @@
 A model file is a ``torch.save`` of a plain dict (loaded with ``weights_only=True``, so no pickled
 code runs)::
 
-    {"format": "ladderforge.enhance", "version": 2, "preset": {...}, "state_dict": {...},
+    {"format": "ladderforge.enhance", "version": 1 or 2, "preset": {...}, "state_dict": {...},
      "metadata": {...}}
 
-Version 2 added the preset's ``factor_input`` (the upscale factor as an input plane); version-1
-files (the shipped ``x265_tiny.pt``) are still read, as luma-only presets.
+Version 2 added the preset's ``factor_input`` (the upscale factor as an input plane). Only a
+model with the factor input is written as version 2; a luma-only model is written as version 1
+(no ``factor_input`` key), so older releases still read it. Both versions are read.
 
 ``metadata`` records what the weights were trained on (codec, titles, rungs, steps, seed, loss,
 validation gains, and for a per-title fine-tune the base model). A file of another format or
@@ -118,14 +119,18 @@ class EnhanceModel:
         return digest.hexdigest()[:16]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model file atomically (temporary name, then rename)."""
+        """Write the model file atomically (temporary name, then rename): version 2 for a
+        model with the factor input, version 1 (which older releases read) otherwise."""
         torch = require_torch()
         out = Path(path)
         state = {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
+        preset = asdict(self.preset)
+        if not self.preset.factor_input:  # version 1: what older releases read
+            del preset["factor_input"]
         payload = {
             "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
-            "preset": asdict(self.preset),
+            "version": MODEL_VERSION if self.preset.factor_input else 1,
+            "preset": preset,
             "state_dict": state,
             "metadata": dict(self.metadata),
         }

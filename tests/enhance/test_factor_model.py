@@ -56,6 +56,16 @@ def test_the_shipped_version_1_model_still_loads() -> None:
     assert torch.load(model.path, weights_only=True)["version"] == 1
 
 
+def test_a_luma_only_model_is_saved_as_version_1_and_reloads(tmp_path: Path) -> None:
+    """Older releases read version 1 only, and a preset without ``factor_input``."""
+    model = EnhanceModel.new("tiny")
+    path = model.save(tmp_path / "luma.pt")
+    payload = torch.load(path, weights_only=True)
+    assert payload["version"] == 1 and "factor_input" not in payload["preset"]
+    again = load_model(path)
+    assert again.preset == model.preset and again.fingerprint() == model.fingerprint()
+
+
 def test_trained_on_two_factors_and_the_factor_changes_the_output(
     factor_model: EnhanceModel,
 ) -> None:

@@ -13,7 +13,6 @@ when the two differ, so both strategies are priced for one audience), else the c
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,10 +134,7 @@ def load_strategy(folder: str | os.PathLike[str]) -> dict[str, StrategyTitle]:
         raise UsageError(f"{root}: no <title>/<title>.ladder.json in it; is it an output folder?")
     out: dict[str, StrategyTitle] = {}
     for path in files:
-        try:
-            ladder = Ladder.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: not a readable ladder JSON ({exc})", path=path) from exc
+        ladder = Ladder.read(path)  # UsageError naming the file
         if ladder.rungs:
             out[ladder.title] = _figures(ladder)
     return out

@@ -65,11 +65,8 @@ def _ladders(folder: Path) -> list[tuple[Path, Ladder, dict[str, Any]]]:
         raise UsageError(f"{folder}: is not a folder (give the output folder of 'ladder')")
     found = []
     for path in sorted([*folder.glob("*/*.ladder.json"), *folder.glob("*.ladder.json")]):
-        try:
-            raw = json.loads(path.read_text())
-            found.append((path, Ladder.from_dict(raw), raw))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: is not a ladder JSON ({exc})") from exc
+        ladder = Ladder.read(path)  # UsageError naming the file
+        found.append((path, ladder, json.loads(path.read_text())))
     if not found:
         raise UsageError(f"{folder}: holds no *.ladder.json (run 'ladderforge ladder' first)")
     return found
@@ -201,7 +198,7 @@ def _check_schema(title: str, path: Path, raw: dict[str, Any]) -> Check:
     """The ladder JSON against the shipped JSON Schema of its version (version 1 had none)."""
     schema = str(raw.get("schema"))
     version = schema.rpartition("/")[2]
-    if not version.isdigit() or int(version) not in SCHEMA_VERSIONS:
+    if not version.isdecimal() or int(version) not in SCHEMA_VERSIONS:
         return Check(title, "", "schema", True, f"{schema}: no JSON Schema to check")
     import jsonschema
 

@@ -8,7 +8,8 @@ ladder records which model, so a player can check it holds the same weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ladderforge.types.record import PlainRecord
@@ -86,8 +87,10 @@ class LadderEnhance(PlainRecord):
     enabled_rungs: int
     """How many rungs players with the stage enhance."""
     model_kbps: float = 0.0
-    """Bits of the model spread over the title's duration, when it ships with the title (a
-    per-title fine-tune); 0 for a model players already hold."""
+    """Bits of the model spread over the title's duration, charged to the enhanced ladder.
+    ``ladder --enhanced`` supports only models the players already hold (the shipped one, or a
+    model distributed with the player), so it writes 0: a per-title fine-tune shipped with the
+    title is not charged there. ``enhance eval`` takes it as a parameter."""
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -95,6 +98,7 @@ class LadderEnhance(PlainRecord):
         return data
 
     @classmethod
-    def from_dict(cls, data: Any) -> LadderEnhance:
-        record = super().from_dict(data)
-        return LadderEnhance(**{**record.__dict__, "guard_metrics": tuple(record.guard_metrics)})
+    def from_dict(cls, data: Mapping[str, Any]) -> LadderEnhance:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(**{**values, "guard_metrics": tuple(data["guard_metrics"])})

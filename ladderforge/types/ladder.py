@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from ladderforge.errors import UsageError
 from ladderforge.types.cost import LadderCost
@@ -15,6 +19,8 @@ LADDER_SCHEMA_VERSION = "ladderforge.ladder/3"
 """Version 3 = version 2 plus the optional enhancement fields (``enhance`` on the ladder and
 its rungs, ``plain_vmaf`` on closed-loop attempts): a version-2 reader's files still load."""
 READABLE_SCHEMAS = ("ladderforge.ladder/1", "ladderforge.ladder/2", LADDER_SCHEMA_VERSION)
+
+E = TypeVar("E")
 
 
 def _optional_floats(obj: Any) -> dict[str, float]:
@@ -195,8 +201,9 @@ class Rung:
         } | ({"enhance": self.enhance.to_dict()} if self.enhance else {})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Rung:
-        """A rung of schema version 2, or of version 1 (flat predicted/measured keys)."""
+    def from_dict(cls, data: dict[str, Any], *, version: int = 3) -> Rung:
+        """A rung of schema ``version``: 2 and 3, or 1 (flat predicted/measured keys). Its
+        ``enhance`` record is read from version 3 only."""
         if "predicted" in data:
             measured = data.get("measured") or {}
             figures = {
@@ -221,7 +228,7 @@ class Rung:
             target_vmaf=data.get("target_vmaf"),
             attempts=tuple(RungAttempt.from_dict(a) for a in data.get("attempts", ())),
             files=RungFiles.from_dict(data["files"]) if data.get("files") else None,
-            enhance=RungEnhance.from_dict(data["enhance"]) if data.get("enhance") else None,
+            enhance=_enhance(RungEnhance.from_dict, data) if version >= 3 else None,
             **figures,
         )
 
@@ -335,16 +342,19 @@ class Ladder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
-        """Reads schema versions 1, 2 and 3."""
+        """Reads schema versions 1, 2 and 3. The ``enhance`` records are read from version 3
+        only (a version-2 file written by ``enhance eval`` had another shape: it is ignored);
+        a malformed one is a :class:`UsageError`."""
         if data.get("schema") not in READABLE_SCHEMAS:
             raise UsageError(
                 f"Ladder JSON of schema {data.get('schema')!r} cannot be read; this version of "
                 f"ladderforge reads {', '.join(READABLE_SCHEMAS)}."
             )
+        version = int(str(data["schema"]).rpartition("/")[2])
         return cls(
             title=data["title"],
             source=SourceInfo.from_dict(data["source"]) if data.get("source") else None,
-            rungs=tuple(Rung.from_dict(r) for r in data["rungs"]),
+            rungs=tuple(Rung.from_dict(r, version=version) for r in data["rungs"]),
             mode=data.get("mode", "exhaustive"),
             notes=tuple(data.get("notes", ())),
             provenance=Provenance.from_dict(data["provenance"]) if data.get("provenance") else None,
@@ -352,8 +362,33 @@ class Ladder:
             manifests=dict(data.get("manifests") or {}),
             tuning=TuningRef.from_dict(data["tuning"]) if data.get("tuning") else None,
             cost=LadderCost.from_dict(data["cost"]) if data.get("cost") else None,
-            enhance=LadderEnhance.from_dict(data["enhance"]) if data.get("enhance") else None,
+            enhance=_enhance(LadderEnhance.from_dict, data) if version >= 3 else None,
         )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Ladder:
+        """The ladder JSON file at ``path``; :class:`UsageError` naming the file when it cannot
+        be read, is not JSON or is not a ladder this version reads."""
+        src = Path(path)
+        try:
+            return cls.from_dict(json.loads(src.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = exc.args[0] if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+            raise UsageError(f"{src}: not a readable ladder JSON ({detail})", path=src) from exc
+
+
+def _enhance(parse: Callable[[dict[str, Any]], E], data: dict[str, Any]) -> E | None:
+    """The ``enhance`` record of a version-3 ladder or rung (None when absent)."""
+    raw = data.get("enhance")
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"malformed 'enhance' record ({type(exc).__name__}: {exc}); expected the shape "
+            "'ladder --enhanced' writes (schema ladderforge.ladder/3)"
+        ) from exc
 
 
 @dataclass(frozen=True)

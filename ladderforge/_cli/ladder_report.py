@@ -16,7 +16,7 @@ from ladderforge._cli.common import err_console, print_table
 if TYPE_CHECKING:
     from ladderforge.jobs.batch import BatchReport
     from ladderforge.jobs.dry_run import TitleEstimate
-    from ladderforge.types import Rung
+    from ladderforge.types import LadderEnhance, Rung
 
 __all__ = ["print_dry_run", "print_report", "report_json"]
 
@@ -33,7 +33,7 @@ def print_report(report: BatchReport, *, quiet: bool) -> None:
     for title, plan in report.plans.items():
         for i, r in enumerate(plan.ladder.rungs):
             s = r.settings
-            stage = [_stage_cell(r)] if enhanced else []
+            stage = [_stage_cell(r, plan.ladder.enhance)] if enhanced else []
             table.add_row(
                 title if i == 0 else "",
                 str(i + 1),
@@ -63,12 +63,17 @@ def _kept(config: dict[str, Any]) -> str:
     return " (kept)" if config.get("keep_work") else " (removed; --keep-work keeps them)"
 
 
-def _stage_cell(rung: Rung) -> str:
-    """The rung's VMAF after the enhancement stage, and whether players run it there."""
+def _stage_cell(rung: Rung, stage: LadderEnhance | None) -> str:
+    """The rung's VMAF after the enhancement stage, and whether players run it there (if not,
+    why: the guard, naming what the stage lowered, or no VMAF gain)."""
     if rung.enhance is None:
         return ""
+    from ladderforge.jobs.enhance import GUARD_METRICS, stage_off_reason
+
     e = rung.enhance
-    return f"{e.enhanced.vmaf:.2f} " + ("(on)" if e.enabled else "(off: guard)")
+    metrics = stage.guard_metrics if stage is not None else GUARD_METRICS
+    reason = stage_off_reason(e.plain, e.enhanced, metrics=metrics)
+    return f"{e.enhanced.vmaf:.2f} " + ("(on)" if e.enabled else f"(off: {reason or 'guard'})")
 
 
 def crfs(rung: Rung) -> str:

@@ -27,7 +27,12 @@ from ladderforge.enhance.frames import Planes, VideoWriter, iter_planes, video_g
 from ladderforge.enhance.model import EnhanceModel
 from ladderforge.errors import UsageError
 
-__all__ = ["ApplyResult", "apply", "benchmark", "enhance_luma", "pick_device"]
+__all__ = ["INFER_VERSION", "ApplyResult", "apply", "benchmark", "enhance_luma", "pick_device"]
+
+INFER_VERSION = 1
+"""Version of what :func:`apply` writes for a given model and rendition (upscale, tiling,
+rounding, the factor plane): stored results of the stage are keyed on it, so bump it whenever a
+change here changes a single output pixel."""
 
 DEFAULT_TILE = 512
 DEFAULT_BATCH = 4

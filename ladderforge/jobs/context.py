@@ -93,6 +93,10 @@ class TitleJob:
         ``config.fps``), and analyse it: the start of every mode."""
         original = probe(source)
         check_hdr(original, config.facts)
+        if config.enhanced is not None:  # refused before any analysis or encode
+            from ladderforge.jobs.enhanced import check_enhanced_source
+
+            check_enhanced_source(original)
         name = title or original.title
         stage: Callable[[str], None] = (
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)

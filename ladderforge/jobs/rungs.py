@@ -46,9 +46,9 @@ from ladderforge.types import (
     QualityResult,
     Rung,
     RungAttempt,
+    RungEnhance,
     RungFiles,
 )
-from ladderforge.types.enhance import RungEnhance
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["encode_rungs"]
@@ -180,10 +180,16 @@ class _Encoder:
         quality = _measure_stored(self.job, settings, encoded)
         enhance = None
         if self.job.enhancer is not None:
+
+            def enhancing(done: int, total: int) -> None:
+                step = f"enhancing frame {done}/{total}" if done < total else "measuring it"
+                self.job.stage(f"{self.what}: CRF {q:g}: {step}")
+
             self.job.stage(f"{self.what}: CRF {q:g}: enhancing and measuring")
             enhance = self.job.enhancer.evaluate(
                 self.job.info, encoded.output_path, quality, work=self.job.work,
                 key=_measure_key(self.job, settings), timeout_s=self.job.config.timeout_s,
+                on_progress=enhancing,
             )  # fmt: skip
         return _Shipped(settings, encoded, quality, q, enhance)
 

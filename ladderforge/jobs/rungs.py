@@ -13,8 +13,13 @@ more than ``tolerance`` it is encoded again at a CRF corrected from the measured
 whole-rendition measurements are stored, so a rerun after a crash redoes neither.
 
 Enhanced ladders (``enhanced``): every encode is also measured after the enhancement stage, and
-the loop steers on the *delivered* VMAF (after the stage where the guard keeps it on), in every
-mode, so a rung the stage lifts ships at a higher CRF (see :mod:`ladderforge.jobs.enhanced`).
+the loop (in every mode: exhaustive gains one) steers on the *delivered* VMAF (after the stage
+where it is on), so a rung the stage lifts ships at a higher CRF. It never steps past a CRF
+where the stage was measured off (:func:`~ladderforge.policy.target.stage_bounded`) and ships
+only an attempt on target with the stage on or on target without it
+(:func:`~ladderforge.policy.target.pick_enhanced`); where there is none, a second loop of at
+most ``max_encodes`` steers on the plain VMAF, as without the stage, and its pick ships (see
+:mod:`ladderforge.jobs.enhanced`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.target import next_q, pick, within
+from ladderforge.policy.target import (
+    as_plain,
+    next_q,
+    pick,
+    pick_enhanced,
+    stage_bounded,
+    within,
+)
 from ladderforge.store import atomic_write_json
 from ladderforge.types import (
     ChunkRecord,
@@ -74,15 +86,9 @@ def encode_rungs(
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
         encode = _Encoder(job, rung, plan, what, i)
         attempts: list[RungAttempt] = []
-        loop = mode.closed_loop or job.enhancer is not None
-        if loop and not job.config.open_loop:
-            shipped, attempts = _closed_loop(job, mode, rung, encode)
-            if not within(shipped.attempt.vmaf, rung.vmaf, job.config.tolerance):
-                notes.append(
-                    f"{s.width}x{s.height} rung: {'delivered ' if shipped.enhance else ''}"
-                    f"VMAF {shipped.attempt.vmaf:.2f} after "
-                    f"{len(attempts)} encodes, target {rung.vmaf:.2f} +- {job.config.tolerance:g}"
-                )
+        if job.config.closed_loop:
+            shipped, attempts, loop_notes = _closed_loop(job, mode, rung, encode)
+            notes += [f"{s.width}x{s.height} rung: {n}" for n in loop_notes]
         else:
             shipped = encode.at(0.0)
         if anchored:
@@ -225,33 +231,76 @@ def _measure_stored(
 
 def _closed_loop(
     job: TitleJob, mode: Mode, rung: Rung, encode: _Encoder
-) -> tuple[_Shipped, list[RungAttempt]]:
+) -> tuple[_Shipped, list[RungAttempt], list[str]]:
     """Encode until the whole rendition lands within tolerance of the rung's declared VMAF, at
-    most ``max_encodes`` times; the extra encodes' CPU seconds go to the title's decision."""
+    most ``max_encodes`` times (enhanced ladders: on delivered VMAF, then, where no attempt may
+    ship, on plain VMAF); the extra encodes' CPU seconds go to the title's decision."""
+    config = job.config
+    enhanced = job.enhancer is not None
+    tries = [encode.at(0.0)]
+    _steer(job, mode, rung, encode, tries, plain=False, limit=config.max_encodes)
+    notes: list[str] = []
+    attempts = [t.attempt for t in tries]
+    best = pick_enhanced(attempts, rung.vmaf, config.tolerance) if enhanced else None
+    figure = "delivered VMAF" if enhanced else "VMAF"
+    if enhanced and best is None:  # nothing may ship: the plain ladder's loop
+        _steer(job, mode, rung, encode, tries, plain=True, limit=len(tries) + config.max_encodes)
+        attempts = [t.attempt for t in tries]
+        seen = as_plain(attempts)
+        best = attempts[_index(seen, pick(seen, rung.vmaf, config.tolerance))]
+        figure = "plain VMAF"
+        notes.append(
+            f"no encode on target with the stage on: steered on plain VMAF as without "
+            f"--enhanced; CRF {best.q:g} ships (delivered VMAF {best.vmaf:.2f})"
+        )
+    elif best is None:
+        best = pick(attempts, rung.vmaf, config.tolerance)
+    shipped = tries[_index(attempts, best)]
+    if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
+        shipped = encode.at(shipped.q - float(rung.settings.q or 0))
+    job.loop_cpu_s += sum(t.encoded.cpu_s for t in tries if t.q != shipped.q)
+    vmaf = best.plain_vmaf if figure == "plain VMAF" and best.plain_vmaf is not None else best.vmaf
+    if not within(vmaf, rung.vmaf, config.tolerance):
+        notes.append(
+            f"{figure} {vmaf:.2f} after {len(tries)} encodes, target {rung.vmaf:.2f} "
+            f"+- {config.tolerance:g}"
+        )
+    return shipped, attempts, notes
+
+
+def _steer(
+    job: TitleJob, mode: Mode, rung: Rung, encode: _Encoder, tries: list[_Shipped], *,
+    plain: bool, limit: int,
+) -> None:  # fmt: skip
+    """Append encodes to ``tries`` until the last lands within tolerance, ``next_q`` has
+    nothing new to try or ``limit`` encodes are done. Steers on the attempts' ``vmaf``
+    (delivered on enhanced ladders, kept short of a CRF where the stage was off), or with
+    ``plain`` on their plain VMAF."""
     config, facts = job.config, job.facts
     base = float(rung.settings.q or 0)
     curve = mode.rung_curve(job, rung)
-    tries = [encode.at(0.0)]
-    while len(tries) < config.max_encodes and not within(
-        tries[-1].attempt.vmaf, rung.vmaf, config.tolerance
-    ):
+    while len(tries) < limit:
+        attempts = [t.attempt for t in tries]
+        seen = as_plain(attempts) if plain else attempts
+        if within(seen[-1].vmaf, rung.vmaf, config.tolerance):
+            return
         q = next_q(
-            [t.attempt for t in tries],
+            seen,
             rung.vmaf,
             curve=curve,
             q_min=facts.q_min,
             q_max=facts.q_max,
             fractional=facts.fractional_q,
         )
+        if q is not None and not plain and job.enhancer is not None:
+            q = stage_bounded(q, attempts, fractional=facts.fractional_q)
         if q is None:
-            break
+            return
         tries.append(encode.at(q - base))
-    best = pick([t.attempt for t in tries], rung.vmaf, config.tolerance)
-    shipped = next(t for t in tries if t.attempt == best)
-    if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
-        shipped = encode.at(shipped.q - base)
-    job.loop_cpu_s += sum(t.encoded.cpu_s for t in tries if t.q != shipped.q)
-    return shipped, [t.attempt for t in tries]
+
+
+def _index(attempts: Sequence[RungAttempt], chosen: RungAttempt) -> int:
+    return next(i for i, a in enumerate(attempts) if a is chosen)
 
 
 def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChunks:

@@ -108,6 +108,13 @@ class RungAttempt(PlainRecord):
     """Enhanced ladders: the VMAF without the stage (``vmaf`` is then the delivered VMAF, the
     one the loop steers on); None otherwise, and left out of the JSON."""
 
+    @property
+    def stage_on(self) -> bool:
+        """Enhanced ladders: whether players with the stage run it on this encode. The stage is
+        on only where it raises VMAF, so it is on exactly where ``vmaf`` (delivered) is above
+        ``plain_vmaf``; False on plain ladders."""
+        return self.plain_vmaf is not None and self.vmaf > self.plain_vmaf
+
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         if self.plain_vmaf is None:

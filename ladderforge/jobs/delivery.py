@@ -18,11 +18,9 @@ from ladderforge.encoder.audio import AudioPlaylist, package_audio, probe_audio
 from ladderforge.encoder.dash import DashAudio, DashRepresentation, write_mpd
 from ladderforge.encoder.hls import MediaPlaylist, write_master
 from ladderforge.jobs.context import TitleJob
-from ladderforge.jobs.enhanced import ladder_enhance
 from ladderforge.media import ffmpeg_version
 from ladderforge.store import atomic_write_json
-from ladderforge.types import AudioFiles, Ladder, LadderCost, Provenance, Rung
-from ladderforge.types.enhance import LadderEnhance
+from ladderforge.types import AudioFiles, Ladder, LadderCost, LadderEnhance, Provenance, Rung
 
 __all__ = ["Delivery", "check_source_audio", "deliver"]
 
@@ -54,7 +52,11 @@ def deliver(
     cost: LadderCost | None = None,
 ) -> Ladder:
     """Package the audio and write the manifests and the ladder JSON of one title."""
-    enhance = ladder_enhance(job.enhancer, rungs) if job.enhancer is not None else None
+    enhance = None
+    if job.enhancer is not None:  # the enhancement modules only for an enhanced ladder
+        from ladderforge.jobs.enhanced import ladder_enhance
+
+        enhance = ladder_enhance(job.enhancer, rungs)
     notes = [*notes, *_tuning_notes(job), *_enhance_notes(enhance, rungs)]
     audio = _audio(job, notes) if packaged else None
     manifests = {"hls": "master.m3u8"} if packaged else {"hls_plan": "master.plan.m3u8"}

@@ -160,7 +160,7 @@ _Enhanced = Annotated[
         "model file from 'ladderforge enhance train'; 'shipped': the packaged one); where the "
         "guard keeps the stage on, the rung is steered onto its VMAF as delivered after it "
         "(fewer bits). The ladder JSON flags those rungs; master.m3u8 stays the plain ladder. "
-        "Needs --encode; pip install 'ladderforge[enhance]'.",
+        "Needs --encode or --validate; pip install 'ladderforge[enhance]'.",
     ),
 ]
 
@@ -298,10 +298,6 @@ def _config(options: dict[str, Any], ctx: typer.Context) -> LadderConfig:
             value = parse_heights(value)
         elif name == "tuned" and value is not None:
             value = _tuned_path(value)
-        elif name == "enhanced" and value is not None:
-            from ladderforge.jobs.enhanced import resolve_model_path
-
-            value = resolve_model_path(value)
         values[field] = value
     return LadderConfig(**values)
 

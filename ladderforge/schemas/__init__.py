@@ -16,10 +16,11 @@ from ladderforge.errors import UsageError
 __all__ = ["SCHEMA_VERSIONS", "ladder_schema"]
 
 SCHEMA_VERSIONS = (2, 3)
-"""Ladder JSON versions with a shipped JSON Schema (version 1 had none)."""
+"""Ladder JSON versions with a shipped JSON Schema (version 1 had none); the last is the one
+this version of ladderforge writes."""
 
 
-def ladder_schema(version: int = 3) -> dict[str, Any]:
+def ladder_schema(version: int = SCHEMA_VERSIONS[-1]) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the ladder JSON, of ``version`` (default: the one
     this version of ladderforge writes)."""
     if version not in SCHEMA_VERSIONS:

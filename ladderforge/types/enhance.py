@@ -90,7 +90,8 @@ class LadderEnhance(PlainRecord):
     """Bits of the model spread over the title's duration, charged to the enhanced ladder.
     ``ladder --enhanced`` supports only models the players already hold (the shipped one, or a
     model distributed with the player), so it writes 0: a per-title fine-tune shipped with the
-    title is not charged there. ``enhance eval`` takes it as a parameter."""
+    title is not charged there. :func:`ladderforge.jobs.enhance.enhanced_ladder` takes it as a
+    parameter."""
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

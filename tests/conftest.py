@@ -174,22 +174,26 @@ CORRUPTED = ".corrupted-on-purpose"
 def every_ladder_json_matches_the_schema(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[None]:
-    """After the session: every ladder JSON (version 2) any test wrote validates against the
+    """After the session: every ladder JSON (version 2 or 3) any test wrote validates against the
     shipped JSON Schema (a failure shows as an error at the session's teardown)."""
     yield
     import json
 
     jsonschema = pytest.importorskip("jsonschema")
-    from ladderforge.schemas import ladder_schema
+    from ladderforge.schemas import SCHEMA_VERSIONS, ladder_schema
 
-    validator = jsonschema.Draft202012Validator(ladder_schema())
+    validators = {
+        f"ladderforge.ladder/{v}": jsonschema.Draft202012Validator(ladder_schema(v))
+        for v in SCHEMA_VERSIONS
+    }
     bad = []
     for path in tmp_path_factory.getbasetemp().rglob("*.ladder.json"):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # tests that corrupt a ladder JSON on purpose
-        if data.get("schema") != "ladderforge.ladder/2" or (path.parent / CORRUPTED).exists():
+        validator = validators.get(data.get("schema"))
+        if validator is None or (path.parent / CORRUPTED).exists():
             continue
         bad += [f"{path}: {e.json_path}: {e.message}" for e in validator.iter_errors(data)][:3]
     assert not bad, "\n".join(bad[:20])

@@ -22,7 +22,10 @@ def train_cmd(
     sources: list[Path] = typer.Argument(..., help="Source clips to make training pairs from."),
     output: Path = typer.Option(..., "-o", "--output", help="Model file to write (.pt)."),
     workdir: Path = typer.Option(Path("enhance-work"), help="Where the pairs are encoded."),
-    preset: str = typer.Option(DEFAULT_PRESET, help="Network size: tiny or small."),
+    preset: str = typer.Option(
+        DEFAULT_PRESET,
+        help="Network size: tiny, small; tiny-f, small-f take the upscale factor as an input.",
+    ),
     init: Path = typer.Option(None, help="Fine-tune this model (per-title) instead."),
     head_only: bool = typer.Option(False, help="Fine-tune the last layer only."),
     steps: int = typer.Option(2000, help="Optimizer steps."),

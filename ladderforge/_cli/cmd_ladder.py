@@ -151,6 +151,18 @@ _Tuned = Annotated[
         "a tuned.json from 'ladderforge tune'; 'shipped' the sets that ship with ladderforge.",
     ),
 ]
+_Enhanced = Annotated[
+    str | None,
+    typer.Option(
+        "--enhanced",
+        metavar="MODEL|shipped",
+        help="Measure every encoded rung with and without the enhancement stage (MODEL: a "
+        "model file from 'ladderforge enhance train'; 'shipped': the packaged one); where the "
+        "guard keeps the stage on, the rung is steered onto its VMAF as delivered after it "
+        "(fewer bits). The ladder JSON flags those rungs; master.m3u8 stays the plain ladder. "
+        "Needs --encode or --validate; pip install 'ladderforge[enhance]'.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -189,6 +201,7 @@ def register(app: typer.Typer) -> None:
         keep_work: _KeepWork = False,
         workers: _Workers = 1,
         tuned: _Tuned = None,
+        enhanced: _Enhanced = None,
         scheduler: _Scheduler = None,
         cluster: _Cluster = None,
         fps: _Fps = None,

@@ -16,7 +16,7 @@ from ladderforge._cli.common import err_console, print_table
 if TYPE_CHECKING:
     from ladderforge.jobs.batch import BatchReport
     from ladderforge.jobs.dry_run import TitleEstimate
-    from ladderforge.types import Rung
+    from ladderforge.types import LadderEnhance, Rung
 
 __all__ = ["print_dry_run", "print_report", "report_json"]
 
@@ -25,13 +25,15 @@ def print_report(report: BatchReport, *, quiet: bool) -> None:
     """The rung table on stdout; notes and sizes on stderr (nothing when ``quiet``)."""
     if quiet:
         return
+    enhanced = any(plan.ladder.enhance for plan in report.plans.values())
     table = Table(
         "title", "rung", "resolution", "crf", "pred kbps", "pred vmaf", "meas kbps", "meas vmaf",
-        "encodes", "decision cpu s",
+        *(["enhanced vmaf"] if enhanced else []), "encodes", "decision cpu s",
     )  # fmt: skip
     for title, plan in report.plans.items():
         for i, r in enumerate(plan.ladder.rungs):
             s = r.settings
+            stage = [_stage_cell(r, plan.ladder.enhance)] if enhanced else []
             table.add_row(
                 title if i == 0 else "",
                 str(i + 1),
@@ -41,6 +43,7 @@ def print_report(report: BatchReport, *, quiet: bool) -> None:
                 f"{r.vmaf:.1f}",
                 "" if r.measured_bitrate_kbps is None else f"{r.measured_bitrate_kbps:.0f}",
                 "" if r.measured_vmaf is None else f"{r.measured_vmaf:.2f}",
+                *stage,
                 str(len(r.attempts) or (1 if r.measured_vmaf is not None else 0)),
                 f"{plan.decision_cpu_s + plan.loop_cpu_s:.1f}" if i == 0 else "",
             )
@@ -58,6 +61,19 @@ def print_report(report: BatchReport, *, quiet: bool) -> None:
 
 def _kept(config: dict[str, Any]) -> str:
     return " (kept)" if config.get("keep_work") else " (removed; --keep-work keeps them)"
+
+
+def _stage_cell(rung: Rung, stage: LadderEnhance | None) -> str:
+    """The rung's VMAF after the enhancement stage, and whether players run it there (if not,
+    why: the guard, naming what the stage lowered, or no VMAF gain)."""
+    if rung.enhance is None:
+        return ""
+    from ladderforge.jobs.enhance import GUARD_METRICS, stage_off_reason
+
+    e = rung.enhance
+    metrics = stage.guard_metrics if stage is not None else GUARD_METRICS
+    reason = stage_off_reason(e.plain, e.enhanced, metrics=metrics)
+    return f"{e.enhanced.vmaf:.2f} " + ("(on)" if e.enabled else f"(off: {reason or 'guard'})")
 
 
 def crfs(rung: Rung) -> str:
@@ -93,6 +109,7 @@ def report_json(report: BatchReport, output: Path) -> str:
                         "measured_vmaf": r.measured_vmaf,
                         "encodes": len(r.attempts) or None,
                     }
+                    | ({"enhance": r.enhance.to_dict()} if r.enhance else {})
                     for r in ladder.rungs
                 ],
                 "cost": ladder.cost.to_dict() if ladder.cost else None,

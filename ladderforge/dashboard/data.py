@@ -2,14 +2,17 @@
 cost model, as the tables the report shows and exports.
 
 Each title's figures use what was measured where it was (bitrate and VMAF of the encoded
-rendition; the encode's CPU seconds), the prediction otherwise. The title's view-hours are the
-ones its ladder JSON was priced with (``cost.view_hours``; B's when the two differ, so both
-strategies are priced for one audience), else the cost model's.
+rendition; the encode's CPU seconds), the prediction otherwise. A ladder made with the
+enhancement stage (``ladder --enhanced``) is judged on the VMAF its players with the stage see
+(the delivered VMAF of the rungs it enhances), with the VMAF players without it see beside: the
+stage's saving shows as B's bits and egress against A's at the same delivered quality.
+
+The title's view-hours are the ones its ladder JSON was priced with (``cost.view_hours``; B's
+when the two differ, so both strategies are priced for one audience), else the cost model's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,6 +49,11 @@ class RungFigures:
     """Measured encode CPU seconds, else predicted (0 when unknown)."""
     measured: bool
     """Whether bitrate and VMAF were measured."""
+    plain_vmaf: float | None = None
+    """Ladders with the enhancement stage: the VMAF without it (``vmaf`` is the delivered one);
+    None for ladders without the stage."""
+    enhanced: bool = False
+    """Whether players with the stage run it on this rung."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,8 @@ class StrategyTitle:
     rungs: tuple[RungFigures, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """Compact form for the page: rungs as [w, h, kbps, vmaf, neg, cpu_s, measured]."""
+        """Compact form for the page: rungs as [w, h, kbps, vmaf, neg, cpu_s, measured,
+        plain_vmaf, enhanced]."""
         return {
             "title": self.title,
             "duration_s": self.duration_s,
@@ -72,7 +81,8 @@ class StrategyTitle:
             "rungs": [
                 [r.width, r.height, round(r.kbps, 3), round(r.vmaf, 3),
                  None if r.vmaf_neg is None else round(r.vmaf_neg, 3),
-                 round(r.encode_cpu_s, 3), int(r.measured)]
+                 round(r.encode_cpu_s, 3), int(r.measured),
+                 None if r.plain_vmaf is None else round(r.plain_vmaf, 3), int(r.enhanced)]
                 for r in self.rungs
             ],
         }  # fmt: skip
@@ -85,15 +95,20 @@ def _figures(ladder: Ladder) -> StrategyTitle:
     for r in ladder.rungs:
         measured = r.measured_bitrate_kbps is not None and r.measured_vmaf is not None
         cpu = r.cost.encode_cpu_s_measured
+        stage = r.enhance
+        vmaf: float = r.measured_vmaf if measured else r.vmaf  # type: ignore[assignment]
+        plain = vmaf if ladder.enhance is not None else None  # a rung the stage leaves alone
         rungs.append(
             RungFigures(
                 r.settings.width,
                 r.settings.height,
                 r.measured_bitrate_kbps if measured else r.bitrate_kbps,  # type: ignore[arg-type]
-                r.measured_vmaf if measured else r.vmaf,  # type: ignore[arg-type]
-                r.measured_vmaf_neg,
+                stage.delivered.vmaf if stage else vmaf,
+                stage.delivered.vmaf_neg if stage else r.measured_vmaf_neg,
                 cpu if cpu is not None else (r.cost.encode_cpu_s or 0.0),
                 measured,
+                plain_vmaf=stage.plain.vmaf if stage else plain,
+                enhanced=bool(stage and stage.enabled),
             )
         )
     device = "gpu" if ladder.rungs and ladder.rungs[0].settings.codec.startswith("nvenc") else "cpu"
@@ -119,10 +134,7 @@ def load_strategy(folder: str | os.PathLike[str]) -> dict[str, StrategyTitle]:
         raise UsageError(f"{root}: no <title>/<title>.ladder.json in it; is it an output folder?")
     out: dict[str, StrategyTitle] = {}
     for path in files:
-        try:
-            ladder = Ladder.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: not a readable ladder JSON ({exc})", path=path) from exc
+        ladder = Ladder.read(path)  # UsageError naming the file
         if ladder.rungs:
             out[ladder.title] = _figures(ladder)
     return out
@@ -154,6 +166,10 @@ class TitleRow:
     view_weighted_kbps: float
     view_weighted_vmaf: float
     view_weighted_vmaf_neg: float | None
+    view_weighted_plain_vmaf: float | None
+    """Ladders with the enhancement stage: the view-weighted VMAF of players without it."""
+    enhanced_rungs: int
+    """Rungs that players with the stage enhance."""
     egress_usd_per_view_hour: float
     """At the marginal egress price (break-even views)."""
     managed_usd: float | None
@@ -195,6 +211,8 @@ def title_row(title: StrategyTitle, model: CostModel) -> TitleRow:
         view_weighted_kbps=sum(s * r.kbps for s, r in zip(shares, title.rungs, strict=True)),
         view_weighted_vmaf=sum(s * r.vmaf for s, r in zip(shares, title.rungs, strict=True)),
         view_weighted_vmaf_neg=_weighted(shares, negs),
+        view_weighted_plain_vmaf=_weighted(shares, [r.plain_vmaf for r in title.rungs]),
+        enhanced_rungs=sum(r.enhanced for r in title.rungs),
         egress_usd_per_view_hour=sum(
             s * r.kbps * 3600 / 8 / 1e6 * price for s, r in zip(shares, title.rungs, strict=True)
         ),

@@ -51,13 +51,15 @@ function lfShares(kbps, mix) {
   return shares;
 }
 
-// rungs: [w, h, kbps, vmaf, neg, cpu_s, measured]
+// rungs: [w, h, kbps, vmaf, neg, cpu_s, measured, plain_vmaf, enhanced]
+// (vmaf: delivered, after the enhancement stage where it is on; plain_vmaf: without the stage,
+// null for a ladder without it)
 function lfTitleCost(t, a) {
   const views = (t.view_hours === null ? a.default_view_hours : t.view_hours) * a.views_multiplier;
   const kbps = t.rungs.map((r) => r[2]);
   const sh = lfShares(kbps, a.bandwidth_mix);
   let encode = 0, storageGb = 0, deliveredGb = 0, vwKbps = 0, vwVmaf = 0, vwNeg = 0, perVh = 0;
-  let hasNeg = true;
+  let hasNeg = true, vwPlain = 0, hasPlain = true, enhanced = 0;
   const price = lfMarginalPrice(a);
   t.rungs.forEach((r, i) => {
     if (t.device === "gpu") {
@@ -70,6 +72,8 @@ function lfTitleCost(t, a) {
     vwKbps += sh[i] * r[2];
     vwVmaf += sh[i] * r[3];
     if (r[4] === null) hasNeg = false; else vwNeg += sh[i] * r[4];
+    if (r[7] === null || r[7] === undefined) hasPlain = false; else vwPlain += sh[i] * r[7];
+    if (r[8]) enhanced += 1;
     perVh += sh[i] * r[2] * 3600 / 8 / 1e6 * price;
   });
   const storage = storageGb * a.storage_gb_month_usd * a.storage_months;
@@ -79,6 +83,7 @@ function lfTitleCost(t, a) {
   return {
     views, encode, storage, egress, total: encode + storage + egress, storageGb, deliveredGb,
     vwKbps, vwVmaf, vwNeg: hasNeg ? vwNeg : null, perVh, fixed: encode + storage, managed,
+    vwPlain: hasPlain ? vwPlain : null, enhanced,
   };
 }
 
@@ -115,6 +120,7 @@ function lfCompute(D, a) {
       encode: sum(side, "encode"), storage: sum(side, "storage"), egress: sum(side, "egress"),
       total: sum(side, "total"), storageGb: sum(side, "storageGb"), deliveredGb: sum(side, "deliveredGb"),
       vwKbps: weighted(side, "vwKbps"), vwVmaf: weighted(side, "vwVmaf"), vwNeg: weighted(side, "vwNeg"),
+      vwPlain: weighted(side, "vwPlain"),
       managed: a.managed_usd_per_minute === null ? null : sum(side, "managed"),
     };
   }
@@ -138,6 +144,8 @@ function lfTotalsTable(D, res) {
     line("stored GB", "storageGb", n1, "storage-gb") + line("delivered GB", "deliveredGb", n1, "egress-gb") +
     line("view-weighted kbps", "vwKbps", n1, "vw-kbps") + line("view-weighted VMAF", "vwVmaf", n2, "vw-vmaf") +
     line("view-weighted VMAF NEG", "vwNeg", n2, "vw-neg") +
+    (ta.vwPlain === null && tb.vwPlain === null ? "" :
+      line("view-weighted VMAF, players without the enhancement stage", "vwPlain", n2, "vw-plain")) +
     line("managed service, same rendition-minutes (reference)", "managed", lfFmt.usd, "managed");
 }
 
@@ -156,7 +164,8 @@ function lfRungTable(D, i, a) {
   const part = (side, t) => {
     const sh = lfShares(t.rungs.map((r) => r[2]), a.bandwidth_mix);
     return t.rungs.map((r, j) => `<tr><td>${side}</td><td>${r[0]}x${r[1]}</td><td>${lfFmt.num(r[2], 0)}</td>` +
-      `<td>${lfFmt.num(r[3], 2)}</td><td>${r[4] === null ? "–" : lfFmt.num(r[4], 2)}</td>` +
+      `<td>${lfFmt.num(r[3], 2)}${r[8] ? ` (enhanced; ${lfFmt.num(r[7], 2)} without)` : ""}</td>` +
+      `<td>${r[4] === null ? "–" : lfFmt.num(r[4], 2)}</td>` +
       `<td>${lfFmt.num(r[5], 1)}</td><td>${lfFmt.pct(sh[j])}</td><td>${r[6] ? "measured" : "predicted"}</td></tr>`).join("");
   };
   document.getElementById("lf-rungs").innerHTML =

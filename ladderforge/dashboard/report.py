@@ -38,6 +38,7 @@ __all__ = ["Comparison", "build_report", "compare_folders", "comparison_tables",
 _ROW_FIELDS = (
     "view_hours", "encode_usd", "storage_usd", "egress_usd", "total_usd", "storage_gb",
     "egress_gb", "view_weighted_kbps", "view_weighted_vmaf", "view_weighted_vmaf_neg",
+    "view_weighted_plain_vmaf", "enhanced_rungs",
 )  # fmt: skip
 
 
@@ -103,7 +104,8 @@ def comparison_tables(cmp: Comparison) -> tuple[pl.DataFrame, pl.DataFrame]:
                 rungs.append(
                     {"strategy": side, "title": t, "width": r.width, "height": r.height,
                      "kbps": r.kbps, "vmaf": r.vmaf, "vmaf_neg": r.vmaf_neg,
-                     "encode_cpu_s": r.encode_cpu_s, "measured": r.measured, "view_share": share}
+                     "encode_cpu_s": r.encode_cpu_s, "measured": r.measured, "view_share": share,
+                     "plain_vmaf": r.plain_vmaf, "enhanced": r.enhanced}
                 )  # fmt: skip
     return pl.DataFrame(rows, infer_schema_length=None), pl.DataFrame(
         rungs, infer_schema_length=None

@@ -3,7 +3,8 @@
 A small residual CNN takes a decoded rendition, upscaled to the display grid with the bicubic
 scaler that the plain ladder is measured with, and predicts the luma residual to the source.
 
-- :mod:`~ladderforge.enhance.presets`: named sizes (``tiny``, ``small``) with FLOPs per pixel.
+- :mod:`~ladderforge.enhance.presets`: named sizes (``tiny``, ``small``, and ``tiny-f``,
+  ``small-f`` that take the upscale factor as an input) with MACs and FLOPs per pixel.
 - :mod:`~ladderforge.enhance.model`: the network and its versioned model files.
 - :mod:`~ladderforge.enhance.data`: (decoded, source) pairs made with the encoder, patches.
 - :mod:`~ladderforge.enhance.training`: seeded training, per-title fine-tunes.
@@ -12,7 +13,8 @@ scaler that the plain ladder is measured with, and predicts the luma residual to
 
 Judging the stage (before/after per rung, the no-harm guard, BD-rates, a ladder chosen with
 enhancement on) composes it with VMAF and the policy: that is a job,
-:mod:`ladderforge.jobs.enhance`.
+:mod:`ladderforge.jobs.enhance`; the stage inside ``ladder --enhanced`` is
+:mod:`ladderforge.jobs.enhanced`.
 
 Importing this package does not import PyTorch; the functions that need it raise
 :class:`EnhanceUnavailableError` (an ``ImportError``) naming ``pip install 'ladderforge[enhance]'``.

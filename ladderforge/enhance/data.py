@@ -51,6 +51,9 @@ class PatchSet:
     """Patches of the reference (target)."""
     titles: tuple[str, ...]
     """Titles the patches came from."""
+    factors: np.ndarray | None = None
+    """Upscale factor of each patch's rendition (reference height over rendition height),
+    float32 N; what a model with the factor input is given. None: all 1."""
 
     def __len__(self) -> int:
         return int(self.dist.shape[0])
@@ -146,8 +149,10 @@ def sample_patches(
     rng = np.random.default_rng(seed)
     dist_out: list[np.ndarray] = []
     ref_out: list[np.ndarray] = []
+    factors: list[float] = []
     for pair in pairs:
         grid = video_grid(pair.ref)
+        factor = grid.height / pair.settings.height
         refs = iter_planes(pair.ref, every=every, max_frames=max_frames)
         dists = iter_planes(
             pair.dist, width=grid.width, height=grid.height, every=every, max_frames=max_frames
@@ -166,8 +171,11 @@ def sample_patches(
                     continue
                 ref_out.append(r.copy())
                 dist_out.append(dy[y : y + patch, x : x + patch].copy())
+                factors.append(factor)
                 taken += 1
     if not ref_out:
         raise UsageError(f"No patch of {patch}x{patch} could be cut from the pairs given.")
     titles = tuple(dict.fromkeys(p.title for p in pairs))
-    return PatchSet(np.stack(dist_out), np.stack(ref_out), titles)
+    return PatchSet(
+        np.stack(dist_out), np.stack(ref_out), titles, np.asarray(factors, dtype=np.float32)
+    )

@@ -2,8 +2,10 @@
 
 Both exports take luma N x 1 x H x W in [0, 1] (H and W multiples of the preset's block, which
 :func:`~ladderforge.enhance.infer.enhance_luma` takes care of) with dynamic N, H and W, and
-return the enhanced luma of the same shape. The export is checked against the PyTorch model on
-a random input before it is kept.
+return the enhanced luma of the same shape. A model with the factor input (presets ``*-f``)
+takes N x 2 x H x W: luma, then a plane filled with log2 of the upscale factor (display height
+over rung height); its output is still N x 1 x H x W. The export is checked against the
+PyTorch model on a random input before it is kept.
 
 ONNX uses PyTorch's TorchScript-based exporter (``dynamo=False``), which needs only the ``onnx``
 package; running an ONNX file here needs ``onnxruntime``.
@@ -33,7 +35,8 @@ def _sample(model: EnhanceModel) -> Any:
     torch = require_torch()
     gen = torch.Generator().manual_seed(0)
     side = model.preset.block * 8
-    return torch.rand(2, 1, side, side + model.preset.block, generator=gen)
+    planes = model.preset.input_planes
+    return torch.rand(2, planes, side, side + model.preset.block, generator=gen)
 
 
 def export_torchscript(model: EnhanceModel, path: str | os.PathLike[str]) -> Path:

@@ -27,7 +27,12 @@ from ladderforge.enhance.frames import Planes, VideoWriter, iter_planes, video_g
 from ladderforge.enhance.model import EnhanceModel
 from ladderforge.errors import UsageError
 
-__all__ = ["ApplyResult", "apply", "benchmark", "enhance_luma", "pick_device"]
+__all__ = ["INFER_VERSION", "ApplyResult", "apply", "benchmark", "enhance_luma", "pick_device"]
+
+INFER_VERSION = 1
+"""Version of what :func:`apply` writes for a given model and rendition (upscale, tiling,
+rounding, the factor plane): stored results of the stage are keyed on it, so bump it whenever a
+change here changes a single output pixel."""
 
 DEFAULT_TILE = 512
 DEFAULT_BATCH = 4
@@ -54,11 +59,14 @@ def prepare(model: EnhanceModel, device: str) -> None:
     model.network.to(device=device, memory_format=torch.channels_last).eval()
 
 
-def _run(model: EnhanceModel, batch: np.ndarray, device: str) -> np.ndarray:
+def _run(model: EnhanceModel, batch: np.ndarray, device: str, factor: float) -> np.ndarray:
     torch = require_torch()
     with torch.inference_mode():
         x = torch.from_numpy(batch).to(device=device, dtype=torch.float32).div_(255.0)
-        x = x.unsqueeze(1).contiguous(memory_format=torch.channels_last)
+        x = x.unsqueeze(1)
+        if model.preset.factor_input:
+            x = torch.cat([x, torch.full_like(x, math.log2(factor))], dim=1)
+        x = x.contiguous(memory_format=torch.channels_last)
         y = model.network(x).squeeze(1)
         out = y.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
     return np.asarray(out)
@@ -71,12 +79,15 @@ def enhance_luma(
     tile: int = DEFAULT_TILE,
     batch: int = DEFAULT_BATCH,
     device: str = "cpu",
+    factor: float = 1.0,
 ) -> np.ndarray:
-    """Enhance uint8 luma planes (H x W, or N x H x W); same shape out."""
-    if tile < 16 or batch < 1:
+    """Enhance uint8 luma planes (H x W, or N x H x W); same shape out. ``factor``: how much
+    the rendition was upscaled to this grid (display height over rung height); only a model
+    whose preset has ``factor_input`` reads it."""
+    if tile < 16 or batch < 1 or not factor > 0:
         raise UsageError(
-            f"The 'tile' parameter of enhance_luma must be >= 16 and 'batch' >= 1. "
-            f"Got tile={tile}, batch={batch} instead."
+            f"The 'tile' parameter of enhance_luma must be >= 16, 'batch' >= 1 and 'factor' "
+            f"> 0. Got tile={tile}, batch={batch}, factor={factor} instead."
         )
     single = luma.ndim == 2
     frames = luma[None] if single else luma
@@ -88,16 +99,16 @@ def enhance_luma(
         ph, pw = -h % block, -w % block
         padded = np.pad(frames, ((0, 0), (halo, halo + ph), (halo, halo + pw)), mode="edge")
         out = np.concatenate(
-            [_run(model, padded[i : i + batch], device) for i in range(0, n, batch)]
+            [_run(model, padded[i : i + batch], device, factor) for i in range(0, n, batch)]
         )
         result = out[:, halo : halo + h, halo : halo + w]
     else:
-        result = _tiled(model, frames, tile=tile, batch=batch, device=device)
+        result = _tiled(model, frames, tile=tile, batch=batch, device=device, factor=factor)
     return result[0] if single else result
 
 
 def _tiled(
-    model: EnhanceModel, frames: np.ndarray, *, tile: int, batch: int, device: str
+    model: EnhanceModel, frames: np.ndarray, *, tile: int, batch: int, device: str, factor: float
 ) -> np.ndarray:
     n, h, w = frames.shape
     halo = _halo(model)
@@ -113,7 +124,7 @@ def _tiled(
     for start in range(0, len(origins), batch):
         chunk = origins[start : start + batch]
         stack = np.stack([padded[f, y : y + span, x : x + span] for f, y, x in chunk])
-        done = _run(model, stack, device)
+        done = _run(model, stack, device, factor)
         for (f, y, x), piece in zip(chunk, done, strict=True):
             out[f, y : y + tile, x : x + tile] = piece[halo : halo + tile, halo : halo + tile]
     return out[:, :h, :w]
@@ -166,6 +177,7 @@ def apply(
 ) -> ApplyResult:
     """Enhance the rendition ``dist`` onto a ``width`` x ``height`` display grid (default: its
     own) and write ``output``. ``model=None`` writes the plain bicubic upscale (the baseline).
+    A model with the factor input is given ``height`` over the rendition's height.
 
     ``on_progress`` gets the number of frames written so far.
     """
@@ -186,8 +198,9 @@ def apply(
             if model is not None and pending:
                 t0 = time.perf_counter()
                 luma = enhance_luma(
-                    model, np.stack([p[0] for p in pending]), tile=tile, batch=batch, device=dev
-                )
+                    model, np.stack([p[0] for p in pending]), tile=tile, batch=batch, device=dev,
+                    factor=h / grid.height,
+                )  # fmt: skip
                 model_s += time.perf_counter() - t0
                 pending[:] = [(y, u, v) for y, (_, u, v) in zip(luma, pending, strict=True)]
             for planes in pending:

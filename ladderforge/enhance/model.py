@@ -3,8 +3,12 @@
 A model file is a ``torch.save`` of a plain dict (loaded with ``weights_only=True``, so no pickled
 code runs)::
 
-    {"format": "ladderforge.enhance", "version": 1, "preset": {...}, "state_dict": {...},
+    {"format": "ladderforge.enhance", "version": 1 or 2, "preset": {...}, "state_dict": {...},
      "metadata": {...}}
+
+Version 2 added the preset's ``factor_input`` (the upscale factor as an input plane). Only a
+model with the factor input is written as version 2; a luma-only model is written as version 1
+(no ``factor_input`` key), so older releases still read it. Both versions are read.
 
 ``metadata`` records what the weights were trained on (codec, titles, rungs, steps, seed, loss,
 validation gains, and for a per-title fine-tune the base model). A file of another format or
@@ -33,6 +37,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "MODEL_FORMAT",
     "MODEL_VERSION",
+    "READABLE_VERSIONS",
     "EnhanceModel",
     "build_network",
     "default_model_path",
@@ -40,14 +45,17 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "ladderforge.enhance"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+READABLE_VERSIONS = (1, MODEL_VERSION)
 DEFAULT_MODEL_NAME = "x265_tiny.pt"
 
 
 def build_network(preset: Preset) -> torch.nn.Module:
-    """A freshly initialised residual network of ``preset`` (luma in, luma out, N x 1 x H x W,
-    H and W multiples of ``preset.block``). The last convolution starts near zero, so a new
-    network is nearly the identity."""
+    """A freshly initialised residual network of ``preset``: N x P x H x W in (P =
+    ``preset.input_planes``: luma in [0, 1], then with ``factor_input`` a plane holding
+    log2 of the upscale factor), enhanced luma N x 1 x H x W out; H and W multiples of
+    ``preset.block``. The last convolution starts near zero, so a new network is nearly the
+    identity."""
     torch = require_torch()
     nn = torch.nn
     functional = torch.nn.functional
@@ -67,8 +75,11 @@ def build_network(preset: Preset) -> torch.nn.Module:
             nn.init.zeros_(self.body[-1].bias)
 
         def forward(self, x: Any) -> Any:
-            folded = functional.pixel_unshuffle(x - 0.5, self.block)
-            return x + functional.pixel_shuffle(self.body(folded), self.block)
+            luma = x[:, :1]
+            folded = functional.pixel_unshuffle(luma - 0.5, self.block)
+            if preset.factor_input:  # the factor plane, one value per folded block
+                folded = torch.cat([folded, x[:, 1:2, :: self.block, :: self.block]], dim=1)
+            return luma + functional.pixel_shuffle(self.body(folded), self.block)
 
     return ResidualNet()
 
@@ -108,14 +119,18 @@ class EnhanceModel:
         return digest.hexdigest()[:16]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model file atomically (temporary name, then rename)."""
+        """Write the model file atomically (temporary name, then rename): version 2 for a
+        model with the factor input, version 1 (which older releases read) otherwise."""
         torch = require_torch()
         out = Path(path)
         state = {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
+        preset = asdict(self.preset)
+        if not self.preset.factor_input:  # version 1: what older releases read
+            del preset["factor_input"]
         payload = {
             "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
-            "preset": asdict(self.preset),
+            "version": MODEL_VERSION if self.preset.factor_input else 1,
+            "preset": preset,
             "state_dict": state,
             "metadata": dict(self.metadata),
         }
@@ -139,13 +154,18 @@ class EnhanceModel:
         try:
             payload = torch.load(src, map_location=device, weights_only=True)
         except Exception as exc:  # torch raises many types for a corrupt file
-            raise ModelError(f"{src}: not a readable model file ({exc})", path=src) from exc
+            raise ModelError(
+                f"{src}: not a readable model file (torch.load: {type(exc).__name__}); expected "
+                "a file written by 'ladderforge enhance train'",
+                path=src,
+            ) from exc
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             raise ModelError(f"{src}: not a ladderforge enhancement model", path=src)
-        if payload.get("version") != MODEL_VERSION:
+        if payload.get("version") not in READABLE_VERSIONS:
             raise ModelError(
                 f"{src}: model file version {payload.get('version')!r}; this ladderforge reads "
-                f"version {MODEL_VERSION}. Retrain it with 'ladderforge enhance train'.",
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}. Retrain it with "
+                "'ladderforge enhance train'.",
                 path=src,
             )
         preset = _preset_from(payload.get("preset"), src)

@@ -96,7 +96,7 @@ def _psnr(mse: float) -> float:
 def _val_psnr(model: EnhanceModel, dist: Any, ref: Any) -> tuple[float, float]:
     torch = require_torch()
     with torch.inference_mode():
-        before = sum(float(((d - r) ** 2).mean()) for d, r in zip(dist, ref, strict=True))
+        before = sum(float(((d[:, :1] - r) ** 2).mean()) for d, r in zip(dist, ref, strict=True))
         after = sum(
             float(((model.network(d) - r) ** 2).mean()) for d, r in zip(dist, ref, strict=True)
         )
@@ -143,8 +143,21 @@ def train(
             torch.from_numpy(np.ascontiguousarray(a)).to(dev, torch.float32).div_(255).unsqueeze(1)
         )
 
+    factors = patches.factors if patches.factors is not None else np.ones(len(patches), "f4")
+
+    def inputs(idx: np.ndarray, dist: np.ndarray) -> Any:
+        """The network's input: luma, and the log2 factor plane for a factor-input preset."""
+        x = tensor(dist)
+        if not model.preset.factor_input:
+            return x
+        plane = torch.from_numpy(np.log2(factors[idx]).astype("f4")).to(dev).view(-1, 1, 1, 1)
+        return torch.cat([x, plane.expand_as(x)], dim=1)
+
     val = [
-        (tensor(patches.dist[val_idx[i : i + 256]]), tensor(patches.ref[val_idx[i : i + 256]]))
+        (
+            inputs(val_idx[i : i + 256], patches.dist[val_idx[i : i + 256]]),
+            tensor(patches.ref[val_idx[i : i + 256]]),
+        )
         for i in range(0, n_val, 256)
     ]
     before = _val_psnr(model, [d for d, _ in val], [r for _, r in val]) if val else (0.0, 0.0)
@@ -152,7 +165,7 @@ def train(
     for step in range(cfg.steps):
         pick = train_idx[rng.integers(0, train_idx.size, cfg.batch_size)]
         d, r = augment(patches.dist[pick], patches.ref[pick], rng)
-        loss = loss_fn(net(tensor(d)), tensor(r))
+        loss = loss_fn(net(inputs(pick, d)), tensor(r))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -172,6 +185,7 @@ def train(
         "config": asdict(cfg),
         "titles": list(patches.titles),
         "patches": len(patches),
+        "factors": sorted({round(float(f), 3) for f in factors}),
         "val_patches": int(n_val),
         "val_psnr_in_db": round(before[0], 4),
         "val_psnr_out_db": round(after[1], 4),

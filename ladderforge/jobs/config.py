@@ -84,7 +84,8 @@ class LadderConfig:
     tolerance: float = 0.75
     """Closed loop: a rung ships when its whole rendition's VMAF is within this of its target."""
     max_encodes: int = 3
-    """Closed loop: most encodes of one rung (the first guess included)."""
+    """Closed loop: most encodes of one rung (the first guess included); with ``enhanced``,
+    of each of its two loops (see :attr:`max_encodes_per_rung`)."""
     segment_type: str = "fmp4"
     """HLS segments: ``fmp4`` (CMAF-style init + .m4s) or ``mpegts``."""
     model_path: Path | None = None
@@ -117,6 +118,13 @@ class LadderConfig:
     """Conform every title to this constant frame rate (``"30"``, ``"30000/1001"``, 29.97...).
     None: a VFR source is conformed to the rate chosen from it, a CFR source keeps its own (see
     :mod:`ladderforge.media.conform`)."""
+
+    enhanced: Path | str | None = None
+    """A model file of the enhancement stage (``"shipped"``: the packaged one; resolved to its
+    path when the config is made): every encoded
+    rung is measured with and without the stage, the rungs the guard lets it enhance are steered
+    onto their declared VMAF as delivered after it (fewer bits), and the ladder JSON flags them
+    (see :mod:`ladderforge.jobs.enhanced`). Needs ``encode`` or ``validate``. None: no stage."""
 
     def __post_init__(self) -> None:
         from ladderforge.jobs.modes import MODES  # the modes read this config: import late
@@ -152,6 +160,11 @@ class LadderConfig:
 
             check_tuned_file(self.tuned, self.codec, self.resolved_preset)
         MODES[self.mode].check(self, facts)
+        if self.enhanced is not None:
+            from ladderforge.jobs.enhanced import check_enhanced, resolve_model_path
+
+            object.__setattr__(self, "enhanced", resolve_model_path(self.enhanced))
+            check_enhanced(self)
 
     def _check_cost(self) -> None:
         for name in ("views", "cost_lambda", "budget_usd"):
@@ -177,6 +190,24 @@ class LadderConfig:
     def encodes(self) -> bool:
         """Whether the rungs are encoded (``encode`` or ``validate``)."""
         return self.encode or self.validate
+
+    @property
+    def closed_loop(self) -> bool:
+        """Whether encoded rungs go through the closed loop: in the modes that have one
+        (predict, probe), and in every mode with ``enhanced`` (exhaustive has no loop without
+        it); never with ``open_loop``."""
+        from ladderforge.jobs.modes import MODES  # the modes read this config: import late
+
+        return not self.open_loop and (MODES[self.mode].closed_loop or self.enhanced is not None)
+
+    @property
+    def max_encodes_per_rung(self) -> int:
+        """Most full-length encodes of one rung: 1 without the closed loop, ``max_encodes``
+        with it, twice that with ``enhanced`` (the loop on delivered VMAF, then, where it found
+        no rung to ship, the loop on plain VMAF; see :mod:`ladderforge.jobs.rungs`)."""
+        if not self.closed_loop:
+            return 1
+        return self.max_encodes * (2 if self.enhanced is not None else 1)
 
     @property
     def rules(self) -> LadderRules:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -34,6 +34,9 @@ from ladderforge.types import (
     even_size,
     output_pix_fmt,
 )
+
+if TYPE_CHECKING:
+    from ladderforge.jobs.enhanced import LadderEnhancer
 
 __all__ = ["StageCallback", "TitleJob"]
 
@@ -90,6 +93,10 @@ class TitleJob:
         ``config.fps``), and analyse it: the start of every mode."""
         original = probe(source)
         check_hdr(original, config.facts)
+        if config.enhanced is not None:  # refused before any analysis or encode
+            from ladderforge.jobs.enhanced import check_enhanced_source
+
+            check_enhanced_source(original)
         name = title or original.title
         stage: Callable[[str], None] = (
             (lambda s: on_stage(name, s)) if on_stage else (lambda s: None)
@@ -148,6 +155,15 @@ class TitleJob:
         if name is None:  # the config refuses this before any work; a library caller may not
             raise RuntimeError(f"no model for {self.config.codec} {self.config.resolved_preset}")
         return shipped_model(name)
+
+    @functools.cached_property
+    def enhancer(self) -> LadderEnhancer | None:
+        """The enhancement stage the rungs are judged with (``config.enhanced``), else None."""
+        if self.config.enhanced is None:
+            return None
+        from ladderforge.jobs.enhanced import LadderEnhancer
+
+        return LadderEnhancer.load(self.config.enhanced)
 
     @functools.cached_property
     def chunks(self) -> list[Chunk]:

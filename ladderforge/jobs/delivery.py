@@ -20,7 +20,7 @@ from ladderforge.encoder.hls import MediaPlaylist, write_master
 from ladderforge.jobs.context import TitleJob
 from ladderforge.media import ffmpeg_version
 from ladderforge.store import atomic_write_json
-from ladderforge.types import AudioFiles, Ladder, LadderCost, Provenance, Rung
+from ladderforge.types import AudioFiles, Ladder, LadderCost, LadderEnhance, Provenance, Rung
 
 __all__ = ["Delivery", "check_source_audio", "deliver"]
 
@@ -52,7 +52,12 @@ def deliver(
     cost: LadderCost | None = None,
 ) -> Ladder:
     """Package the audio and write the manifests and the ladder JSON of one title."""
-    notes = [*notes, *_tuning_notes(job)]
+    enhance = None
+    if job.enhancer is not None:  # the enhancement modules only for an enhanced ladder
+        from ladderforge.jobs.enhanced import ladder_enhance
+
+        enhance = ladder_enhance(job.enhancer, rungs)
+    notes = [*notes, *_tuning_notes(job), *_enhance_notes(enhance, rungs)]
     audio = _audio(job, notes) if packaged else None
     manifests = {"hls": "master.m3u8"} if packaged else {"hls_plan": "master.plan.m3u8"}
     if packaged and job.config.segment_type == "fmp4":
@@ -71,6 +76,7 @@ def deliver(
         manifests=manifests,
         tuning=job.tuning,
         cost=cost,
+        enhance=enhance,
     )
     master = job.deliver / (manifests.get("hls") or manifests["hls_plan"])
     write_master(ladder, master, fps=job.fps, bit_depth=job.info.bit_depth, packaged=packaged)
@@ -97,6 +103,19 @@ def _tuning_notes(job: TitleJob) -> list[str]:
             "measured figures are of the tuned encodes"
         )
     return notes
+
+
+def _enhance_notes(enhance: LadderEnhance | None, rungs: list[Rung]) -> list[str]:
+    if enhance is None:
+        return []
+    gains = [r.enhance.gain_vmaf for r in rungs if r.enhance is not None and r.enhance.enabled]
+    return [
+        f"enhanced with {enhance.model} ({enhance.fingerprint}): players with the stage run it "
+        f"on {enhance.enabled_rungs} of {len(rungs)} rungs (flagged 'enhance.enabled'"
+        + (f", VMAF +{min(gains):.2f} to +{max(gains):.2f}" if gains else "")
+        + "); master.m3u8 is the plain ladder, valid for every player: its quality is the "
+        "rungs' measured figures"
+    ]
 
 
 def _audio(job: TitleJob, notes: list[str]) -> AudioPlaylist | None:

@@ -2,8 +2,9 @@
 running a single encode (sources are probed, nothing is analysed or encoded).
 
 The figures are upper bounds from the configuration alone: the ladder is not chosen yet, so
-every rung is counted at the tallest candidate size, ``max_rungs`` rungs, and ``max_encodes``
-encodes per rung when the closed loop runs. Encode CPU seconds come from the cost model's
+every rung is counted at the tallest candidate size, ``max_rungs`` rungs, and
+:attr:`~ladderforge.jobs.config.LadderConfig.max_encodes_per_rung` encodes per rung (the closed
+loop's, ``--enhanced`` included). Encode CPU seconds come from the cost model's
 measured speeds (:func:`ladderforge.policy.cost.encode_cpu_s`); measurement (VMAF) time is not
 included.
 """
@@ -56,10 +57,7 @@ def estimate(titles: Sequence[TitleSource], config: LadderConfig) -> list[TitleE
         planned = MODES[config.mode].planned_encodes(config, sizes, frames, float(info.frame_rate))
         decision = len(planned)
         decision_cpu = sum(cpu(w, h, n) for w, h, n in planned)
-        per_rung = (
-            config.max_encodes if MODES[config.mode].closed_loop and not config.open_loop else 1
-        )
-        rungs = config.max_rungs * per_rung if config.encodes else 0
+        rungs = config.max_rungs * config.max_encodes_per_rung if config.encodes else 0
         out.append(
             TitleEstimate(
                 title=t.title,

@@ -6,15 +6,18 @@ reference's grid, by ``vmaf_tools.measure``); "after" is the rendition enhanced 
 (:func:`~ladderforge.enhance.infer.apply`) and measured against the same reference. The guard
 switches the stage off for a rung where it would lower VMAF NEG (NEG, not plain VMAF, because
 plain VMAF can be raised by sharpening that does not restore the source), and by default where
-it would lower PSNR-Y too (:data:`GUARD_METRICS`); such a rung keeps its "before" figures in the
-enhanced ladder and the ladder JSON tells players not to run the model on it.
+it would lower PSNR-Y too (:data:`GUARD_METRICS`). The stage is on for a rung
+(:func:`stage_enabled`) where the guard accepts it and it raises VMAF; elsewhere the rung keeps
+its "before" figures and the ladder JSON tells players not to run the model on it. That one rule
+serves ``enhance eval`` (:func:`enhanced_ladder`) and ``ladder --enhanced``
+(:mod:`ladderforge.jobs.enhanced`), so ``enhance.enabled`` means the same in every ladder JSON.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from ladderforge.enhance.infer import apply
 from ladderforge.enhance.model import EnhanceModel
 from ladderforge.policy import BDRateError, bd_rate, ladder_from_hull
 from ladderforge.types import EncodeSettings, Ladder, RDPoint
+from ladderforge.types.enhance import LadderEnhance, RungEnhance, StageFigures
 from ladderforge.vmaf_tools import measure
 
 __all__ = [
@@ -32,6 +36,10 @@ __all__ = [
     "evaluate_rendition",
     "guard_allows",
     "ladder_bd_rates",
+    "stage_enabled",
+    "stage_off_reason",
+    "stage_record",
+    "watched_metrics",
 ]
 
 EVAL_METRICS = ("vmaf", "vmaf_neg", "psnr")
@@ -54,7 +62,8 @@ class RungEval:
     after: dict[str, float]
     """The same after enhancement."""
     enabled: bool
-    """Whether the guard keeps the stage on for this rung."""
+    """Whether players with the stage run it on this rung (:func:`stage_enabled`: the guard
+    accepts it and it raises VMAF)."""
     model_fps: float = 0.0
     """Frames per second of the network on this rung (display grid)."""
 
@@ -74,17 +83,76 @@ GUARD_METRICS = ("vmaf_neg", "psnr_y")
 trained mostly on upscaled rungs sharpens native rungs: NEG up a little, PSNR down)."""
 
 
+def watched_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """What the guard watches given ``metrics``: VMAF NEG always, first, then the others once
+    each, in order."""
+    return tuple(dict.fromkeys(("vmaf_neg", *metrics)))
+
+
 def guard_allows(
-    before: dict[str, float],
-    after: dict[str, float],
+    before: Mapping[str, float],
+    after: Mapping[str, float],
     *,
     margin: float = 0.0,
     metrics: Sequence[str] = GUARD_METRICS,
 ) -> bool:
     """True when enhancement lowers none of ``metrics`` (by more than ``margin``); VMAF NEG is
     always one of them."""
-    watched = dict.fromkeys(("vmaf_neg", *metrics))
+    watched = watched_metrics(metrics)
     return all(after[m] >= before[m] - margin for m in watched if m in before and m in after)
+
+
+def stage_enabled(
+    plain: StageFigures,
+    enhanced: StageFigures,
+    *,
+    metrics: Sequence[str] = GUARD_METRICS,
+    margin: float = 0.0,
+) -> bool:
+    """Whether players run the stage on a rung: the guard accepts it (none of ``metrics``
+    lowered by more than ``margin``; VMAF NEG always watched) and it raises VMAF, the figure
+    ladders are chosen and steered on. A gain in VMAF alone (sharpening) is refused."""
+    return stage_off_reason(plain, enhanced, metrics=metrics, margin=margin) is None
+
+
+def stage_off_reason(
+    plain: StageFigures,
+    enhanced: StageFigures,
+    *,
+    metrics: Sequence[str] = GUARD_METRICS,
+    margin: float = 0.0,
+) -> str | None:
+    """Why the stage is off on a rung (``"guard: psnr_y lowered"``, ``"no VMAF gain"``), or
+    None where it is on (see :func:`stage_enabled`)."""
+    before, after = plain.to_dict(), enhanced.to_dict()
+    watched = [m for m in watched_metrics(metrics) if m in before and m in after]
+    lowered = [m for m in watched if after[m] < before[m] - margin]
+    if lowered:
+        return f"guard: {', '.join(lowered)} lowered"
+    if not enhanced.vmaf > plain.vmaf:
+        return "no VMAF gain"
+    return None
+
+
+def stage_record(
+    model: EnhanceModel,
+    *,
+    enabled_rungs: int,
+    guard_metrics: Sequence[str] = GUARD_METRICS,
+    model_kbps: float = 0.0,
+) -> LadderEnhance:
+    """The ladder JSON's ``enhance`` record: which model players with the stage run, its cost,
+    what the guard watched, and on how many rungs it is on."""
+    return LadderEnhance(
+        model=model.path.name if model.path else "",
+        fingerprint=model.fingerprint(),
+        preset=model.preset.name,
+        macs_per_pixel=model.preset.macs_per_pixel,
+        model_bytes=model.size_bytes,
+        guard_metrics=watched_metrics(guard_metrics),
+        enabled_rungs=enabled_rungs,
+        model_kbps=model_kbps,
+    )
 
 
 def evaluate_rendition(
@@ -121,7 +189,9 @@ def evaluate_rendition(
         bitrate_kbps=bitrate_kbps,
         before=before,
         after=after,
-        enabled=guard_allows(before, after, margin=guard_margin),
+        enabled=stage_enabled(
+            StageFigures.from_dict(before), StageFigures.from_dict(after), margin=guard_margin
+        ),
         model_fps=done.model_fps,
     )
 
@@ -156,8 +226,9 @@ def enhanced_ladder(
 ) -> dict[str, Any]:
     """A ladder (JSON-ready) chosen by ``policy.ladder_from_hull`` from the rungs' VMAF, with
     enhancement on (``model`` given: each rung's quality is what the player shows after the
-    model, where the guard allows) or off. With enhancement on, the JSON carries an
-    ``enhance`` object naming the model and, per rung, whether the player must run it."""
+    model, where the guard allows) or off. With enhancement on, it carries the fields of
+    ``ladder --enhanced`` (schema ``ladderforge.ladder/3``): ``enhance`` naming the model, and
+    per rung ``enhance`` with the figures before and after and whether players run it."""
     by_key: dict[str, RungEval] = {}
     points = []
     for r in rungs:
@@ -168,21 +239,18 @@ def enhanced_ladder(
     chosen, warnings = ladder_from_hull(points, source_height=source_height, **ladder_options)
     title = rungs[0].title if rungs else ""
     notes = list(warnings)
+    stage = None
     if model is not None:
         notes.append("enhancement on: players must run the model on the rungs flagged")
-    ladder = Ladder(title=title, source=None, rungs=tuple(chosen), notes=tuple(notes))
-    data = ladder.to_dict()
-    if model is not None:
-        data["enhance"] = {
-            "enabled": True,
-            "model": model.path.name if model.path else "",
-            "fingerprint": model.fingerprint(),
-            "preset": model.preset.name,
-            "flops_per_pixel": model.preset.flops_per_pixel,
-            "model_bytes": model.size_bytes,
-            "model_kbps": model_kbps,
-            "rungs": [by_key[r.settings.key()].enabled for r in chosen],
-        }
-    else:
-        data["enhance"] = {"enabled": False}
-    return data
+        chosen = [replace(c, enhance=_rung_enhance(by_key[c.settings.key()])) for c in chosen]
+        stage = stage_record(
+            model,
+            enabled_rungs=sum(by_key[c.settings.key()].enabled for c in chosen),
+            model_kbps=model_kbps,
+        )
+    ladder = Ladder(title, None, tuple(chosen), notes=tuple(notes), enhance=stage)
+    return ladder.to_dict()
+
+
+def _rung_enhance(r: RungEval) -> RungEnhance:
+    return RungEnhance(r.enabled, StageFigures.from_dict(r.before), StageFigures.from_dict(r.after))

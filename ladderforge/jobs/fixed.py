@@ -10,7 +10,6 @@ JSON already exists is not redone (resume).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from ladderforge import __version__
 from ladderforge.encoder import check_available, codec_facts, encode
+from ladderforge.errors import UsageError
 from ladderforge.jobs.costs import price_ladder, priced_rungs
 from ladderforge.media import ffmpeg_version, probe
 from ladderforge.policy import apple_hevc_ladder
@@ -56,8 +56,8 @@ def plan_fixed_title(
     json_path = folder / f"{name}.ladder.json"
     if json_path.is_file():
         try:
-            return Ladder.from_dict(json.loads(json_path.read_text()))
-        except (ValueError, KeyError, TypeError):
+            return Ladder.read(json_path)
+        except UsageError:
             log.info("%s: unreadable ladder JSON, redone", json_path)
     facts = codec_facts(codec)
     preset = preset or facts.default_preset

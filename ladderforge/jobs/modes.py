@@ -196,11 +196,12 @@ class ExhaustiveMode(Mode):
 
     name = "exhaustive"
     deciding = "exhaustive sweep"
-    closed_loop = False  # the rungs are measured points already
+    closed_loop = False  # the rungs are measured points already (enhanced ladders loop anyway)
     anchors_per_scene = False  # its chunk curves are measured
 
     def __init__(self) -> None:
         self._tables: dict[tuple[int, int], list[list[SceneOption]]] = {}
+        self._points: list[RDPoint] = []
 
     @classmethod
     def check(cls, config: LadderConfig, facts: CodecFacts) -> None:
@@ -229,7 +230,18 @@ class ExhaustiveMode(Mode):
             )
         points = [p.rd_point() for p in report.points]
         job.decision_cpu_s += sum(p.cost_cpu_s for p in points)
+        self._points = points
         return points
+
+    def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
+        """The swept (CRF, VMAF) points at the rung's size: measured, so only an enhanced
+        ladder's loop (steering on delivered VMAF) needs them."""
+        size = (rung.settings.width, rung.settings.height)
+        return sorted(
+            (float(p.settings.q or 0), p.quality)
+            for p in self._points
+            if (p.settings.width, p.settings.height) == size
+        )
 
     @classmethod
     def planned_encodes(

@@ -11,6 +11,15 @@ more than ``tolerance`` it is encoded again at a CRF corrected from the measured
 (:func:`ladderforge.policy.target.next_q`; every chunk shifted by the same amount), at most
 ``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
 whole-rendition measurements are stored, so a rerun after a crash redoes neither.
+
+Enhanced ladders (``enhanced``): every encode is also measured after the enhancement stage, and
+the loop (in every mode: exhaustive gains one) steers on the *delivered* VMAF (after the stage
+where it is on), so a rung the stage lifts ships at a higher CRF. It never steps past a CRF
+where the stage was measured off (:func:`~ladderforge.policy.target.stage_bounded`) and ships
+only an attempt on target with the stage on or on target without it
+(:func:`~ladderforge.policy.target.pick_enhanced`); where there is none, a second loop of at
+most ``max_encodes`` steers on the plain VMAF, as without the stage, and its pick ships (see
+:mod:`ladderforge.jobs.enhanced`).
 """
 
 from __future__ import annotations
@@ -36,7 +45,14 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.target import next_q, pick, within
+from ladderforge.policy.target import (
+    as_plain,
+    next_q,
+    pick,
+    pick_enhanced,
+    stage_bounded,
+    within,
+)
 from ladderforge.store import atomic_write_json
 from ladderforge.types import (
     ChunkRecord,
@@ -44,6 +60,7 @@ from ladderforge.types import (
     QualityResult,
     Rung,
     RungAttempt,
+    RungEnhance,
     RungFiles,
 )
 from ladderforge.vmaf_tools import measure
@@ -71,13 +88,9 @@ def encode_rungs(
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
         encode = _Encoder(job, rung, plan, what, i)
         attempts: list[RungAttempt] = []
-        if mode.closed_loop and not job.config.open_loop:
-            shipped, attempts = _closed_loop(job, mode, rung, encode)
-            if not within(shipped.attempt.vmaf, rung.vmaf, job.config.tolerance):
-                notes.append(
-                    f"{s.width}x{s.height} rung: VMAF {shipped.attempt.vmaf:.2f} after "
-                    f"{len(attempts)} encodes, target {rung.vmaf:.2f} +- {job.config.tolerance:g}"
-                )
+        if job.config.closed_loop:
+            shipped, attempts, loop_notes = _closed_loop(job, mode, rung, encode)
+            notes += [f"{s.width}x{s.height} rung: {n}" for n in loop_notes]
         else:
             shipped = encode.at(0.0)
         if anchored:
@@ -122,10 +135,21 @@ class _Shipped:
     quality: QualityResult
     q: float
     """The rung's CRF for this encode (each chunk shifted by the same amount)."""
+    enhance: RungEnhance | None = None
+    """Enhanced ladders: the encode with and without the stage."""
 
     @property
     def attempt(self) -> RungAttempt:
-        return RungAttempt(self.q, self.quality.vmaf, self.encoded.bitrate_kbps, self.encoded.cpu_s)
+        """The encode as the closed loop sees it: its delivered VMAF (after the stage where it
+        is on), with the plain VMAF beside it on enhanced ladders."""
+        e = self.enhance
+        return RungAttempt(
+            self.q,
+            e.delivered.vmaf if e else self.quality.vmaf,
+            self.encoded.bitrate_kbps,
+            self.encoded.cpu_s,
+            plain_vmaf=self.quality.vmaf if e else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,17 +185,40 @@ class _Encoder:
             timeout_s=self.job.config.timeout_s,
         )
         self.job.stage(f"{self.what}: CRF {q:g}: measuring")
-        return _Shipped(settings, encoded, _measure_stored(self.job, settings, encoded), q)
+        quality = _measure_stored(self.job, settings, encoded)
+        enhance = None
+        if self.job.enhancer is not None:
+
+            def enhancing(done: int, total: int) -> None:
+                step = f"enhancing frame {done}/{total}" if done < total else "measuring it"
+                self.job.stage(f"{self.what}: CRF {q:g}: {step}")
+
+            self.job.stage(f"{self.what}: CRF {q:g}: enhancing and measuring")
+            enhance = self.job.enhancer.evaluate(
+                self.job.info, encoded.output_path, quality, work=self.job.work,
+                key=_measure_key(self.job, settings), timeout_s=self.job.config.timeout_s,
+                on_progress=enhancing,
+            )  # fmt: skip
+        return _Shipped(settings, encoded, quality, q, enhance)
+
+
+def _metrics(job: TitleJob) -> tuple[str, ...]:
+    full = job.config.validate or job.config.enhanced is not None  # the guard needs them all
+    return ("vmaf", "vmaf_neg", "psnr") if full else ("vmaf",)
+
+
+def _measure_key(job: TitleJob, settings: Sequence[EncodeSettings]) -> str:
+    """Names a rendition's measurement: its source, chunks, chunk settings and metrics."""
+    ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
+    return hashlib.sha256(json.dumps([*ident, *_metrics(job)]).encode()).hexdigest()[:24]
 
 
 def _measure_stored(
     job: TitleJob, settings: Sequence[EncodeSettings], encoded: ChunkedEncode
 ) -> QualityResult:
     """The rendition's measurement, stored under the key of its source and chunk settings."""
-    metrics = ("vmaf", "vmaf_neg", "psnr") if job.config.validate else ("vmaf",)
-    ident = [job.info.content_hash, [c.start for c in job.chunks], [s.key() for s in settings]]
-    key = hashlib.sha256(json.dumps([*ident, *metrics]).encode()).hexdigest()[:24]
-    stored = job.work / "measured" / f"{key}.json"
+    metrics = _metrics(job)
+    stored = job.work / "measured" / f"{_measure_key(job, settings)}.json"
     if stored.is_file():
         try:
             return QualityResult.from_dict(json.loads(stored.read_text()))
@@ -186,33 +233,76 @@ def _measure_stored(
 
 def _closed_loop(
     job: TitleJob, mode: Mode, rung: Rung, encode: _Encoder
-) -> tuple[_Shipped, list[RungAttempt]]:
+) -> tuple[_Shipped, list[RungAttempt], list[str]]:
     """Encode until the whole rendition lands within tolerance of the rung's declared VMAF, at
-    most ``max_encodes`` times; the extra encodes' CPU seconds go to the title's decision."""
+    most ``max_encodes`` times (enhanced ladders: on delivered VMAF, then, where no attempt may
+    ship, on plain VMAF); the extra encodes' CPU seconds go to the title's decision."""
+    config = job.config
+    enhanced = job.enhancer is not None
+    tries = [encode.at(0.0)]
+    _steer(job, mode, rung, encode, tries, plain=False, limit=config.max_encodes)
+    notes: list[str] = []
+    attempts = [t.attempt for t in tries]
+    best = pick_enhanced(attempts, rung.vmaf, config.tolerance) if enhanced else None
+    figure = "delivered VMAF" if enhanced else "VMAF"
+    if enhanced and best is None:  # nothing may ship: the plain ladder's loop
+        _steer(job, mode, rung, encode, tries, plain=True, limit=len(tries) + config.max_encodes)
+        attempts = [t.attempt for t in tries]
+        seen = as_plain(attempts)
+        best = attempts[_index(seen, pick(seen, rung.vmaf, config.tolerance))]
+        figure = "plain VMAF"
+        notes.append(
+            f"no encode on target with the stage on: steered on plain VMAF as without "
+            f"--enhanced; CRF {best.q:g} ships (delivered VMAF {best.vmaf:.2f})"
+        )
+    elif best is None:
+        best = pick(attempts, rung.vmaf, config.tolerance)
+    shipped = tries[_index(attempts, best)]
+    if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
+        shipped = encode.at(shipped.q - float(rung.settings.q or 0))
+    job.loop_cpu_s += sum(t.encoded.cpu_s for t in tries if t.q != shipped.q)
+    vmaf = best.plain_vmaf if figure == "plain VMAF" and best.plain_vmaf is not None else best.vmaf
+    if not within(vmaf, rung.vmaf, config.tolerance):
+        notes.append(
+            f"{figure} {vmaf:.2f} after {len(tries)} encodes, target {rung.vmaf:.2f} "
+            f"+- {config.tolerance:g}"
+        )
+    return shipped, attempts, notes
+
+
+def _steer(
+    job: TitleJob, mode: Mode, rung: Rung, encode: _Encoder, tries: list[_Shipped], *,
+    plain: bool, limit: int,
+) -> None:  # fmt: skip
+    """Append encodes to ``tries`` until the last lands within tolerance, ``next_q`` has
+    nothing new to try or ``limit`` encodes are done. Steers on the attempts' ``vmaf``
+    (delivered on enhanced ladders, kept short of a CRF where the stage was off), or with
+    ``plain`` on their plain VMAF."""
     config, facts = job.config, job.facts
     base = float(rung.settings.q or 0)
     curve = mode.rung_curve(job, rung)
-    tries = [encode.at(0.0)]
-    while len(tries) < config.max_encodes and not within(
-        tries[-1].attempt.vmaf, rung.vmaf, config.tolerance
-    ):
+    while len(tries) < limit:
+        attempts = [t.attempt for t in tries]
+        seen = as_plain(attempts) if plain else attempts
+        if within(seen[-1].vmaf, rung.vmaf, config.tolerance):
+            return
         q = next_q(
-            [t.attempt for t in tries],
+            seen,
             rung.vmaf,
             curve=curve,
             q_min=facts.q_min,
             q_max=facts.q_max,
             fractional=facts.fractional_q,
         )
+        if q is not None and not plain and job.enhancer is not None:
+            q = stage_bounded(q, attempts, fractional=facts.fractional_q)
         if q is None:
-            break
+            return
         tries.append(encode.at(q - base))
-    best = pick([t.attempt for t in tries], rung.vmaf, config.tolerance)
-    shipped = next(t for t in tries if t.attempt == best)
-    if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
-        shipped = encode.at(shipped.q - base)
-    job.loop_cpu_s += sum(t.encoded.cpu_s for t in tries if t.q != shipped.q)
-    return shipped, [t.attempt for t in tries]
+
+
+def _index(attempts: Sequence[RungAttempt], chosen: RungAttempt) -> int:
+    return next(i for i, a in enumerate(attempts) if a is chosen)
 
 
 def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChunks:
@@ -377,4 +467,5 @@ def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shippe
         measured_psnr_y=quality.pooled["psnr_y"].mean if "psnr_y" in quality.pooled else None,
         cost=replace(rung.cost, encode_cpu_s_measured=encoded.cpu_s),
         chunks=records,
+        enhance=shipped.enhance,
     )

@@ -39,8 +39,8 @@ from ladderforge.encoder.hls import read_media_playlist, rung_name
 from ladderforge.encoder.verify import check_picture, check_rendition, keyframes
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.media import probe
-from ladderforge.schemas import ladder_schema
-from ladderforge.types import LADDER_SCHEMA_VERSION, Ladder, Rung, SourceInfo
+from ladderforge.schemas import SCHEMA_VERSIONS, ladder_schema
+from ladderforge.types import Ladder, Rung, SourceInfo
 from ladderforge.vmaf_tools import measure
 
 __all__ = ["Check", "verify_output"]
@@ -65,11 +65,8 @@ def _ladders(folder: Path) -> list[tuple[Path, Ladder, dict[str, Any]]]:
         raise UsageError(f"{folder}: is not a folder (give the output folder of 'ladder')")
     found = []
     for path in sorted([*folder.glob("*/*.ladder.json"), *folder.glob("*.ladder.json")]):
-        try:
-            raw = json.loads(path.read_text())
-            found.append((path, Ladder.from_dict(raw), raw))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: is not a ladder JSON ({exc})") from exc
+        ladder = Ladder.read(path)  # UsageError naming the file
+        found.append((path, ladder, json.loads(path.read_text())))
     if not found:
         raise UsageError(f"{folder}: holds no *.ladder.json (run 'ladderforge ladder' first)")
     return found
@@ -199,13 +196,15 @@ def _check_dash_and_audio(work: Path, ladder: Ladder, source: SourceInfo) -> lis
 
 def _check_schema(title: str, path: Path, raw: dict[str, Any]) -> Check:
     """The ladder JSON against the shipped JSON Schema of its version (version 1 had none)."""
-    if raw.get("schema") != LADDER_SCHEMA_VERSION:
-        return Check(title, "", "schema", True, f"{raw.get('schema')}: no JSON Schema to check")
+    schema = str(raw.get("schema"))
+    version = schema.rpartition("/")[2]
+    if not version.isdecimal() or int(version) not in SCHEMA_VERSIONS:
+        return Check(title, "", "schema", True, f"{schema}: no JSON Schema to check")
     import jsonschema
 
-    errors = list(jsonschema.Draft202012Validator(ladder_schema()).iter_errors(raw))
-    problems = [f"{path.name}: {e.json_path}: {e.message}" for e in errors[:5]]
-    return Check(title, "", "schema", not problems, "; ".join(problems) or LADDER_SCHEMA_VERSION)
+    validator = jsonschema.Draft202012Validator(ladder_schema(int(version)))
+    problems = [f"{path.name}: {e.json_path}: {e.message}" for e in validator.iter_errors(raw)]
+    return Check(title, "", "schema", not problems, "; ".join(problems[:5]) or schema)
 
 
 def _check_media_playlist(

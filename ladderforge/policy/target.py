@@ -10,19 +10,37 @@ curve, or where the target lies outside it, it steps along ``slope`` and then th
 through two measured attempts (regula falsi inside a bracket). :func:`pick` ships the cheapest
 attempt within tolerance, else the one closest to the target. Pure functions of the recorded
 attempts: tested on recorded CRF -> VMAF tables.
+
+Enhanced ladders (``ladder --enhanced``): an attempt's ``vmaf`` is its delivered VMAF (after the
+enhancement stage where the stage is on) and ``plain_vmaf`` its VMAF without the stage. The
+delivered VMAF jumps down where the guard switches the stage off, so :func:`stage_bounded` keeps
+the next CRF short of a CRF where the stage was measured off, and :func:`pick_enhanced` ships
+only an attempt on target with the stage on, or whose plain VMAF is itself on target (never a
+rung worse for every player than the plain ladder's); where there is none the caller steers on
+:func:`as_plain` attempts, as without the stage.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from ladderforge.errors import UsageError
 from ladderforge.types import RungAttempt
 
-__all__ = ["DEFAULT_SLOPE", "first_q", "next_q", "pick", "within"]
+__all__ = [
+    "DEFAULT_SLOPE",
+    "as_plain",
+    "first_q",
+    "next_q",
+    "pick",
+    "pick_enhanced",
+    "stage_bounded",
+    "within",
+]
 
 DEFAULT_SLOPE = -1.0
 """VMAF per CRF step when nothing better is known (x265 around VMAF 85-95 on the corpus)."""
@@ -145,6 +163,55 @@ def pick(attempts: Sequence[RungAttempt], target: float, tolerance: float) -> Ru
     if good:
         return min(good, key=lambda a: a.kbps)
     return min(attempts, key=lambda a: abs(a.vmaf - target))
+
+
+def pick_enhanced(
+    attempts: Sequence[RungAttempt], target: float, tolerance: float
+) -> RungAttempt | None:
+    """Enhanced ladders: the cheapest attempt within tolerance with the stage on (delivered
+    VMAF), or whose plain VMAF is within tolerance itself; None when there is none (then steer
+    on :func:`as_plain` attempts and :func:`pick` among them). An attempt where the guard
+    switched the stage off is never shipped below the target on the strength of being closest."""
+    if not attempts:
+        raise UsageError("The 'attempts' parameter of pick_enhanced must not be empty.")
+    good = [
+        a
+        for a in attempts
+        if (a.stage_on and within(a.vmaf, target, tolerance))
+        or (a.plain_vmaf is not None and within(a.plain_vmaf, target, tolerance))
+    ]
+    return min(good, key=lambda a: a.kbps) if good else None
+
+
+def as_plain(attempts: Sequence[RungAttempt]) -> list[RungAttempt]:
+    """The attempts as a player without the stage sees them (``vmaf`` = ``plain_vmaf``), to
+    steer and pick on as without ``--enhanced``."""
+    return [replace(a, vmaf=a.plain_vmaf) if a.plain_vmaf is not None else a for a in attempts]
+
+
+def stage_bounded(
+    q: float, attempts: Sequence[RungAttempt], *, fractional: bool = True
+) -> float | None:
+    """Enhanced ladders: the proposed ``q`` kept strictly between the CRFs where the stage was
+    measured off nearest to those where it was on (the delivered VMAF is not one curve across
+    such a CRF), quantised; None when no untried CRF is left there. Unchanged while no attempt
+    has the stage on."""
+    on = [a.q for a in attempts if a.stage_on]
+    if not on:
+        return q
+    off = [a.q for a in attempts if not a.stage_on]
+    step = 0.1 if fractional else 1.0
+    above = [x for x in off if x > max(on)]
+    below = [x for x in off if x < min(on)]
+    if above:
+        q = min(q, min(above) - step)
+    if below:
+        q = max(q, max(below) + step)
+    q = _quantise(q, fractional)
+    tried = {_quantise(a.q, fractional) for a in attempts}
+    if q in tried or (above and q >= min(above)) or (below and q <= max(below)):
+        return None
+    return q
 
 
 def first_q(

@@ -5,6 +5,7 @@ results can be stored, cached and exchanged without pickles.
 """
 
 from ladderforge.types.cost import CostChoice, CostDecision, LadderCost
+from ladderforge.types.enhance import LadderEnhance, RungEnhance, StageFigures
 from ladderforge.types.ladder import (
     LADDER_SCHEMA_VERSION,
     AudioFiles,
@@ -42,6 +43,7 @@ __all__ = [
     "EncodeSettings",
     "Ladder",
     "LadderCost",
+    "LadderEnhance",
     "PooledScores",
     "Provenance",
     "QualityResult",
@@ -50,8 +52,10 @@ __all__ = [
     "Rung",
     "RungAttempt",
     "RungCosts",
+    "RungEnhance",
     "RungFiles",
     "SourceInfo",
+    "StageFigures",
     "TuningRef",
     "candidate_sizes",
     "even_size",

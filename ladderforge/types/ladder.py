@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from ladderforge.errors import UsageError
 from ladderforge.types.cost import LadderCost
+from ladderforge.types.enhance import LadderEnhance, RungEnhance
 from ladderforge.types.media import EncodeSettings, SourceInfo, to_jsonable
 from ladderforge.types.record import PlainRecord
 
-LADDER_SCHEMA_VERSION = "ladderforge.ladder/2"
-READABLE_SCHEMAS = ("ladderforge.ladder/1", LADDER_SCHEMA_VERSION)
+LADDER_SCHEMA_VERSION = "ladderforge.ladder/3"
+"""Version 3 = version 2 plus the optional enhancement fields (``enhance`` on the ladder and
+its rungs, ``plain_vmaf`` on closed-loop attempts): a version-2 reader's files still load."""
+READABLE_SCHEMAS = ("ladderforge.ladder/1", "ladderforge.ladder/2", LADDER_SCHEMA_VERSION)
+
+E = TypeVar("E")
 
 
 def _optional_floats(obj: Any) -> dict[str, float]:
@@ -95,6 +104,22 @@ class RungAttempt(PlainRecord):
     """Its bitrate."""
     cpu_s: float = 0.0
     """CPU seconds of the encodes this attempt ran (0 when every chunk was reused)."""
+    plain_vmaf: float | None = None
+    """Enhanced ladders: the VMAF without the stage (``vmaf`` is then the delivered VMAF, the
+    one the loop steers on); None otherwise, and left out of the JSON."""
+
+    @property
+    def stage_on(self) -> bool:
+        """Enhanced ladders: whether players with the stage run it on this encode. The stage is
+        on only where it raises VMAF, so it is on exactly where ``vmaf`` (delivered) is above
+        ``plain_vmaf``; False on plain ladders."""
+        return self.plain_vmaf is not None and self.vmaf > self.plain_vmaf
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.plain_vmaf is None:
+            del data["plain_vmaf"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -143,6 +168,10 @@ class Rung:
     """Measured luma PSNR, dB (``--validate``)."""
     files: RungFiles | None = None
     """The packaged rendition's files (None until packaged)."""
+    enhance: RungEnhance | None = None
+    """``ladder --enhanced``: the rung measured with and without the enhancement stage, and
+    whether players with the stage run it here. ``measured`` stays the plain rendition's
+    figures (what every player gets); None without ``--enhanced`` (left out of the JSON)."""
 
     @property
     def name(self) -> str:
@@ -176,11 +205,12 @@ class Rung:
             "cost": self.cost.to_dict(),
             "files": self.files.to_dict() if self.files else None,
             "chunks": [c.to_dict() for c in self.chunks],
-        }
+        } | ({"enhance": self.enhance.to_dict()} if self.enhance else {})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Rung:
-        """A rung of schema version 2, or of version 1 (flat predicted/measured keys)."""
+    def from_dict(cls, data: dict[str, Any], *, version: int = 3) -> Rung:
+        """A rung of schema ``version``: 2 and 3, or 1 (flat predicted/measured keys). Its
+        ``enhance`` record is read from version 3 only."""
         if "predicted" in data:
             measured = data.get("measured") or {}
             figures = {
@@ -205,6 +235,7 @@ class Rung:
             target_vmaf=data.get("target_vmaf"),
             attempts=tuple(RungAttempt.from_dict(a) for a in data.get("attempts", ())),
             files=RungFiles.from_dict(data["files"]) if data.get("files") else None,
+            enhance=_enhance(RungEnhance.from_dict, data) if version >= 3 else None,
             **figures,
         )
 
@@ -292,6 +323,10 @@ class Ladder:
     to the JSON only when set."""
     cost: LadderCost | None = None
     """The title's costs under the cost model, and the decision when cost chose the ladder."""
+    enhance: LadderEnhance | None = None
+    """``ladder --enhanced``: the model players with the stage run on the rungs flagged
+    ``enhance.enabled``. Written to the JSON only when set; the HLS master is the same either
+    way (HLS has no attribute for it), so every player gets a valid ladder."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -308,20 +343,25 @@ class Ladder:
         }
         if self.tuning is not None:
             data["tuning"] = self.tuning.to_dict()
+        if self.enhance is not None:
+            data["enhance"] = self.enhance.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
-        """Reads schema versions 1 and 2."""
+        """Reads schema versions 1, 2 and 3. The ``enhance`` records are read from version 3
+        only (a version-2 file written by ``enhance eval`` had another shape: it is ignored);
+        a malformed one is a :class:`UsageError`."""
         if data.get("schema") not in READABLE_SCHEMAS:
             raise UsageError(
                 f"Ladder JSON of schema {data.get('schema')!r} cannot be read; this version of "
                 f"ladderforge reads {', '.join(READABLE_SCHEMAS)}."
             )
+        version = int(str(data["schema"]).rpartition("/")[2])
         return cls(
             title=data["title"],
             source=SourceInfo.from_dict(data["source"]) if data.get("source") else None,
-            rungs=tuple(Rung.from_dict(r) for r in data["rungs"]),
+            rungs=tuple(Rung.from_dict(r, version=version) for r in data["rungs"]),
             mode=data.get("mode", "exhaustive"),
             notes=tuple(data.get("notes", ())),
             provenance=Provenance.from_dict(data["provenance"]) if data.get("provenance") else None,
@@ -329,7 +369,33 @@ class Ladder:
             manifests=dict(data.get("manifests") or {}),
             tuning=TuningRef.from_dict(data["tuning"]) if data.get("tuning") else None,
             cost=LadderCost.from_dict(data["cost"]) if data.get("cost") else None,
+            enhance=_enhance(LadderEnhance.from_dict, data) if version >= 3 else None,
         )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Ladder:
+        """The ladder JSON file at ``path``; :class:`UsageError` naming the file when it cannot
+        be read, is not JSON or is not a ladder this version reads."""
+        src = Path(path)
+        try:
+            return cls.from_dict(json.loads(src.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = exc.args[0] if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+            raise UsageError(f"{src}: not a readable ladder JSON ({detail})", path=src) from exc
+
+
+def _enhance(parse: Callable[[dict[str, Any]], E], data: dict[str, Any]) -> E | None:
+    """The ``enhance`` record of a version-3 ladder or rung (None when absent)."""
+    raw = data.get("enhance")
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"malformed 'enhance' record ({type(exc).__name__}: {exc}); expected the shape "
+            "'ladder --enhanced' writes (schema ladderforge.ladder/3)"
+        ) from exc
 
 
 @dataclass(frozen=True)

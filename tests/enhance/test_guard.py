@@ -7,8 +7,15 @@ import pytest
 pytest.importorskip("torch")
 
 from ladderforge.enhance import EnhanceModel
-from ladderforge.jobs.enhance import RungEval, enhanced_ladder, guard_allows, ladder_bd_rates
-from ladderforge.types import EncodeSettings, Ladder
+from ladderforge.jobs.enhance import (
+    RungEval,
+    enhanced_ladder,
+    guard_allows,
+    ladder_bd_rates,
+    stage_enabled,
+    stage_off_reason,
+)
+from ladderforge.types import EncodeSettings, Ladder, StageFigures
 
 
 def rung(height: int, crf: int, kbps: float, vmaf: float, gain: float, neg_gain: float) -> RungEval:
@@ -20,7 +27,8 @@ def rung(height: int, crf: int, kbps: float, vmaf: float, gain: float, neg_gain:
         "psnr_y": 25 + vmaf / 5 + gain / 5,
     }
     settings = EncodeSettings(codec="x265", width=height * 16 // 9 // 2 * 2, height=height, q=crf)
-    return RungEval("t", settings, kbps, before, after, guard_allows(before, after))
+    on = stage_enabled(StageFigures.from_dict(before), StageFigures.from_dict(after))
+    return RungEval("t", settings, kbps, before, after, on)
 
 
 def test_guard_turns_the_stage_off_where_neg_drops() -> None:
@@ -31,6 +39,20 @@ def test_guard_turns_the_stage_off_where_neg_drops() -> None:
     assert guard_allows({"vmaf_neg": 80, "psnr_y": 40}, {"vmaf_neg": 81, "psnr_y": 39}, metrics=())
     harmful = rung(720, 22, 3000, 95, gain=0.5, neg_gain=-0.3)
     assert not harmful.enabled and harmful.effective == harmful.before
+
+
+def test_the_stage_is_on_only_where_the_guard_passes_and_vmaf_rises() -> None:
+    """One rule for 'enhance eval' and 'ladder --enhanced': a rung whose VMAF does not rise is
+    off even where the guard passes, and the reason says which."""
+    plain = StageFigures(vmaf=80.0, vmaf_neg=78.0, psnr_y=38.0)
+    flat = StageFigures(vmaf=80.0, vmaf_neg=78.5, psnr_y=38.2)
+    assert guard_allows(plain.to_dict(), flat.to_dict()) and not stage_enabled(plain, flat)
+    assert stage_off_reason(plain, flat) == "no VMAF gain"
+    sharp = StageFigures(vmaf=83.0, vmaf_neg=78.5, psnr_y=37.0)
+    assert stage_off_reason(plain, sharp) == "guard: psnr_y lowered"
+    assert stage_off_reason(plain, sharp, metrics=()) is None
+    gain = StageFigures(vmaf=82.0, vmaf_neg=79.0, psnr_y=38.5)
+    assert stage_enabled(plain, gain) and stage_off_reason(plain, gain) is None
 
 
 RECORDED = [
@@ -63,18 +85,18 @@ def test_enhanced_ladder_is_flagged_for_players() -> None:
     model = EnhanceModel.new("tiny")
     data = enhanced_ladder(RECORDED, source_height=720, model=model, min_step_vmaf=4)
     flags = data["enhance"]
-    assert flags["enabled"] is True and flags["preset"] == "tiny"
-    assert flags["fingerprint"] == model.fingerprint()
-    assert len(flags["rungs"]) == len(data["rungs"])
+    assert flags["preset"] == "tiny" and flags["fingerprint"] == model.fingerprint()
+    assert flags["enabled_rungs"] == sum(r["enhance"]["enabled"] for r in data["rungs"])
     assert any(n.startswith("enhancement on") for n in data["notes"])
     ladder = Ladder.from_dict(data)  # still a valid ladder for readers that ignore the flag
-    for r, flag in zip(ladder.rungs, flags["rungs"], strict=True):
+    for r in ladder.rungs:
         match = next(x for x in RECORDED if x.settings == r.settings)
-        assert flag == match.enabled
+        assert r.enhance is not None and r.enhance.enabled == match.enabled
+        assert r.enhance.plain.to_dict() == match.before
         assert r.vmaf == pytest.approx(match.effective["vmaf"])
 
 
 def test_plain_ladder_says_enhancement_is_off() -> None:
     data = enhanced_ladder(RECORDED, source_height=720, model=None, min_step_vmaf=4)
-    assert data["enhance"] == {"enabled": False}
+    assert "enhance" not in data and all("enhance" not in r for r in data["rungs"])
     assert not any(n.startswith("enhancement on") for n in data["notes"])

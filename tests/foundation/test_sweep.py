@@ -78,7 +78,7 @@ def test_sweep_killed_then_resumed_redoes_no_encode(carphone_mp4: Path, tmp_path
     assert 2 <= hull.height <= 14
     assert hull["bitrate_kbps"].is_sorted() and hull["vmaf"].is_sorted()
     ladder = json.loads((out / "carphone_pristine.ladder.json").read_text())
-    assert ladder["schema"] == "ladderforge.ladder/2" and ladder["rungs"]
+    assert ladder["schema"] == "ladderforge.ladder/3" and ladder["rungs"]
     assert all(r["settings"]["height"] <= 144 for r in ladder["rungs"])
     assert all(r["measured"]["vmaf"] is not None for r in ladder["rungs"])
 

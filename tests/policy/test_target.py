@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from ladderforge.errors import UsageError
-from ladderforge.policy.target import next_q, pick, within
+from ladderforge.policy.target import (
+    as_plain,
+    next_q,
+    pick,
+    pick_enhanced,
+    stage_bounded,
+    within,
+)
 from ladderforge.types import RungAttempt
 
 # (crf, vmaf, kbps) at the source height, measured
@@ -136,3 +143,69 @@ def test_pick_ships_the_cheapest_within_tolerance_else_the_closest() -> None:
         pick([], 90.0, 0.75)
     with pytest.raises(UsageError):
         next_q([], 90.0, q_min=0, q_max=51)
+
+
+def enhanced_encoder(table: list[tuple[float, float, float]], gain: float, off_from: float):  # type: ignore[no-untyped-def]
+    """A fake enhanced encode: the recorded plain curve, and a stage that adds ``gain`` VMAF
+    below CRF ``off_from`` and that the guard switches off from there (delivered = plain)."""
+    plain = encoder(table)
+
+    def run(crf: float) -> RungAttempt:
+        a = plain(crf)
+        delivered = a.vmaf + gain if crf < off_from else a.vmaf
+        return RungAttempt(crf, delivered, a.kbps, plain_vmaf=a.vmaf)
+
+    return run
+
+
+def test_a_guard_off_attempt_below_target_never_ships() -> None:
+    """bikes 272p, target 80 (plain: CRF ~32.5), a stage worth +3 VMAF below CRF 33, off from
+    there. The delivered loop tries CRF 31 (delivered 86.9) then, corrected onto the target,
+    CRF 33.6 where the guard switched the stage off (delivered = plain 77.0). The closest
+    attempt is that one: below what the plain ladder ships, for every player. It is refused;
+    the loop on plain VMAF finds the plain ladder's CRF."""
+    run = enhanced_encoder(RECORDED["bikes_272p"], gain=3.0, off_from=33.0)
+    target = 80.0
+    attempts = [run(31.0)]
+    attempts.append(
+        run(next_q(attempts, target, curve=model_curve("bikes_272p", 0, 0), q_min=0, q_max=51) or 0)
+    )
+    assert attempts[1].q > 33 and not attempts[1].stage_on and attempts[0].stage_on
+    assert attempts[1].vmaf < target - 0.75  # both figures, plain = delivered, below target
+    assert pick(attempts, target, 0.75) is attempts[1]  # what the loop shipped before
+    assert pick_enhanced(attempts, target, 0.75) is None
+    plain = as_plain(attempts)
+    assert [a.vmaf for a in plain] == [a.plain_vmaf for a in attempts]
+    q = next_q(plain, target, q_min=0, q_max=51)
+    assert q is not None
+    attempts.append(run(q))
+    assert within(attempts[-1].plain_vmaf or 0, target, 0.75)
+    assert pick_enhanced(attempts, target, 0.75) is attempts[-1]
+
+
+def test_a_stage_on_attempt_on_target_ships_for_fewer_bits() -> None:
+    run = enhanced_encoder(RECORDED["bikes_272p"], gain=3.0, off_from=40.0)
+    on_target = run(33.5)  # plain ~77.3, delivered ~80.3: on target with the stage
+    plain_target = run(32.5)
+    assert on_target.stage_on and within(on_target.vmaf, 80, 0.75)
+    assert not within(on_target.plain_vmaf or 0, 80, 0.75)
+    assert pick_enhanced([plain_target, on_target], 80, 0.75) is on_target
+    assert on_target.kbps < plain_target.kbps
+    # the stage on but off target, and no plain figure on target: nothing ships yet
+    assert pick_enhanced([run(30.0)], 80, 0.75) is None
+
+
+def test_the_loop_does_not_step_past_a_crf_where_the_stage_was_off() -> None:
+    on = RungAttempt(30.0, 90.0, 200.0, plain_vmaf=86.0)
+    off = RungAttempt(34.0, 81.0, 120.0, plain_vmaf=81.0)
+    assert not off.stage_on and on.stage_on
+    assert stage_bounded(38.0, [on, off]) == 33.9
+    assert stage_bounded(38.0, [on, off], fractional=False) == 33.0
+    assert stage_bounded(32.0, [on, off]) == 32.0
+    low_off = RungAttempt(26.0, 92.0, 400.0, plain_vmaf=92.0)
+    assert stage_bounded(20.0, [low_off, on]) == 26.1
+    tried = RungAttempt(33.9, 84.0, 150.0, plain_vmaf=80.0)
+    assert stage_bounded(38.0, [on, off, tried]) is None  # no untried CRF left before the wall
+    assert stage_bounded(38.0, [off]) == 38.0  # no attempt with the stage on: no wall
+    plain = RungAttempt(30.0, 90.0, 200.0)
+    assert not plain.stage_on and stage_bounded(38.0, [plain]) == 38.0

@@ -249,8 +249,10 @@ def run_title(src: Path, args: argparse.Namespace, model: RDModel) -> dict:
     n = min(args.frames, info.frame_count) if args.frames > 0 else info.frame_count
     chunking = (args.min_chunk_s, args.max_chunk_s)
     suffix = "" if chunking == (1.0, 6.0) else f"-c{chunking[0]:g}-{chunking[1]:g}s"
+    if args.max_height < min(info.height, 1080):
+        suffix += f"-max{args.max_height}p"
     work = HERE / "results" / f"{src.stem}-{n}f{suffix}"
-    ref_path = extract_segment(info, 0, n, work / "ref.mkv", max_height=1080)
+    ref_path = extract_segment(info, 0, n, work / "ref.mkv", max_height=args.max_height)
     ref = probe(ref_path)
     profile = analyze(ref_path)
     fps = float(ref.frame_rate)
@@ -456,6 +458,9 @@ def main() -> int:
     )
     parser.add_argument("--min-chunks", type=int, default=3)
     parser.add_argument(
+        "--max-height", type=int, default=1080, help="the reference is scaled down to this"
+    )
+    parser.add_argument(
         "--model",
         choices=("heldout", "shipped"),
         default="heldout",
@@ -469,7 +474,10 @@ def main() -> int:
     candidates = multi_shot_titles(args) if args.multi_shot else titles()
     chosen = [s for s in candidates if not wanted or any(w in s.stem for w in wanted)]
     print("titles:", ", ".join(s.stem for s in chosen), flush=True)
-    model = held_out_model([s.stem for s in chosen]) if args.model == "heldout" else default_model()
+    # held out: every candidate title, so that a run of a few of them uses the same model
+    model = (
+        held_out_model([s.stem for s in candidates]) if args.model == "heldout" else default_model()
+    )
     results = []
     for src in chosen:
         results.append(run_title(src, args, model))

@@ -164,6 +164,7 @@ FIRST_PASS_VARIANTS = {
     "first_mix": "per-scene first pass, best of measured",
     "first_refine": "per-scene first pass, re-anchored third pass",
     "first_refine_only": "per-scene first pass, third pass as allocated",
+    "first_refine_floor": "per-scene first pass, 3 passes + mix, floor = first worst - 0.5",
 }
 
 
@@ -203,7 +204,10 @@ def first_pass(
     measured: list[dict[float, SceneOption]] = [{float(c): opt(i, c)} for i in range(n)]
     first = [measured[i][c] for i in range(n)]
     a_k, a_v = mean(first, "kbps"), mean(first, "vmaf")
-    floor = min(o.vmaf for o in first) if name == "first_floor" else None
+    floor = {
+        "first_floor": min(o.vmaf for o in first),
+        "first_refine_floor": min(o.vmaf for o in first) - 0.5,
+    }.get(name)
 
     def allocate_on(curves: list[list[SceneOption]]) -> list[SceneOption]:
         plan = rung_chunks(curves, frames, float(c), per_scene=True, floor_vmaf=floor)
@@ -212,12 +216,14 @@ def first_pass(
         return [measured[i][o.q] for i, o in enumerate(plan.chosen)]
 
     second = allocate_on(anchor_curves(predicted, first, float(c)))
-    if name in ("first_refine", "first_refine_only"):
+    if name in ("first_refine", "first_refine_only", "first_refine_floor"):
         third = allocate_on(
             [anchor_on_points(predicted[i], list(m.values())) for i, m in enumerate(measured)]
         )
-    if name in ("first_mix", "first_refine"):
-        mix = allocate([list(m.values()) for m in measured], frames, target_vmaf=a_v).choices
+    if name in ("first_mix", "first_refine", "first_refine_floor"):
+        mix = allocate(
+            [list(m.values()) for m in measured], frames, target_vmaf=a_v, floor_vmaf=floor
+        ).choices
         candidate = list(mix)
     elif name == "first_refine_only":
         candidate = third
@@ -410,6 +416,8 @@ def run_title(src: Path, args: argparse.Namespace, model: RDModel) -> dict:
             "worst_scene_delta_min": min(deltas) if deltas else float("nan"),
             "hull": hull,
         }
+    if args.no_check:
+        return result
     # check the chunk arithmetic: join one allocation (top height, a middle CRF's quality)
     h, mid = heights[0], CRFS[len(CRFS) // 2]
     options = [opts(h, i) for i in range(len(chunks))]
@@ -457,6 +465,9 @@ def main() -> int:
         help="every corpus title with at least --min-chunks chunks (default: the three titles)",
     )
     parser.add_argument("--min-chunks", type=int, default=3)
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip the joined-allocation check (reruns)"
+    )
     parser.add_argument(
         "--max-height", type=int, default=1080, help="the reference is scaled down to this"
     )
@@ -523,6 +534,8 @@ def main() -> int:
         f"{'joined vmaf':>11} {'per-title kbps':>14}"
     )
     for r in results:
+        if "check" not in r:
+            continue
         c = r["check"]
         print(
             f"{r['title']:<40} {c['table_kbps']:>10.1f} {c['joined_kbps']:>11.1f} "

@@ -339,7 +339,7 @@ def _per_scene_pass(
     _add_points(job, points, first)
     firsts = [p[first.q] for p in points]
     anchored = anchor_curves(predicted, firsts, first.q)  # recorded as the chunks' predictions
-    single = _plan_on(job, anchored, first.q).single
+    single = tuple(firsts)  # the anchored curves' option at the first pass's CRF is its point
     encodes = [first]
     notes: list[str] = []
     for _ in range(PER_SCENE_PASSES):

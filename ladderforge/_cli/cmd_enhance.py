@@ -122,7 +122,7 @@ def eval_cmd(
     output: Path = typer.Option(None, "-o", "--output", help="Write the results JSON here."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """VMAF, VMAF NEG and PSNR of each rendition before and after, the guard, and BD-rates."""
+    """VMAF, VMAF NEG, PSNR-Y and SSIM of each rendition before and after, the guard, BD-rates."""
     from rich.table import Table
 
     from ladderforge.enhance import load_model
@@ -148,13 +148,14 @@ def eval_cmd(
         )  # fmt: skip
 
     rungs = [guarded(partial(one, dist), verbose=verbose) for dist in renditions]
-    table = Table("rendition", "kbps", "VMAF", "VMAF NEG", "PSNR-Y", "guard")
+    table = Table("rendition", "kbps", "VMAF", "VMAF NEG", "PSNR-Y", "SSIM", "guard")
     for dist, r in zip(renditions, rungs, strict=True):
         b, a = r.before, r.after
         table.add_row(
             dist.name, f"{r.bitrate_kbps:.0f}", f"{b['vmaf']:.2f} -> {a['vmaf']:.2f}",
             f"{b['vmaf_neg']:.2f} -> {a['vmaf_neg']:.2f}",
-            f"{b['psnr_y']:.2f} -> {a['psnr_y']:.2f}", "on" if r.enabled else "off",
+            f"{b['psnr_y']:.2f} -> {a['psnr_y']:.2f}", f"{b['ssim']:.4f} -> {a['ssim']:.4f}",
+            "on" if r.enabled else "off",
         )  # fmt: skip
     print_table(table)
     bd = ladder_bd_rates(rungs) if len(rungs) > 1 else {}

@@ -31,6 +31,9 @@ from ladderforge.vmaf_tools import measure
 __all__ = [
     "EVAL_METRICS",
     "GUARD_METRICS",
+    "MIN_OVERLAP",
+    "REPORTED",
+    "STAGE_METRICS",
     "RungEval",
     "enhanced_ladder",
     "evaluate_rendition",
@@ -42,9 +45,18 @@ __all__ = [
     "watched_metrics",
 ]
 
-EVAL_METRICS = ("vmaf", "vmaf_neg", "psnr")
-"""What is measured before and after (``psnr`` yields ``psnr_y``, ``psnr_cb``, ``psnr_cr``)."""
-REPORTED = ("vmaf", "vmaf_neg", "psnr_y")
+STAGE_METRICS = ("vmaf", "vmaf_neg", "psnr")
+"""What ``ladder --enhanced`` measures before and after each rung (``psnr`` yields ``psnr_y``,
+``psnr_cb``, ``psnr_cr``): the figures of :class:`~ladderforge.types.StageFigures`."""
+EVAL_METRICS = (*STAGE_METRICS, "ssim")
+"""What ``enhance eval`` measures before and after: the stage's figures and SSIM (libvmaf's
+float_ssim, reported as ``ssim``)."""
+REPORTED = ("vmaf", "vmaf_neg", "psnr_y", "ssim")
+"""The figures a :class:`RungEval` records and :func:`ladder_bd_rates` reports. Results stored
+before SSIM was added lack ``ssim``; their SSIM BD-rate is None."""
+MIN_OVERLAP = {"vmaf": 1.0, "vmaf_neg": 1.0, "psnr_y": 1.0, "ssim": 0.01}
+"""Narrowest quality range two curves must share for a BD-rate, per metric: 1 VMAF (METRICS.md),
+1 dB of PSNR, and for SSIM (0 to 1) the same hundredth of its scale as 1 VMAF is of VMAF's."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,8 @@ class RungEval:
     bitrate_kbps: float
     """Its bitrate."""
     before: dict[str, float]
-    """Mean ``vmaf``, ``vmaf_neg``, ``psnr_y`` of the plain rendition (bicubic upscale)."""
+    """Mean ``vmaf``, ``vmaf_neg``, ``psnr_y``, ``ssim`` of the plain rendition (bicubic
+    upscale; ``ssim`` absent from results stored before it was measured)."""
     after: dict[str, float]
     """The same after enhancement."""
     enabled: bool
@@ -167,10 +180,13 @@ def evaluate_rendition(
     n_subsample: int = 1,
     device: str | None = None,
     guard_margin: float = 0.0,
+    plain: Mapping[str, float] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RungEval:
     """Measure ``dist`` against ``ref`` before and after enhancement (enhanced file kept in
-    ``workdir``) and apply the guard."""
+    ``workdir``) and apply the guard. ``plain``: the rendition's figures (every name of
+    :data:`REPORTED`) when already measured with the same ``n_subsample``; they do not depend on
+    the model, so judging a second model on the same renditions measures only its output."""
     from ladderforge.enhance.frames import video_grid
 
     grid = video_grid(ref)
@@ -179,9 +195,11 @@ def evaluate_rendition(
         model, dist, enhanced, width=grid.width, height=grid.height, device=device,
         on_progress=on_progress,
     )  # fmt: skip
-    plain = measure(ref, dist, metrics=EVAL_METRICS, n_subsample=n_subsample)
+    if plain is None or any(m not in plain for m in REPORTED):
+        measured = measure(ref, dist, metrics=EVAL_METRICS, n_subsample=n_subsample)
+        plain = {m: measured.get(m) for m in REPORTED}
     better = measure(ref, enhanced, metrics=EVAL_METRICS, n_subsample=n_subsample)
-    before = {m: plain.get(m) for m in REPORTED}
+    before = {m: float(plain[m]) for m in REPORTED}
     after = {m: better.get(m) for m in REPORTED}
     return RungEval(
         title=title or Path(ref).parent.name,
@@ -204,13 +222,17 @@ def ladder_bd_rates(
 ) -> dict[str, float | None]:
     """BD-rate (percent) of the enhanced ladder against the plain one, per metric, over the
     given rungs (one title). The enhanced points carry ``model_kbps`` more (a per-title model's
-    size spread over the title's duration). None where the BD-rate cannot be computed."""
+    size spread over the title's duration). None where the BD-rate cannot be computed, or where
+    a rung lacks the metric (results stored before it was measured)."""
     out: dict[str, float | None] = {}
     for metric in metrics:
+        if any(metric not in r.before or metric not in r.after for r in rungs):
+            out[metric] = None
+            continue
         plain = [(r.bitrate_kbps, r.before[metric]) for r in rungs]
         enhanced = [(r.bitrate_kbps + model_kbps, r.effective[metric]) for r in rungs]
         try:
-            out[metric] = bd_rate(plain, enhanced)
+            out[metric] = bd_rate(plain, enhanced, min_overlap_vmaf=MIN_OVERLAP.get(metric, 1.0))
         except BDRateError:
             out[metric] = None
     return out

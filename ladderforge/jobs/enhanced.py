@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ladderforge.errors import UnsupportedMediaError, UsageError
-from ladderforge.jobs.enhance import EVAL_METRICS, GUARD_METRICS, stage_enabled, stage_record
+from ladderforge.jobs.enhance import GUARD_METRICS, STAGE_METRICS, stage_enabled, stage_record
 from ladderforge.store import atomic_write_json
 from ladderforge.types import (
     LadderEnhance,
@@ -77,7 +77,7 @@ def resolve_model_path(value: str | Path) -> Path:
 
 
 def figures_of(quality: QualityResult) -> StageFigures:
-    """Mean VMAF, VMAF NEG and PSNR-Y of a measurement of :data:`EVAL_METRICS`."""
+    """Mean VMAF, VMAF NEG and PSNR-Y of a measurement of :data:`STAGE_METRICS`."""
     return StageFigures(quality.vmaf, quality.get("vmaf_neg"), quality.get("psnr_y"))
 
 
@@ -156,7 +156,7 @@ class LadderEnhancer:
             try:
                 apply(self.model, rendition, out, width=info.width, height=info.height,
                       device=self.device, on_progress=frames)  # fmt: skip
-                quality = measure(info, out, metrics=EVAL_METRICS, timeout_s=timeout_s)
+                quality = measure(info, out, metrics=STAGE_METRICS, timeout_s=timeout_s)
             finally:
                 out.unlink(missing_ok=True)
             after = figures_of(quality)

@@ -39,10 +39,10 @@ def test_eval_reports_before_after_and_guard(
     data = json.loads(out.read_text())
     assert len(data["rungs"]) == 2
     for r in data["rungs"]:
-        assert set(r["before"]) == {"vmaf", "vmaf_neg", "psnr_y"}
+        assert set(r["before"]) == set(r["after"]) == {"vmaf", "vmaf_neg", "psnr_y", "ssim"}
         b, a = r["before"], r["after"]
         assert r["enabled"] == (a["vmaf_neg"] >= b["vmaf_neg"] and a["psnr_y"] >= b["psnr_y"])
-    assert "BD-rate vmaf_neg" in done.stdout
+    assert "BD-rate vmaf_neg" in done.stdout and "BD-rate ssim" in done.stdout
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from ladderforge.errors import UnsupportedMediaError
 from ladderforge.jobs.batch import TitleSource
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.dry_run import estimate
-from ladderforge.jobs.enhance import EVAL_METRICS, guard_allows, stage_enabled
+from ladderforge.jobs.enhance import STAGE_METRICS, guard_allows, stage_enabled
 from ladderforge.jobs.enhanced import LadderEnhancer, figures_of
 from ladderforge.jobs.title import plan_title
 from ladderforge.jobs.verify import verify_output
@@ -84,7 +84,7 @@ def test_every_rung_is_measured_with_and_without_the_stage(
     rendition = out / ".work" / bikes_short.stem / "renditions" / "rung1_136p.mp4"
     again = apply(model, rendition, tmp_path / "again.mkv", width=640, height=272)
     assert again.frames == 30
-    quality = measure(bikes_short, tmp_path / "again.mkv", metrics=EVAL_METRICS)
+    quality = measure(bikes_short, tmp_path / "again.mkv", metrics=STAGE_METRICS)
     assert low.enhance is not None
     assert figures_of(quality).vmaf == pytest.approx(low.enhance.enhanced.vmaf, abs=1e-3)
     assert figures_of(quality).psnr_y == pytest.approx(low.enhance.enhanced.psnr_y, abs=1e-3)
@@ -148,8 +148,8 @@ def test_the_guard_refuses_a_vmaf_only_gain(half_rendition: Pair, tmp_path: Path
          "-vf", "scale=176:144:flags=bicubic,unsharp=5:5:2.0", "-c:v", "ffv1", str(sharpened)],
         check=True, timeout=120,
     )  # fmt: skip
-    before = figures_of(measure(half_rendition.ref, half_rendition.dist, metrics=EVAL_METRICS))
-    after = figures_of(measure(half_rendition.ref, sharpened, metrics=EVAL_METRICS))
+    before = figures_of(measure(half_rendition.ref, half_rendition.dist, metrics=STAGE_METRICS))
+    after = figures_of(measure(half_rendition.ref, sharpened, metrics=STAGE_METRICS))
     assert after.vmaf > before.vmaf + 2  # the crafted gain is real, and large
     assert after.psnr_y < before.psnr_y
     assert not guard_allows(before.to_dict(), after.to_dict())

@@ -65,10 +65,24 @@ RECORDED = [
 ]
 
 
+def with_ssim(r: RungEval) -> RungEval:
+    """The rung with SSIM measured too (rising with VMAF)."""
+    return RungEval(
+        r.title, r.settings, r.bitrate_kbps, {**r.before, "ssim": 0.8 + r.before["vmaf"] / 1000},
+        {**r.after, "ssim": 0.8 + r.after["vmaf"] / 1000}, r.enabled,
+    )  # fmt: skip
+
+
 def test_bd_rates_are_negative_when_every_rung_gains() -> None:
-    bd = ladder_bd_rates(RECORDED)
-    assert set(bd) == {"vmaf", "vmaf_neg", "psnr_y"}
+    bd = ladder_bd_rates([with_ssim(r) for r in RECORDED])
+    assert set(bd) == {"vmaf", "vmaf_neg", "psnr_y", "ssim"}
     assert all(v is not None and v < 0 for v in bd.values())
+
+
+def test_results_stored_without_ssim_still_give_the_other_bd_rates() -> None:
+    bd = ladder_bd_rates(RECORDED)  # rungs recorded before SSIM was measured
+    assert bd["ssim"] is None
+    assert all(bd[m] is not None and bd[m] < 0 for m in ("vmaf", "vmaf_neg", "psnr_y"))
 
 
 def test_model_bits_count_against_the_enhanced_ladder() -> None:

@@ -2,19 +2,23 @@
 titles (BD-rate on VMAF NEG and PSNR of the enhanced ladder against the plain one), and time it.
 
 Steps (each resumable; encodes and references are kept under results/):
-  train-default  pairs from the training titles -> patches -> the shipped tiny model
-                 (ladderforge/enhance/models/x265_tiny.pt); one command reproduces it
+  train-default  pairs from the training titles -> patches (with each patch's upscale factor)
+                 -> a model; preset tiny writes the shipped model
+                 (ladderforge/enhance/models/x265_tiny.pt), another preset results/x265_<preset>.pt
+                 unless --output says where
   eval           held-out titles: reference, x265 sweep (scales x CRFs), each rendition measured
-                 before/after enhancement (VMAF, VMAF NEG, PSNR-Y), guard, BD-rates, ladders;
-                 --finetune adds a per-title head-only fine-tune with its size counted as bits
-  bench          network fps at 960x540 per preset and thread count (CPU; GPU when present)
+                 before/after enhancement (VMAF, VMAF NEG, PSNR-Y, SSIM), guard, BD-rates,
+                 ladders; --finetune adds a per-title head-only fine-tune with its size counted
+                 as bits. Results are stored per model (preset and fingerprint)
+  bench          network fps per preset, frame size and thread count (CPU; GPU when present),
+                 with the load average before and after each row
   report         results/*.json -> tables on stdout (pasted into REPORT.md)
 
 Usage (from the repository root):
-  .venv/bin/python experiments/enhance/run.py train-default
-  .venv/bin/python experiments/enhance/run.py eval [--finetune]
-  .venv/bin/python experiments/enhance/run.py bench
-  .venv/bin/python experiments/enhance/run.py report
+  .venv/bin/python experiments/enhance/run.py train-default [--preset tiny-f]
+  .venv/bin/python experiments/enhance/run.py eval [--model PATH] [--finetune]
+  .venv/bin/python experiments/enhance/run.py bench [--models PATH,...]
+  .venv/bin/python experiments/enhance/run.py report [--rungs]
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from typing import Any
 import torch
 
 from ladderforge.enhance import (
-    PRESETS,
     EnhanceModel,
     TrainConfig,
     benchmark,
@@ -41,14 +44,18 @@ from ladderforge.enhance import (
     sample_patches,
     train,
 )
+from ladderforge.enhance.infer import INFER_VERSION
 from ladderforge.jobs.enhance import (
+    REPORTED,
     RungEval,
     enhanced_ladder,
     evaluate_rendition,
-    guard_allows,
     ladder_bd_rates,
+    stage_enabled,
 )
 from ladderforge.media import probe
+from ladderforge.policy import capped_saving
+from ladderforge.types import EncodeSettings, StageFigures
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -105,10 +112,18 @@ def cmd_train_default(args: argparse.Namespace) -> None:
                   "crfs": TRAIN_CRFS, "frames": args.frames, "held_out": HELD_OUT},
         on_progress=lambda s, n, loss: say(f"step {s}/{n} loss {loss:.3g}") if s % 500 == 1 else None,
     )  # fmt: skip
-    out = Path(args.output) if args.output else default_model_path()
+    out = Path(args.output) if args.output else default_output(args.preset)
     model.save(out)
     meta = {k: model.metadata[k] for k in ("val_psnr_in_db", "val_psnr_out_db", "train_s")}
-    say(f"wrote {out} ({out.stat().st_size} bytes): {meta}")
+    version = torch.load(out, weights_only=True)["version"]
+    say(f"wrote {out} (model file v{version}, {out.stat().st_size} bytes): {meta}")
+    say(f"factors seen in training: {model.metadata['factors']}")
+
+
+def default_output(preset: str) -> Path:
+    """The shipped model for the tiny preset; results/x265_<preset>.pt for any other, so that
+    training another preset never replaces the shipped file."""
+    return default_model_path() if preset == "tiny" else RESULTS / f"x265_{preset}.pt"
 
 
 def title_rungs(title: str, model: EnhanceModel, args: argparse.Namespace) -> list[RungEval]:
@@ -118,19 +133,25 @@ def title_rungs(title: str, model: EnhanceModel, args: argparse.Namespace) -> li
         codec=CODEC, preset=X265_PRESET, max_frames=args.frames,
     )  # fmt: skip
     out = []
+    model_key = f"{args.tag}-{model.preset.name}-{model.fingerprint()}-v{INFER_VERSION}"
     for pair in pairs:
-        cache = work / f"{pair.dist.stem}.{args.tag}.json"
+        cache = work / f"{pair.dist.stem}.{model_key}.json"
+        plain_cache = work / f"{pair.dist.stem}.plain.json"  # no model in it: shared
         if cache.is_file():
             data = json.loads(cache.read_text())
             rung = RungEval(**{**data, "settings": pair.settings})
-            enabled = guard_allows(rung.before, rung.after)  # recomputed: the guard may change
+            enabled = stage_enabled(  # recomputed: the rule may have changed since
+                StageFigures.from_dict(rung.before), StageFigures.from_dict(rung.after)
+            )
             out.append(RungEval(**{**data, "settings": pair.settings, "enabled": enabled}))
             continue
         work.mkdir(parents=True, exist_ok=True)
+        plain = json.loads(plain_cache.read_text()) if plain_cache.is_file() else None
         rung = evaluate_rendition(
             model, pair.ref, pair.dist, settings=pair.settings, bitrate_kbps=pair.bitrate_kbps,
-            workdir=work, title=pair.title,
+            workdir=work, title=pair.title, plain=plain,
         )  # fmt: skip
+        plain_cache.write_text(json.dumps(rung.before))
         cache.write_text(json.dumps(rung.to_dict()))
         (work / f"{pair.dist.stem}.enhanced.mkv").unlink(missing_ok=True)
         b, a = rung.before, rung.after
@@ -156,8 +177,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     base = load_model(args.model)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
     summary: dict[str, Any] = {
         "model": str(base.path),
+        "preset": base.preset.name,
         "fingerprint": base.fingerprint(),
         "titles": {},
         "frames": args.frames,
@@ -189,80 +212,169 @@ def cmd_eval(args: argparse.Namespace) -> None:
                 rungs, source_height=ref.height, model=model, model_kbps=model_kbps),
         }  # fmt: skip
         summary["titles"][name] = entry
-        say(f"== {name}: BD-rate {entry['bd_rate']}")
-    out = RESULTS / f"eval_{args.tag}.json"
+        say(f"== {name}: BD-rate {entry['bd_rate']} ({time.perf_counter() - start:.0f} s)")
+    out = RESULTS / f"eval_{args.tag}_{base.preset.name}_{base.fingerprint()[:8]}.json"
     out.write_text(json.dumps(summary, indent=1))
-    say(f"wrote {out}")
+    say(f"wrote {out} ({time.perf_counter() - start:.0f} s)")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    """fps of each preset (the shipped model for tiny, the files of --models for theirs, an
+    untrained network otherwise: the cost does not depend on the weights)."""
+    files = {m.preset.name: m for m in (load_model(p) for p in args.models.split(",") if p)}
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     rows = []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        for threads in (1, 2) if device == "cpu" else (torch.get_num_threads(),):
-            torch.set_num_threads(threads)
-            for name in PRESETS:
-                model = load_model() if name == "tiny" else EnhanceModel.new(name)
-                for batch in (1, 4):
+        threads_list = [int(t) for t in args.threads.split(",")] if device == "cpu" else [0]
+        for threads in threads_list:
+            if threads:
+                torch.set_num_threads(threads)
+            for name in args.presets.split(","):
+                model = files.get(name) or (
+                    load_model() if name == "tiny" else EnhanceModel.new(name)
+                )
+                for width, height in sizes:
+                    load_before = os.getloadavg()[0]
                     r = benchmark(
-                        model, width=960, height=540, frames=args.frames, batch=batch, device=device
-                    )
-                    r["loadavg"] = os.getloadavg()[0]
+                        model, width=width, height=height, frames=args.frames, batch=args.batch,
+                        device=device,
+                    )  # fmt: skip
+                    r["loadavg"] = load_before
+                    r["loadavg_after"] = os.getloadavg()[0]
+                    r["macs_per_pixel"] = model.preset.macs_per_pixel
                     rows.append(r)
                     say(json.dumps(r))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(rows, indent=1))
 
 
-def cmd_report(args: argparse.Namespace) -> None:
-    for tag in ("generic", "ft"):
-        path = RESULTS / f"eval_{tag}.json"
-        if not path.is_file():
-            continue
-        data = json.loads(path.read_text())
-        say(
-            f"\n### {tag}\n\n| title | BD-rate VMAF NEG | BD-rate PSNR-Y | BD-rate VMAF | "
-            "unguarded NEG / PSNR | model kbps |\n|---|---|---|---|---|---|"
+def ladder_saving(t: dict[str, Any]) -> dict[str, Any]:
+    """Ladder-level saving at equal delivered VMAF NEG: the capped saving (METRICS.md, cap 95)
+    of the enhanced guarded renditions (their upper hull on (kbps + model kbps, delivered NEG))
+    against the rungs of the plain ladder (kbps, plain NEG). ``control``: the same with the plain
+    renditions as the test curve, i.e. what choosing on the hull alone saves; the stage's own
+    share is the difference."""
+    by_key = {EncodeSettings.from_dict(r["settings"]).key(): r for r in t["rungs"]}
+    chosen = [
+        by_key[EncodeSettings.from_dict(r["settings"]).key()] for r in t["ladder_plain"]["rungs"]
+    ]
+    baseline = [(r["bitrate_kbps"], r["before"]["vmaf_neg"]) for r in chosen]
+    enhanced = [
+        (
+            r["bitrate_kbps"] + t["model_kbps"],
+            (r["after"] if r["enabled"] else r["before"])["vmaf_neg"],
         )
-        cols: dict[str, list[float]] = {"vmaf_neg": [], "psnr_y": [], "vmaf": []}
-        for title, t in data["titles"].items():
-            bd, ug = t["bd_rate"], t["bd_rate_unguarded"]
-            for k in cols:
-                if bd[k] is not None:
-                    cols[k].append(bd[k])
+        for r in t["rungs"]
+    ]
+    plain = [(r["bitrate_kbps"], r["before"]["vmaf_neg"]) for r in t["rungs"]]
+    test, control = capped_saving(baseline, enhanced), capped_saving(baseline, plain)
+    return {
+        "saving_pct": test.saving_pct,
+        "control_pct": control.saving_pct,
+        "matched": f"{len(test.matched)}/{len(test.rungs)}",
+        "ladder": " ".join(f"{r['settings']['height']}p/{r['settings']['q']:g}" for r in chosen),
+    }
+
+
+def median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def report_eval(path: Path, rungs: bool) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    say(
+        f"\n### {path.stem}: {data['preset']} {data['fingerprint']} ({Path(data['model']).name})"
+        "\n\n| title | guard | BD VMAF NEG | BD PSNR-Y | BD SSIM | BD VMAF | rungs on | model kbps |"
+        "\n|---|---|---|---|---|---|---|---|"
+    )
+    cols: dict[str, list[float | None]] = {f"{g}{m}": [] for g in ("", "u_") for m in REPORTED}
+    for title, t in data["titles"].items():
+        on = sum(r["enabled"] for r in t["rungs"])
+        for guard, bd in (("on", t["bd_rate"]), ("off", t["bd_rate_unguarded"])):
+            for m in REPORTED:
+                cols[("" if guard == "on" else "u_") + m].append(bd.get(m))
             say(
-                f"| {title} | {fmt(bd['vmaf_neg'])} | {fmt(bd['psnr_y'])} | {fmt(bd['vmaf'])} | "
-                f"{fmt(ug['vmaf_neg'])} / {fmt(ug['psnr_y'])} | {t['model_kbps']:.1f} |"
+                f"| {title} | {guard} | {fmt(bd['vmaf_neg'])} | {fmt(bd['psnr_y'])} | "
+                f"{fmt(bd.get('ssim'))} | {fmt(bd['vmaf'])} | "
+                f"{on if guard == 'on' else len(t['rungs'])}/{len(t['rungs'])} | {t['model_kbps']:.1f} |"
             )
+    medians = {k: median(v) for k, v in cols.items()}
+    for guard, g in (("on", ""), ("off", "u_")):
         say(
-            "| **median** | "
-            + " | ".join(
-                fmt(statistics.median(cols[k]) if cols[k] else None)
-                for k in ("vmaf_neg", "psnr_y", "vmaf")
-            )
+            f"| **median** | {guard} | "
+            + " | ".join(fmt(medians[g + m]) for m in ("vmaf_neg", "psnr_y", "ssim", "vmaf"))
             + " | | |"
         )
+    say(
+        "\nLadder-level saving at equal delivered VMAF NEG (capped saving, cap 95, against the "
+        "plain ladder's rungs):\n\n| title | plain ladder (height/CRF) | matched | saving, "
+        "enhanced guarded | control: plain renditions | stage's share |\n|---|---|---|---|---|---|"
+    )
+    savings = []
+    for title, t in data["titles"].items():
+        s = ladder_saving(t)
+        share = (
+            None if s["saving_pct"] is None or s["control_pct"] is None
+            else s["saving_pct"] - s["control_pct"]
+        )  # fmt: skip
+        savings.append((s["saving_pct"], share))
         say(
-            "\n| title | rung | kbps | VMAF | VMAF NEG | PSNR-Y | guard |\n|---|---|---|---|---|---|---|"
+            f"| {title} | {s['ladder']} | {s['matched']} | {fmt(s['saving_pct'])} | "
+            f"{fmt(s['control_pct'])} | {fmt(share)} |"
         )
-        for title, t in data["titles"].items():
-            for r in sorted(t["rungs"], key=lambda r: r["bitrate_kbps"]):
-                s, b, a = r["settings"], r["before"], r["after"]
+    medians["saving"] = median([a for a, _ in savings])
+    medians["saving_share"] = median([b for _, b in savings])
+    say(f"| **median** | | | {fmt(medians['saving'])} | | {fmt(medians['saving_share'])} |")
+    if rungs:
+        report_rungs(data)
+    return {"name": path.stem, "preset": data["preset"], **medians}
+
+
+def report_rungs(data: dict[str, Any]) -> None:
+    say(
+        "\n| title | rung | kbps | VMAF | VMAF NEG | PSNR-Y | SSIM | guard |"
+        "\n|---|---|---|---|---|---|---|---|"
+    )
+    for title, t in data["titles"].items():
+        for r in sorted(t["rungs"], key=lambda r: r["bitrate_kbps"]):
+            s, b, a = r["settings"], r["before"], r["after"]
+            ssim = f"{b['ssim']:.4f} → {a['ssim']:.4f}" if "ssim" in b else "n/a"
+            say(
+                f"| {title} | {s['width']}x{s['height']} crf{s['q']:g} | {r['bitrate_kbps']:.0f}"
+                f" | {b['vmaf']:.2f} → {a['vmaf']:.2f} | {b['vmaf_neg']:.2f} → "
+                f"{a['vmaf_neg']:.2f} | {b['psnr_y']:.2f} → {a['psnr_y']:.2f} | {ssim} | "
+                f"{'on' if r['enabled'] else 'off'} |"
+            )
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    summaries = [report_eval(path, args.rungs) for path in sorted(RESULTS.glob("eval_*.json"))]
+    if summaries:
+        say(
+            "\n| results | preset | guard | BD NEG | BD PSNR-Y | BD SSIM | BD VMAF | "
+            "ladder saving (stage's share) |\n|---|---|---|---|---|---|---|---|"
+        )
+        for m in summaries:
+            for guard, g in (("on", ""), ("off", "u_")):
+                saving = f"{fmt(m['saving'])} ({fmt(m['saving_share'])})" if guard == "on" else ""
                 say(
-                    f"| {title} | {s['width']}x{s['height']} crf{s['q']:g} | {r['bitrate_kbps']:.0f}"
-                    f" | {b['vmaf']:.2f} → {a['vmaf']:.2f} | {b['vmaf_neg']:.2f} → "
-                    f"{a['vmaf_neg']:.2f} | {b['psnr_y']:.2f} → {a['psnr_y']:.2f} | "
-                    f"{'on' if r['enabled'] else 'off'} |"
+                    f"| {m['name']} | {m['preset']} | {guard} | "
+                    + " | ".join(fmt(m[g + k]) for k in ("vmaf_neg", "psnr_y", "ssim", "vmaf"))
+                    + f" | {saving} |"
                 )
     bench = RESULTS / "bench.json"
     if bench.is_file():
         say(
-            "\n| device | threads | preset | batch | fps at 960x540 | load avg |\n|---|---|---|---|---|---|"
+            "\n| device | threads | preset | MAC/px | size | batch | fps | load avg before → after |"
+            "\n|---|---|---|---|---|---|---|---|"
         )
         for r in json.loads(bench.read_text()):
             say(
-                f"| {r['device']} | {r['threads']} | {r['preset']} | {r['batch']} | "
-                f"{r['fps']:.1f} | {r['loadavg']:.1f} |"
+                f"| {r['device']} | {r['threads']} | {r['preset']} | {r['macs_per_pixel']:,.0f} | "
+                f"{r['width']}x{r['height']} | {r['batch']} | {r['fps']:.1f} | "
+                f"{r['loadavg']:.1f} → {r['loadavg_after']:.1f} |"
             )
 
 
@@ -289,7 +401,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p = sub.add_parser("bench")
     p.add_argument("--frames", type=int, default=24)
-    sub.add_parser("report")
+    p.add_argument("--presets", default="tiny,tiny-f,small-f")
+    p.add_argument("--sizes", default="960x540,1920x1080")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--models", default="", help="model files whose weights to time (by preset)")
+    p = sub.add_parser("report")
+    p.add_argument("--rungs", action="store_true", help="also the per-rung table")
     args = parser.parse_args()
     {"train-default": cmd_train_default, "eval": cmd_eval, "bench": cmd_bench,
      "report": cmd_report}[args.cmd](args)  # fmt: skip

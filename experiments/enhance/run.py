@@ -54,7 +54,7 @@ from ladderforge.jobs.enhance import (
     stage_enabled,
 )
 from ladderforge.media import probe
-from ladderforge.policy import capped_saving
+from ladderforge.policy import capped_saving, upper_convex_hull
 from ladderforge.types import EncodeSettings, StageFigures
 
 HERE = Path(__file__).resolve().parent
@@ -254,7 +254,9 @@ def ladder_saving(t: dict[str, Any]) -> dict[str, Any]:
     of the enhanced guarded renditions (their upper hull on (kbps + model kbps, delivered NEG))
     against the rungs of the plain ladder (kbps, plain NEG). ``control``: the same with the plain
     renditions as the test curve, i.e. what choosing on the hull alone saves; the stage's own
-    share is the difference."""
+    share is the difference. ``dense``: every point of the plain renditions' NEG hull as a rung
+    (a ladder as dense as the sweep) against the same curves; there the cap itself saves bits
+    (hull points above NEG 95), which its control measures."""
     by_key = {EncodeSettings.from_dict(r["settings"]).key(): r for r in t["rungs"]}
     chosen = [
         by_key[EncodeSettings.from_dict(r["settings"]).key()] for r in t["ladder_plain"]["rungs"]
@@ -269,9 +271,14 @@ def ladder_saving(t: dict[str, Any]) -> dict[str, Any]:
     ]
     plain = [(r["bitrate_kbps"], r["before"]["vmaf_neg"]) for r in t["rungs"]]
     test, control = capped_saving(baseline, enhanced), capped_saving(baseline, plain)
+    hull = upper_convex_hull(plain)
+    dense, dense_control = capped_saving(hull, enhanced), capped_saving(hull, plain)
     return {
         "saving_pct": test.saving_pct,
         "control_pct": control.saving_pct,
+        "dense_pct": dense.saving_pct,
+        "dense_control_pct": dense_control.saving_pct,
+        "dense_matched": f"{len(dense.matched)}/{len(dense.rungs)}",
         "matched": f"{len(test.matched)}/{len(test.rungs)}",
         "ladder": " ".join(f"{r['settings']['height']}p/{r['settings']['q']:g}" for r in chosen),
     }
@@ -309,8 +316,10 @@ def report_eval(path: Path, rungs: bool) -> dict[str, Any]:
         )
     say(
         "\nLadder-level saving at equal delivered VMAF NEG (capped saving, cap 95, against the "
-        "plain ladder's rungs):\n\n| title | plain ladder (height/CRF) | matched | saving, "
-        "enhanced guarded | control: plain renditions | stage's share |\n|---|---|---|---|---|---|"
+        "plain ladder's rungs; dense: every point of the plain NEG hull as a rung):\n\n"
+        "| title | plain ladder (height/CRF) | matched | saving, enhanced guarded | control: plain "
+        "renditions | stage's share | dense: matched | dense: saving | dense: stage's share |"
+        "\n|---|---|---|---|---|---|---|---|---|"
     )
     savings = []
     for title, t in data["titles"].items():
@@ -319,14 +328,23 @@ def report_eval(path: Path, rungs: bool) -> dict[str, Any]:
             None if s["saving_pct"] is None or s["control_pct"] is None
             else s["saving_pct"] - s["control_pct"]
         )  # fmt: skip
-        savings.append((s["saving_pct"], share))
+        dense_share = (
+            None if s["dense_pct"] is None or s["dense_control_pct"] is None
+            else s["dense_pct"] - s["dense_control_pct"]
+        )  # fmt: skip
+        savings.append((s["saving_pct"], share, dense_share))
         say(
             f"| {title} | {s['ladder']} | {s['matched']} | {fmt(s['saving_pct'])} | "
-            f"{fmt(s['control_pct'])} | {fmt(share)} |"
+            f"{fmt(s['control_pct'])} | {fmt(share)} | {s['dense_matched']} | "
+            f"{fmt(s['dense_pct'])} | {fmt(dense_share)} |"
         )
-    medians["saving"] = median([a for a, _ in savings])
-    medians["saving_share"] = median([b for _, b in savings])
-    say(f"| **median** | | | {fmt(medians['saving'])} | | {fmt(medians['saving_share'])} |")
+    medians["saving"] = median([a for a, _, _ in savings])
+    medians["saving_share"] = median([b for _, b, _ in savings])
+    medians["saving_dense"] = median([c for _, _, c in savings])
+    say(
+        f"| **median** | | | {fmt(medians['saving'])} | | {fmt(medians['saving_share'])} | | | "
+        f"{fmt(medians['saving_dense'])} |"
+    )
     if rungs:
         report_rungs(data)
     return {"name": path.stem, "preset": data["preset"], **medians}
@@ -354,11 +372,15 @@ def cmd_report(args: argparse.Namespace) -> None:
     if summaries:
         say(
             "\n| results | preset | guard | BD NEG | BD PSNR-Y | BD SSIM | BD VMAF | "
-            "ladder saving (stage's share) |\n|---|---|---|---|---|---|---|---|"
+            "ladder saving (stage's share) | dense: stage's share |\n|---|---|---|---|---|---|---|---|---|"
         )
         for m in summaries:
             for guard, g in (("on", ""), ("off", "u_")):
-                saving = f"{fmt(m['saving'])} ({fmt(m['saving_share'])})" if guard == "on" else ""
+                saving = (
+                    f"{fmt(m['saving'])} ({fmt(m['saving_share'])}) | {fmt(m['saving_dense'])}"
+                    if guard == "on"
+                    else " |"
+                )
                 say(
                     f"| {m['name']} | {m['preset']} | {guard} | "
                     + " | ".join(fmt(m[g + k]) for k in ("vmaf_neg", "psnr_y", "ssim", "vmaf"))

@@ -105,7 +105,9 @@ def cmd_train_default(args: argparse.Namespace) -> None:
     encode_s = time.perf_counter() - start
     patches = sample_patches(pairs, patch=64, per_frame=12, every=3, seed=args.seed)
     say(f"{len(patches)} patches from {len(pairs)} pairs ({encode_s:.0f} s of encodes)")
-    config = TrainConfig(preset=args.preset, steps=args.steps, batch_size=32, seed=args.seed)
+    config = TrainConfig(
+        preset=args.preset, steps=args.steps, batch_size=32, lr=args.lr, seed=args.seed
+    )
     model = train(
         patches, config=config,
         metadata={"codec": CODEC, "x265_preset": X265_PRESET, "scales": TRAIN_SCALES,
@@ -411,6 +413,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--preset", default="tiny")
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--output", default="")

@@ -388,10 +388,9 @@ def cmd_report(args: argparse.Namespace) -> None:
                     + " | ".join(fmt(m[g + k]) for k in ("vmaf_neg", "psnr_y", "ssim", "vmaf"))
                     + f" | {saving} |"
                 )
-    bench = RESULTS / "bench.json"
-    if bench.is_file():
+    for bench in sorted(RESULTS.glob("bench*.json")):  # bench.json, and copies of earlier runs
         say(
-            "\n| device | threads | preset | MAC/px | size | batch | fps | load avg before → after |"
+            f"\n{bench.name}:\n\n| device | threads | preset | MAC/px | size | batch | fps | load avg before → after |"
             "\n|---|---|---|---|---|---|---|---|"
         )
         for r in json.loads(bench.read_text()):

@@ -23,6 +23,11 @@ once the loop has fixed the CRF; and the open-loop error the loop has to fix. Wh
 full clip length, pooling over scenes, encoder variance between a sweep and a rendition
 (``experiments/closed_loop`` measures those with real encodes).
 
+Each title's model is cached in results/models/<dataset fingerprint>/<title>.json.gz (the
+fitted model saved and loaded back, so a first run and a rerun play the same model); a rerun
+loads it instead of refitting when the training rows, their content features and the model's
+parameters are the same.
+
 Usage: python experiments/model_ladders/run.py [--dataset PATH] [--only TITLE ...]
 Writes results/<dataset stem>.json and prints a table.
 """
@@ -30,6 +35,9 @@ Writes results/<dataset stem>.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
+import json
 import math
 import statistics
 import sys
@@ -43,10 +51,11 @@ import numpy as np
 import polars as pl
 
 from ladderforge.encoder import get_encoder
+from ladderforge.errors import ModelError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.policy import BDRateError, bd_rate, ladder_from_hull, upper_convex_hull
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
-from ladderforge.policy.models import CONTENT_FEATURES, RDModel
+from ladderforge.policy.models import CONTENT_FEATURES, RDModel, fingerprint, load_model
 from ladderforge.policy.saving import rate_for_quality
 from ladderforge.policy.surface import predict_points, predict_surface, surface_points
 from ladderforge.store import atomic_write_json
@@ -55,6 +64,44 @@ from ladderforge.types import EncodeSettings, RDPoint
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DATASET = ROOT / "experiments" / "build_dataset" / "data" / "x265_veryfast.parquet"
+MODELS = HERE / "results" / "models"
+
+
+def _features_sha(rows: pl.DataFrame) -> str:
+    """The training rows' content features (``fingerprint`` covers settings and targets only)."""
+    cols = ["title", "width", "height", "crf", *CONTENT_FEATURES]
+    return hashlib.sha256(rows.select(cols).sort(cols[:4]).write_csv().encode()).hexdigest()[:16]
+
+
+def _cached(path: Path, train: pl.DataFrame) -> RDModel | None:
+    """The model stored at ``path`` when it was fitted on ``train`` with today's parameters."""
+    if not path.is_file():
+        return None
+    try:
+        model = load_model(path)
+        metadata = json.loads(gzip.decompress(path.read_bytes())).get("metadata", {})
+    except (ModelError, OSError, ValueError) as exc:
+        print(f"{path}: {exc}; fitting again", flush=True)
+        return None
+    same = (
+        model.fingerprint_ == fingerprint(train)
+        and metadata.get("features_sha") == _features_sha(train)
+        and model.get_params() == RDModel().get_params()
+    )
+    return model if same else None
+
+
+def held_out_model(data: pl.DataFrame, title: str, cache: Path) -> tuple[RDModel, bool]:
+    """The RD model trained on every title but ``title``: loaded from ``cache``, else fitted,
+    saved there and loaded back. Returns it and whether it was fitted now."""
+    train = data.filter(pl.col("group") != title)
+    path = cache / f"{title}.json.gz"
+    model = _cached(path, train)
+    if model is not None:
+        return model, False
+    fitted = RDModel().fit(train)
+    fitted.save(path, metadata={"left_out": title, "features_sha": _features_sha(train)})
+    return load_model(path), True
 
 
 @dataclass(frozen=True)
@@ -259,8 +306,10 @@ def main() -> int:
     titles = sorted(set(data["group"].to_list()))
     started = time.monotonic()
     per_mode: dict[str, list[dict[str, Any]]] = {"predict": [], "probe": []}
+    cache = MODELS / fingerprint(data)
     for title in args.only or titles:
-        model = RDModel().fit(data.filter(pl.col("group") != title))
+        model, fitted = held_out_model(data, title, cache)
+        print(f"{title}: model {'fitted' if fitted else 'loaded'}", flush=True)
         mine = data.filter(pl.col("group") == title)
         for mode, per_title in per_mode.items():
             samples = [

@@ -1,9 +1,7 @@
 """The product's ladder decisions replayed on one sample's measured sweep (no new encode).
 
-A sample's sweep holds every candidate height x CRF measured; any "encode" the product would
-run is read off the measured curve of its height (linear in CRF for VMAF, in log kbps and in
-log CPU seconds, as :meth:`Curve.at_crf`). On that, one *variant* of the height choice runs
-the product's steps:
+Any "encode" the product would run is read off the sample's measured curve of its height
+(:mod:`sweep`). On that, one *variant* of the height choice runs the product's steps:
 
 1. the model's surface, in probe mode corrected by ``fit_calibration`` on probe encodes (the
    sample's own points at the probe heights and the grid CRFs nearest the probe CRFs; two
@@ -23,6 +21,12 @@ the product's steps:
    both steered to the same target: the cheapest within tolerance, else the closest.
    :func:`reladder` chooses the whole ladder again instead (targets and rung count may
    change); a new rung at the height of the earlier rung with the nearest target keeps it.
+
+Cheaper replans (fields of :class:`Variant`): move a rung only for a predicted gain
+(``min_gain_pct``), fewer encodes at the new height (``replan_encodes``), replan after each
+rung's first encode so that the loop runs at the final height only (``early``), and, with it,
+go back to the old height where its measured encode, moved along the surface's curve, is
+cheaper than the moved rung as measured (``guard``).
 """
 
 from __future__ import annotations
@@ -32,16 +36,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
+from sweep import Encode, Sample  # the script's folder
 
 from ladderforge.encoder import get_encoder
 from ladderforge.jobs.config import LadderConfig
-from ladderforge.jobs.defaults import DEFAULT_SWEEP_CRFS
 from ladderforge.policy import ladder_from_hull, upper_convex_hull
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
-from ladderforge.policy.models import CONTENT_FEATURES, RDModel
+from ladderforge.policy.models import RDModel
 from ladderforge.policy.surface import predict_points, predict_surface, surface_points
 from ladderforge.policy.target import first_q, next_q, pick, within
-from ladderforge.types import EncodeSettings, RDPoint, Rung, RungAttempt
+from ladderforge.types import Rung
 
 CONFIG = LadderConfig()
 TOLERANCE = CONFIG.tolerance
@@ -59,6 +63,16 @@ class Variant:
     """Rounds of recalibration on the rung encodes and new heights (:func:`replan`)."""
     whole_ladder: bool = False
     """Replan by choosing the whole ladder again (:func:`reladder`), targets included."""
+    min_gain_pct: float = 0.0
+    """Replan: move a rung only where the recalibrated surface puts another height at least
+    this much cheaper at its target."""
+    replan_encodes: int = MAX_ENCODES
+    """Replan: most encodes of a moved rung's loop."""
+    early: bool = False
+    """Replan after each rung's first encode (the loop runs at the final height only; a rung
+    that stays goes on from its first encode)."""
+    guard: bool = False
+    """Replan: a moved rung goes back where its old height looks cheaper (see :func:`_move`)."""
 
 
 VARIANTS = (
@@ -71,126 +85,18 @@ VARIANTS = (
     Variant("probe3+replan", 3, 1),
     Variant("probe3+replan2", 3, 2),
     Variant("probe3+reladder", 3, 1, whole_ladder=True),
+    Variant("probe3+replan:1enc", 3, 1, replan_encodes=1),
+    Variant("probe3+replan:5%", 3, 1, min_gain_pct=5.0),
+    Variant("probe3+replan:5%,1enc", 3, 1, min_gain_pct=5.0, replan_encodes=1),
+    Variant("probe+replan:5%,1enc", 2, 1, min_gain_pct=5.0, replan_encodes=1),
+    Variant("predict+replan:5%,1enc", 0, 1, min_gain_pct=5.0, replan_encodes=1),
+    Variant("predict+early", 0, 1, early=True),
+    Variant("probe+early", 2, 1, early=True),
+    Variant("probe3+early", 3, 1, early=True),
+    Variant("probe3+early2", 3, 2, early=True),
+    Variant("probe+early+guard", 2, 1, early=True, guard=True),
+    Variant("probe3+early+guard", 3, 1, early=True, guard=True),
 )
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One height's measured points of a sample, CRF rising."""
-
-    crf: np.ndarray
-    vmaf: np.ndarray
-    log_kbps: np.ndarray
-    log_cpu_s: np.ndarray
-
-    def at_crf(self, crf: float) -> tuple[float, float]:
-        """(VMAF, kbps) at a CRF, linear between grid points (clamped at the ends)."""
-        return (
-            float(np.interp(crf, self.crf, self.vmaf)),
-            float(math.exp(np.interp(crf, self.crf, self.log_kbps))),
-        )
-
-    def cpu_s_at(self, crf: float) -> float:
-        """Encode CPU seconds at a CRF, log-linear between grid points."""
-        return float(math.exp(np.interp(crf, self.crf, self.log_cpu_s)))
-
-    def crf_for(self, target: float) -> tuple[float, bool]:
-        """The CRF whose VMAF is ``target`` (False where the grid cannot reach it)."""
-        v = np.minimum.accumulate(self.vmaf)  # falling with CRF (a measured wobble flattened)
-        if target > v[0]:
-            return float(self.crf[0]), False
-        if target < v[-1]:
-            return float(self.crf[-1]), True
-        return float(np.interp(-target, -v, self.crf)), True
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One sample's measured sweep and what the model needs to predict it."""
-
-    rows: pl.DataFrame
-    curves: dict[int, Curve]
-    widths: dict[int, int]
-    features: dict[str, float]
-    source_width: int
-    source_height: int
-    fps: float
-    frames: int
-    codec: str
-    preset: str
-
-    @classmethod
-    def of(cls, rows: pl.DataFrame) -> Sample:
-        rows = rows.sort("height", "crf")
-        curves, widths = {}, {}
-        for (h,), part in rows.group_by(["height"], maintain_order=True):
-            curves[int(h)] = Curve(
-                part["crf"].to_numpy().astype(float),
-                part["vmaf"].to_numpy().astype(float),
-                np.log(part["bitrate_kbps"].to_numpy().astype(float)),
-                np.log(part["encode_cpu_s"].to_numpy().astype(float)),
-            )
-            widths[int(h)] = int(part["width"][0])
-        first = rows.row(0, named=True)
-        return cls(
-            rows,
-            curves,
-            widths,
-            {f: float(first[f]) for f in CONTENT_FEATURES},
-            int(first["source_width"]),
-            int(first["source_height"]),
-            float(first["source_fps"]),
-            int(first["frames"]),
-            str(first["codec"]),
-            str(first["preset"]),
-        )
-
-    @property
-    def heights(self) -> list[int]:
-        """Tallest first."""
-        return sorted(self.curves, reverse=True)
-
-    @property
-    def sweep_cpu_s(self) -> float:
-        """CPU seconds of the recorded sweep (every height x every grid CRF)."""
-        return float(self.rows["encode_cpu_s"].sum())
-
-    @property
-    def product_sweep_cpu_s(self) -> float:
-        """CPU seconds of exhaustive mode's own sweep (every height x DEFAULT_SWEEP_CRFS),
-        log-linear in CRF between the recorded points."""
-        return sum(c.cpu_s_at(q) for c in self.curves.values() for q in DEFAULT_SWEEP_CRFS)
-
-    def measured_points(self) -> list[RDPoint]:
-        return [
-            RDPoint(
-                EncodeSettings(
-                    codec=self.codec,
-                    width=int(r["width"]),
-                    height=int(r["height"]),
-                    q=float(r["crf"]),
-                    preset=self.preset,
-                ),
-                float(r["bitrate_kbps"]),
-                float(r["vmaf"]),
-            )
-            for r in self.rows.iter_rows(named=True)
-        ]
-
-
-@dataclass(frozen=True)
-class Encode:
-    """One encode read off a measured curve."""
-
-    height: int
-    q: float
-    vmaf: float
-    kbps: float
-    cpu_s: float
-
-    @property
-    def attempt(self) -> RungAttempt:
-        return RungAttempt(self.q, self.vmaf, self.kbps, self.cpu_s)
 
 
 @dataclass(frozen=True)
@@ -207,6 +113,9 @@ class Played:
     at another height)."""
     round: int = 0
     """The replan round whose loop made it (0: the first ladder)."""
+    elsewhere: tuple[Encode, ...] = ()
+    """Encodes this round spent at another height for the same target (a move that went
+    back)."""
 
 
 def probe_heights(heights: list[int], n: int) -> list[int]:
@@ -242,11 +151,7 @@ def probes(model: RDModel, sample: Sample, n_heights: int) -> list[ProbeResult]:
     nearest the probe CRFs)."""
     grid = sorted({float(c) for c in sample.rows["crf"]})
     crfs = sorted({min(grid, key=lambda g: abs(g - c)) for c in CONFIG.probe_crfs})
-    encodes = [
-        Encode(h, q, *sample.curves[h].at_crf(q), sample.curves[h].cpu_s_at(q))
-        for h in probe_heights(sample.heights, n_heights)
-        for q in crfs
-    ]
+    encodes = [sample.encode(h, q) for h in probe_heights(sample.heights, n_heights) for q in crfs]
     return _as_probes(model, sample, encodes)
 
 
@@ -288,10 +193,13 @@ def closed_loop(
     height: int,
     target: float,
     first: float | None = None,
+    prior: tuple[Encode, ...] = (),
+    max_encodes: int = MAX_ENCODES,
     round_: int = 0,
 ) -> Played:
     """A rung through the product's loop on the measured curve of its height, first encoded
-    at ``first`` (None: where the surface reaches the target, ``first_q``)."""
+    at ``first`` (None: where the surface reaches the target, ``first_q``), or going on from
+    the ``prior`` encodes at this height (counted in ``max_encodes``)."""
     curve = sample.curves[height]
     model_curve = _model_curve(surface, height)
     facts = get_encoder(sample.codec).facts
@@ -300,11 +208,8 @@ def closed_loop(
     if first is None:
         first = first_q(model_curve, target, q_min=q_min, q_max=q_max, fractional=fractional)
 
-    def encode(q: float) -> Encode:
-        return Encode(height, q, *curve.at_crf(q), curve.cpu_s_at(q))
-
-    tries = [encode(first)]
-    while len(tries) < MAX_ENCODES and not within(tries[-1].vmaf, target, TOLERANCE):
+    tries = list(prior) or [sample.encode(height, first)]
+    while len(tries) < max_encodes and not within(tries[-1].vmaf, target, TOLERANCE):
         q = next_q(
             [t.attempt for t in tries],
             target,
@@ -315,27 +220,42 @@ def closed_loop(
         )
         if q is None:
             break
-        tries.append(encode(q))
-    return Played(height, target, first, tries, _pick(tries, target), round_)
+        tries.append(sample.encode(height, q))
+    return Played(height, target, tries[0].q, tries, _pick(tries, target), round_)
 
 
-def _play_rung(sample: Sample, surface: pl.DataFrame, rung: Rung) -> Played:
+def _play_rung(
+    sample: Sample, surface: pl.DataFrame, rung: Rung, max_encodes: int = MAX_ENCODES
+) -> Played:
     height, first = rung.settings.height, float(rung.settings.q or 0)
-    return closed_loop(sample, surface, height=height, target=rung.vmaf, first=first)
+    return closed_loop(
+        sample, surface, height=height, target=rung.vmaf, first=first, max_encodes=max_encodes
+    )
 
 
-def cheapest_height(surface: pl.DataFrame, target: float) -> int | None:
-    """The height whose surface curve reaches ``target`` for the fewest kbps (log kbps linear
-    in VMAF between the surface's CRFs); None where no height reaches it."""
-    best: tuple[float, int] | None = None
+def kbps_by_height(surface: pl.DataFrame, target: float) -> dict[int, float]:
+    """Each height's kbps at ``target`` on the surface (log kbps linear in VMAF between the
+    surface's CRFs), for the heights whose curve reaches it."""
+    out = {}
     for (h,), at in surface.sort("crf").group_by(["height"], maintain_order=True):
         vmaf = at["vmaf"].to_numpy()[::-1]  # rising
-        if not vmaf[0] <= target <= vmaf[-1]:
-            continue
-        log_kbps = float(np.interp(target, vmaf, np.log(at["bitrate_kbps"].to_numpy()[::-1])))
-        if best is None or log_kbps < best[0]:
-            best = (log_kbps, int(h))
-    return None if best is None else best[1]
+        if vmaf[0] <= target <= vmaf[-1]:
+            log_kbps = np.interp(target, vmaf, np.log(at["bitrate_kbps"].to_numpy()[::-1]))
+            out[int(h)] = math.exp(float(log_kbps))
+    return out
+
+
+def new_height(surface: pl.DataFrame, target: float, height: int, min_gain_pct: float) -> int:
+    """The height a rung at ``height`` moves to: the one whose surface curve reaches ``target``
+    for the fewest kbps, when that is at least ``min_gain_pct`` cheaper than ``height`` there
+    (or ``height`` does not reach it); else ``height``."""
+    kbps = kbps_by_height(surface, target)
+    if not kbps:
+        return height
+    best = min(kbps, key=kbps.__getitem__)
+    if height in kbps and kbps[best] > kbps[height] * (1 - min_gain_pct / 100):
+        return height
+    return best
 
 
 def _pick(encodes: list[Encode], target: float) -> Encode:
@@ -348,7 +268,7 @@ def _recalibrated(
     model: RDModel, sample: Sample, known: list[ProbeResult], loops: list[Played]
 ) -> tuple[pl.DataFrame, list[Rung]]:
     """Surface and ladder on the calibration fitted on the probes and every rung encode."""
-    encodes = [e for p in loops for e in p.attempts]
+    encodes = _encodes(loops)
     return plan(model, sample, fit_calibration([*known, *_as_probes(model, sample, encodes)]))
 
 
@@ -360,20 +280,78 @@ def replan(
     ladder: list[Played],
     loops: list[Played],
     round_: int,
+    variant: Variant,
 ) -> list[Played]:
     """One replan round, targets kept: each rung of ``ladder`` moves to the cheapest height
-    for its target on the recalibrated surface; a rung whose height changed is looped there
-    and ``pick`` ships among that loop's attempts and the rung's earlier encode."""
+    for its target on the recalibrated surface (:func:`new_height`); a rung whose height
+    changed is looped there (at most ``variant.replan_encodes`` encodes) and ``pick`` ships
+    among that loop's attempts and the rung's earlier encode."""
     surface, _ = _recalibrated(model, sample, known, loops)
     out: list[Played] = []
     for old in ladder:
-        height = cheapest_height(surface, old.target)
-        if height is None or height == old.shipped.height:
+        height = new_height(surface, old.target, old.shipped.height, variant.min_gain_pct)
+        if height != old.shipped.height:
+            out.append(_move(sample, surface, old, height, round_, variant))
+        elif variant.early and height == old.height:
+            out.append(_go_on(sample, surface, old, round_))
+        else:
             out.append(old)
-            continue
-        new = closed_loop(sample, surface, height=height, target=old.target, round_=round_)
-        out.append(replace(new, shipped=_pick([*new.attempts, old.shipped], old.target)))
     return out
+
+
+def _go_on(sample: Sample, surface: pl.DataFrame, old: Played, round_: int) -> Played:
+    """The loop of ``old`` going on at its height from its encodes."""
+    return closed_loop(
+        sample,
+        surface,
+        height=old.height,
+        target=old.target,
+        prior=tuple(old.attempts),
+        round_=round_,
+    )
+
+
+def _move(
+    sample: Sample,
+    surface: pl.DataFrame,
+    old: Played,
+    height: int,
+    round_: int,
+    variant: Variant,
+) -> Played:
+    """``old``'s target looped at ``height``; ``pick`` ships among that loop's attempts and
+    ``old``'s encode. With ``variant.guard``, where ``old``'s height, anchored on its measured
+    encode, is cheaper at the new rung's VMAF than the new rung, the rung goes back: ``old``'s
+    loop goes on and ``pick`` ships among both loops' attempts."""
+    target = old.target
+    new = closed_loop(
+        sample,
+        surface,
+        height=height,
+        target=target,
+        max_encodes=variant.replan_encodes,
+        round_=round_,
+    )
+    shipped = _pick([*new.attempts, old.shipped], target)
+    if not variant.guard or shipped is old.shipped or old.shipped.height != old.height:
+        return replace(new, shipped=shipped)
+    anchor = min(old.attempts, key=lambda e: abs(e.vmaf - shipped.vmaf))
+    estimate = _anchored_kbps(surface, anchor, shipped.vmaf)
+    if estimate is None or estimate >= shipped.kbps:
+        return replace(new, shipped=shipped)
+    back = _go_on(sample, surface, old, round_)
+    both = [*back.attempts, *new.attempts]
+    return replace(back, shipped=_pick(both, target), elsewhere=tuple(new.attempts))
+
+
+def _anchored_kbps(surface: pl.DataFrame, anchor: Encode, vmaf: float) -> float | None:
+    """kbps at ``vmaf`` at the anchor's height: the measured ``anchor`` moved along the
+    surface's curve of that height (None where the curve does not reach either VMAF)."""
+    at_anchor = kbps_by_height(surface, anchor.vmaf).get(anchor.height)
+    at_vmaf = kbps_by_height(surface, vmaf).get(anchor.height)
+    if at_anchor is None or at_vmaf is None:
+        return None
+    return anchor.kbps * at_vmaf / at_anchor
 
 
 def reladder(
@@ -384,6 +362,7 @@ def reladder(
     ladder: list[Played],
     loops: list[Played],
     round_: int,
+    variant: Variant,
 ) -> list[Played]:
     """One replan round, ladder chosen again: a new rung at the height of the earlier rung
     with the nearest target keeps that rung as it is; any other is looped at its height and
@@ -420,21 +399,30 @@ class Outcome:
     """CPU seconds of the encodes that ship (one per rung)."""
 
 
+def _encodes(loops: list[Played]) -> list[Encode]:
+    """Every distinct encode of the loops (a loop that goes on shares its first encode)."""
+    return list({id(e): e for p in loops for e in (*p.attempts, *p.elsewhere)}.values())
+
+
 def play(model: RDModel, sample: Sample, variant: Variant) -> Outcome:
     """One variant on one sample: probes, ladder, loop, replans."""
     known = probes(model, sample, variant.probe_heights) if variant.probe_heights else []
     surface, rungs = plan(model, sample, fit_calibration(known) if known else None)
-    first = [_play_rung(sample, surface, r) for r in rungs]
+    first_loop = 1 if variant.early else MAX_ENCODES
+    first = [_play_rung(sample, surface, r, max_encodes=first_loop) for r in rungs]
     ladder, loops = first, list(first)
     again = reladder if variant.whole_ladder else replan
     for round_ in range(1, variant.replans + 1):
-        ladder = again(model, sample, known=known, ladder=ladder, loops=loops, round_=round_)
+        ladder = again(
+            model, sample, known=known, ladder=ladder, loops=loops, round_=round_, variant=variant
+        )
         loops += [p for p in ladder if p.round == round_ and p.attempts]
+    encodes = _encodes(loops)
     return Outcome(
         first,
         ladder,
         sum(sample.curves[p.height].cpu_s_at(p.crf) for p in known),
-        sum(len(p.attempts) for p in loops),
-        sum(e.cpu_s for p in loops for e in p.attempts),
+        len(encodes),
+        sum(e.cpu_s for e in encodes),
         sum(p.shipped.cpu_s for p in ladder),
     )

@@ -24,7 +24,13 @@ import polars as pl
 
 from ladderforge.errors import UsageError
 
-__all__ = ["guard_back", "kbps_at", "replan_heights", "surface_curves"]
+__all__ = [
+    "guard_back",
+    "kbps_at",
+    "probe_height_choice",
+    "replan_heights",
+    "surface_curves",
+]
 
 Curve = Sequence[tuple[float, float]]
 """(kbps, VMAF) points of one height, in any order."""
@@ -42,6 +48,23 @@ def kbps_at(curve: Curve, vmaf: float) -> float | None:
         return None
     log_k = np.log(np.array([k for k, _ in pts], float))
     return math.exp(float(np.interp(vmaf, vs, log_k)))
+
+
+def probe_height_choice(heights: Sequence[int], n: int) -> list[int]:
+    """The heights to probe, tallest first: the tallest and the shortest of ``heights`` (one
+    when there is one); with ``n`` = 3 also the one nearest their middle in log2 height (a
+    calibration from two heights only cannot see where two height curves cross)."""
+    if n not in (2, 3):
+        raise UsageError(f"The 'n' parameter of probe_height_choice must be 2 or 3. Got {n!r}.")
+    if not heights:
+        raise UsageError("The 'heights' parameter of probe_height_choice must not be empty.")
+    ordered = sorted(set(heights), reverse=True)
+    chosen = {ordered[0], ordered[-1]}
+    inner = ordered[1:-1]
+    if n == 3 and inner:
+        mid = (math.log2(ordered[0]) + math.log2(ordered[-1])) / 2
+        chosen.add(min(inner, key=lambda h: abs(math.log2(h) - mid)))
+    return sorted(chosen, reverse=True)
 
 
 def surface_curves(surface: pl.DataFrame) -> dict[int, list[tuple[float, float]]]:

@@ -9,7 +9,13 @@ import polars as pl
 import pytest
 
 from ladderforge.errors import UsageError
-from ladderforge.policy.replan import guard_back, kbps_at, replan_heights, surface_curves
+from ladderforge.policy.replan import (
+    guard_back,
+    kbps_at,
+    probe_height_choice,
+    replan_heights,
+    surface_curves,
+)
 
 # Three heights; log kbps linear in VMAF between points. 1080p is dearest at low VMAF and
 # cheapest at high VMAF, 360p the reverse (the usual crossing of height curves).
@@ -105,3 +111,23 @@ def test_guard_sends_back_when_old_height_is_cheaper_at_the_new_vmaf() -> None:
 def test_guard_stays_where_the_old_curve_reaches_neither_vmaf() -> None:
     assert not guard_back(CURVES[1080], (1100.0, 60.0), (1.0, 85.0))
     assert not guard_back(CURVES[1080], (1100.0, 70.0), (1e9, 99.0))
+
+
+@pytest.mark.parametrize(
+    ("heights", "n", "want"),
+    [
+        ([1080, 720, 540, 432, 360, 272], 2, [1080, 272]),
+        # middle in log2 height between 1080 and 272: ~542
+        ([1080, 720, 540, 432, 360, 272], 3, [1080, 540, 272]),
+        ([272, 1080, 720], 3, [1080, 720, 272]),
+        ([720, 360], 3, [720, 360]),
+        ([360], 3, [360]),
+    ],
+)
+def test_probe_height_choice(heights: list[int], n: int, want: list[int]) -> None:
+    assert probe_height_choice(heights, n) == want
+
+
+def test_probe_height_choice_refuses_other_counts() -> None:
+    with pytest.raises(UsageError, match="'n' parameter"):
+        probe_height_choice([720, 360], 4)

@@ -161,6 +161,15 @@ class LadderConfig:
             raise UsageError(
                 f"The 'probe_heights' parameter must be 2 or 3. Got {self.probe_heights!r} instead."
             )
+        if self.replan_heights and (
+            self.mode not in ("predict", "probe") or not self.encodes or self.open_loop
+        ):
+            raise UsageError(
+                "--replan-heights needs --mode predict or probe, --encode or --validate, and "
+                "the closed loop (no --open-loop)"
+            )
+        if self.replan_heights and self.enhanced is not None:
+            raise UsageError("--replan-heights does not work with --enhanced yet; drop one")
         if self.per_scene and not self.encodes:
             raise UsageError("per-scene encoding needs --encode or --validate")
         self._check_cost()

@@ -36,7 +36,7 @@ from ladderforge.jobs.config import LadderConfig, models_available
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.probes import run_probes
 from ladderforge.jobs.sweep import SweepConfig, sweep
-from ladderforge.policy.calibrate import Calibration
+from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.per_scene import SceneOption
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_scenes, predict_surface, surface_points
@@ -139,6 +139,12 @@ class PredictMode(Mode):
             pix_fmt=output_pix_fmt(job.info.bit_depth),
         )
         return [replace(p, settings=job.tuned(p.settings)) for p in points]
+
+    def recalibrate(self, job: TitleJob, measured: Sequence[ProbeResult]) -> None:
+        """Fit the calibration again on the title's probes and ``measured`` (rung encodes as
+        calibration points) and predict the surface again (``job.surface``) on it."""
+        self.calibration = fit_calibration([*job.probes, *measured])
+        PredictMode.rd_points(self, job)  # the surface only: no new probe
 
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
         if job.surface is None:

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import polars as pl
 import pytest
 
+import ladderforge.jobs.replan as replan_mod
 from ladderforge.errors import UsageError
 from ladderforge.jobs.config import LadderConfig
+from ladderforge.jobs.modes import PredictMode
+from ladderforge.policy.target import pick, within
+from ladderforge.types import EncodeSettings, Rung, RungAttempt
 
 
 def test_replan_heights_needs_a_closed_loop_on_a_predicted_surface() -> None:
@@ -54,3 +61,95 @@ def test_ladder_cli_replan_heights(make_clip, tmp_path: Path, run_cli) -> None:
         assert any(a["height"] == h and a["q"] == r["settings"]["q"] for a in r["attempts"])
     checked = run_cli("verify", str(out), "--no-vmaf")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# The orchestration (jobs.replan) on faked encodes: a recalibrated surface where 360p reaches
+# VMAF 80 cheaper than 720p, and the measured figures of each scenario.
+SURFACE = pl.DataFrame(
+    {
+        "height": [720, 720, 360, 360],
+        "crf": [20.0, 30.0, 20.0, 30.0],
+        "bitrate_kbps": [2000.0, 500.0, 1200.0, 400.0],
+        "vmaf": [90.0, 75.0, 88.0, 70.0],
+    }
+)
+
+
+class FakeMode(PredictMode):
+    def recalibrate(self, job: Any, measured: Any) -> None:
+        job.surface = SURFACE
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, measured: dict[tuple[int, int], tuple[float, float]]):
+    """Play one rung (720p, CRF 25, target 80); ``measured``: (height, n-th encode at that
+    height) -> (VMAF, kbps). The fake loop encodes at most twice per height."""
+
+    class FakeEncoder:
+        def __init__(self, job: Any, rung: Rung, plan: Any, what: str, index: int) -> None:
+            self.rung = rung
+
+        def at(self, delta: float) -> Any:
+            h, q = self.rung.settings.height, float(self.rung.settings.q or 0) + delta
+            seen = counts.setdefault(h, [])
+            if q not in seen:
+                seen.append(q)
+            vmaf, kbps = measured[(h, seen.index(q))]
+            return SimpleNamespace(
+                settings=(self.rung.settings.with_(q=q),), q=q,
+                attempt=RungAttempt(q, vmaf, kbps, 1.0),
+            )  # fmt: skip
+
+    def fake_loop(job: Any, mode: Any, rung: Rung, encoder: Any) -> Any:
+        tries = [encoder.at(0.0)]
+        if not within(tries[-1].attempt.vmaf, rung.vmaf, 0.75):
+            tries.append(encoder.at(-3.0))
+        attempts = [t.attempt for t in tries]
+        best = pick(attempts, rung.vmaf, 0.75)
+        return tries[attempts.index(best)], attempts, []
+
+    counts: dict[int, list[float]] = {}
+    monkeypatch.setattr(replan_mod, "Encoder", FakeEncoder)
+    monkeypatch.setattr(replan_mod, "closed_loop", fake_loop)
+    monkeypatch.setattr(replan_mod, "single_plan", lambda *a: None)
+    monkeypatch.setattr(replan_mod, "_as_probe", lambda *a: None)
+    job = SimpleNamespace(
+        config=LadderConfig(mode="predict", encode=True, replan_heights=True, heights=(720, 360)),
+        info=SimpleNamespace(width=1280, height=720),
+        facts=SimpleNamespace(q_min=0.0, q_max=51.0, fractional_q=True),
+        stage=lambda what: None,
+        loop_cpu_s=0.0,
+        surface=None,
+    )
+    rung = Rung(EncodeSettings(codec="x265", width=1280, height=720, q=25.0), 1000.0, 80.0)
+    (looped,) = replan_mod.replanned_loops(job, FakeMode(), [rung])  # type: ignore[arg-type]
+    return looped, job
+
+
+def test_a_moved_rung_ships_at_its_new_height(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 720p first encode on target at 1000 kbps; 360p on target at 700 kbps
+    looped, job = _run(monkeypatch, {(720, 0): (80.2, 1000.0), (360, 0): (80.1, 700.0)})
+    assert looped.rung.settings.height == 360 and looped.rung.settings.width == 640
+    assert looped.rung.vmaf == 80.0  # the target is kept
+    assert [a.height for a in looped.attempts] == [720, 360]
+    assert looped.shipped.attempt.kbps == 700.0
+    assert job.loop_cpu_s == 1.0  # the 720p encode does not ship
+    assert any("moved 720p -> 360p" in n for n in looped.notes)
+
+
+def test_the_old_first_encode_ships_where_it_is_cheaper(monkeypatch: pytest.MonkeyPatch) -> None:
+    looped, _ = _run(monkeypatch, {(720, 0): (80.2, 600.0), (360, 0): (80.1, 700.0)})
+    assert looped.rung.settings.height == 720
+    assert looped.shipped.attempt.kbps == 600.0
+    assert [a.height for a in looped.attempts] == [720, 360]
+
+
+def test_the_guard_sends_a_moved_rung_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 720p's first encode missed (75, 500 kbps): along the 720p curve it would be ~794 kbps at
+    # 80, cheaper than 360p's 1500 kbps on target; 720p's loop goes on and lands at 800 kbps.
+    measured = {(720, 0): (75.0, 500.0), (720, 1): (80.3, 800.0), (360, 0): (80.0, 1500.0)}
+    looped, job = _run(monkeypatch, measured)
+    assert looped.rung.settings.height == 720
+    assert looped.shipped.attempt.kbps == 800.0
+    assert [a.height for a in looped.attempts] == [720, 720, 360]
+    assert job.loop_cpu_s == 2.0
+    assert any("back to 720p" in n for n in looped.notes)

@@ -153,3 +153,14 @@ def test_the_guard_sends_a_moved_rung_back(monkeypatch: pytest.MonkeyPatch) -> N
     assert [a.height for a in looped.attempts] == [720, 720, 360]
     assert job.loop_cpu_s == 2.0
     assert any("back to 720p" in n for n in looped.notes)
+
+
+def test_dry_run_counts_the_third_probe_height() -> None:
+    from ladderforge.jobs.modes import ProbeMode
+
+    sizes = [(1920, 1080), (1280, 720), (960, 540), (640, 360), (480, 270)]
+    two = ProbeMode.planned_encodes(LadderConfig(), sizes, frames=250, fps=25.0)
+    three = ProbeMode.planned_encodes(LadderConfig(probe_heights=3), sizes, frames=250, fps=25.0)
+    assert {h for _, h, _ in two} == {1080, 270}
+    assert {h for _, h, _ in three} == {1080, 540, 270}  # 540 = sqrt(1080 x 270)
+    assert len(three) == len(two) * 3 // 2

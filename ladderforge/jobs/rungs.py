@@ -81,13 +81,13 @@ def encode_rungs(
         plan = _plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
         s = rung.settings
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
-        encode = _Encoder(job, rung, plan, what, i)
+        encode = Encoder(job, rung, plan, what, i)
         attempts: list[RungAttempt] = []
         if looped is not None:
             shipped, attempts = looped[i - 1].shipped, list(looped[i - 1].attempts)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in looped[i - 1].notes]
         elif job.config.closed_loop:
-            shipped, attempts, loop_notes = _closed_loop(job, mode, rung, encode)
+            shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in loop_notes]
         else:
             shipped = encode.at(0.0)
@@ -111,7 +111,7 @@ def encode_rungs(
     return out, packaged, notes
 
 
-def _files(job: TitleJob, rung: Rung, media: MediaPlaylist, shipped: _Shipped) -> RungFiles:
+def _files(job: TitleJob, rung: Rung, media: MediaPlaylist, shipped: Shipped) -> RungFiles:
     folder = media.path.parent
     init = folder / "init.mp4"
     return RungFiles(
@@ -141,8 +141,8 @@ def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChun
 
 
 def _per_scene_pass(
-    job: TitleJob, mode: Mode, rung: Rung, first: _Shipped, what: str, index: int
-) -> tuple[_Shipped, RungChunks, list[str]]:
+    job: TitleJob, mode: Mode, rung: Rung, first: Shipped, what: str, index: int
+) -> tuple[Shipped, RungChunks, list[str]]:
     """Per-scene from the first pass (the rung's single-CRF encode):
 
     1. each chunk's predicted curve is anchored on its measured first-pass point and allocated
@@ -175,7 +175,7 @@ def _per_scene_pass(
         if all(o.q in m for o, m in zip(plan.chosen, points, strict=True)):
             break
         job.stage(f"{what}: per-scene pass {len(encodes) + 1}")
-        encodes.append(_Encoder(job, at_q, plan, what, index).at(0.0))
+        encodes.append(Encoder(job, at_q, plan, what, index).at(0.0))
         _add_points(job, points, encodes[-1])
     if len(encodes) == 1:
         return (
@@ -193,7 +193,7 @@ def _per_scene_pass(
     encoded = sum(len(m) for m in points) - len(points)
     changed = sum(o.q != first.q for o in mix)
     if not changed:  # the rendition file holds the last pass: join the first pass again
-        back = _Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)
+        back = Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)
         job.loop_cpu_s += _unshipped_cpu_s(encodes, back)
         return (
             back,
@@ -205,7 +205,7 @@ def _per_scene_pass(
             ],
         )
     job.stage(f"{what}: per-scene mix")
-    candidate = _Encoder(job, at_q, mixed, what, index).at(0.0)
+    candidate = Encoder(job, at_q, mixed, what, index).at(0.0)
     a, b = first.attempt, candidate.attempt
     if should_keep_per_scene(a.kbps, a.vmaf, b.kbps, b.vmaf):
         job.loop_cpu_s += _unshipped_cpu_s([*encodes, candidate], candidate)
@@ -219,7 +219,7 @@ def _per_scene_pass(
                 f"VMAF {b.vmaf:.2f} against {a.kbps:.0f} kbps at {a.vmaf:.2f} (one CRF)",
             ],
         )
-    back = _Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)  # rejoined
+    back = Encoder(job, at_q, RungChunks(single, single, ()), what, index).at(0.0)  # rejoined
     job.loop_cpu_s += _unshipped_cpu_s([*encodes, candidate], back)
     return (
         back,
@@ -238,14 +238,14 @@ PER_SCENE_PASSES = 2
 """Per-scene encode passes after the first (the second and the third, see _per_scene_pass)."""
 
 
-def _add_points(job: TitleJob, points: list[dict[float, SceneOption]], shipped: _Shipped) -> None:
+def _add_points(job: TitleJob, points: list[dict[float, SceneOption]], shipped: Shipped) -> None:
     """Each chunk's measured point in ``shipped``, kept by the chunk's CRF (the first kept)."""
     scores = chunk_scores(shipped.encoded.output_path, job.chunks, shipped.quality, job.fps)
     for mine, st, sc in zip(points, shipped.settings, scores, strict=True):
         mine.setdefault(float(st.q or 0), replace(sc, q=float(st.q or 0)))
 
 
-def _unshipped_cpu_s(encodes: Sequence[_Shipped], shipped: _Shipped) -> float:
+def _unshipped_cpu_s(encodes: Sequence[Shipped], shipped: Shipped) -> float:
     """CPU seconds of the chunk encodes made for ``encodes`` that ``shipped`` does not use."""
     made = {r.output_path: r.cpu_s for e in encodes for r in e.encoded.results}
     used = {r.output_path for r in shipped.encoded.results}
@@ -263,7 +263,7 @@ def _plan_on(job: TitleJob, curves: list[list[SceneOption]], q: float) -> RungCh
     )
 
 
-def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: _Shipped) -> Rung:
+def _measured_rung(job: TitleJob, rung: Rung, plan: RungChunks, shipped: Shipped) -> Rung:
     encoded, quality = shipped.encoded, shipped.quality
     scores = chunk_scores(encoded.output_path, job.chunks, quality, job.fps)
     records = tuple(

@@ -59,6 +59,14 @@ _VbvBufferRatio = Annotated[float, typer.Option(help="Capped CRF: bufsize over m
 _OpenLoop = Annotated[
     bool, typer.Option("--open-loop", help="Encode each rung once at its predicted CRF (no loop).")
 ]
+_ProbeHeights = Annotated[int, typer.Option(help="Probe mode: heights probed, 2 or 3.")]
+_ReplanHeights = Annotated[
+    bool,
+    typer.Option(
+        "--replan-heights",
+        help="Closed loop: after each rung's first encode, move rungs to the cheapest height.",
+    ),
+]
 _Tolerance = Annotated[
     float, typer.Option(help="Closed loop: ship a rung within this VMAF of its target.")
 ]
@@ -191,6 +199,8 @@ def register(app: typer.Typer) -> None:
         vbv_ratio: _VbvRatio = 1.5,
         vbv_buffer_ratio: _VbvBufferRatio = 2.0,
         open_loop: _OpenLoop = False,
+        probe_heights: _ProbeHeights = 2,
+        replan_heights: _ReplanHeights = False,
         tolerance: _Tolerance = 0.75,
         max_encodes: _MaxEncodes = 3,
         segment_type: _SegmentType = "fmp4",

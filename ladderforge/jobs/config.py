@@ -57,6 +57,15 @@ class LadderConfig:
     """Probe mode: length of each segment."""
     probe_crfs: tuple[float, ...] = (24, 34)
     """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
+    probe_heights: int = 2
+    """Probe mode: heights probed, 2 (the tallest and the shortest candidate) or 3 (also the
+    one nearest their middle in log2 height)."""
+    replan_heights: bool = False
+    """Closed loop (predict and probe modes): after every rung's first encode, recalibrate the
+    surface on those encodes (and the probes) and move each rung, target kept, to the height
+    that reaches its target for the fewest kbps, between its neighbours' heights; a moved rung
+    goes back where its old height's first encode says the old height is cheaper (see
+    :mod:`ladderforge.policy.replan`)."""
     encode: bool = False
     """Encode every rung of the chosen ladder (full title)."""
     validate: bool = False
@@ -148,6 +157,19 @@ class LadderConfig:
             raise UsageError(f"The 'tolerance' parameter must be > 0. Got {self.tolerance!r}.")
         if self.max_encodes < 1:
             raise UsageError(f"The 'max_encodes' parameter must be >= 1. Got {self.max_encodes}.")
+        if self.probe_heights not in (2, 3):
+            raise UsageError(
+                f"The 'probe_heights' parameter must be 2 or 3. Got {self.probe_heights!r} instead."
+            )
+        if self.replan_heights and (
+            self.mode not in ("predict", "probe") or not self.encodes or self.open_loop
+        ):
+            raise UsageError(
+                "--replan-heights needs --mode predict or probe, --encode or --validate, and "
+                "the closed loop (no --open-loop)"
+            )
+        if self.replan_heights and self.enhanced is not None:
+            raise UsageError("--replan-heights does not work with --enhanced yet; drop one")
         if self.per_scene and not self.encodes:
             raise UsageError("per-scene encoding needs --encode or --validate")
         self._check_cost()

@@ -11,7 +11,8 @@ calls in order:
 - ``predict``: the learned model predicts the RD surface from the content features; no encode
   is spent on the decision.
 - ``probe``: a few short segments spanning the title's complexity are encoded at two CRFs and
-  two heights and measured; the predicted surface is corrected per height (offset and slope).
+  two heights (three with ``probe_heights``) and measured; the predicted surface is
+  corrected per height (offset and slope).
 - ``exhaustive``: every (height, CRF) of a coarser grid is encoded and measured (the ground
   truth); per-scene chunk curves are measured too (every chunk at every sweep CRF).
 
@@ -35,8 +36,9 @@ from ladderforge.jobs.config import LadderConfig, models_available
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.probes import run_probes
 from ladderforge.jobs.sweep import SweepConfig, sweep
-from ladderforge.policy.calibrate import Calibration
+from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.per_scene import SceneOption
+from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_scenes, predict_surface, surface_points
 from ladderforge.types import (
     CodecFacts,
@@ -138,6 +140,12 @@ class PredictMode(Mode):
         )
         return [replace(p, settings=job.tuned(p.settings)) for p in points]
 
+    def recalibrate(self, job: TitleJob, measured: Sequence[ProbeResult]) -> None:
+        """Fit the calibration again on the title's probes and ``measured`` (rung encodes as
+        calibration points) and predict the surface again (``job.surface``) on it."""
+        self.calibration = fit_calibration([*job.probes, *measured])
+        PredictMode.rd_points(self, job)  # the surface only: no new probe
+
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
         if job.surface is None:
             return []
@@ -186,7 +194,8 @@ class ProbeMode(PredictMode):
         cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
     ) -> list[tuple[int, int, int]]:
         seg = min(frames, round(config.probe_segment_s * fps))
-        heights = [sizes[0], sizes[-1]] if len(sizes) > 1 else sizes
+        chosen = probe_height_choice([h for _, h in sizes], config.probe_heights)
+        heights = [size for size in sizes if size[1] in chosen]
         per_size = config.probe_segments * len(config.probe_crfs)
         return [(w, h, seg) for w, h in heights for _ in range(per_size)]
 

@@ -17,6 +17,7 @@ from ladderforge.policy.calibrate import (
     fit_calibration,
     plan_probe_segments,
 )
+from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
 from ladderforge.types import candidate_sizes
 
@@ -24,9 +25,10 @@ __all__ = ["probe_heights", "run_probes"]
 
 
 def probe_heights(job: TitleJob) -> list[int]:
-    """The tallest and the shortest candidate height (one when there is one)."""
+    """The tallest and the shortest candidate height (one when there is one); with
+    ``probe_heights`` = 3 also the one nearest their middle in log2 height."""
     sizes = candidate_sizes(job.info.width, job.info.height, job.config.heights)
-    return [sizes[0][1], sizes[-1][1]] if len(sizes) > 1 else [sizes[0][1]]
+    return probe_height_choice([h for _, h in sizes], job.config.probe_heights)
 
 
 def run_probes(job: TitleJob) -> Calibration:

@@ -107,6 +107,9 @@ class RungAttempt(PlainRecord):
     plain_vmaf: float | None = None
     """Enhanced ladders: the VMAF without the stage (``vmaf`` is then the delivered VMAF, the
     one the loop steers on); None otherwise, and left out of the JSON."""
+    height: int | None = None
+    """The height encoded, where it may differ from the rung's (``--replan-heights``: a rung's
+    attempts at the height it left or moved to); None otherwise, and left out of the JSON."""
 
     @property
     def stage_on(self) -> bool:
@@ -119,6 +122,8 @@ class RungAttempt(PlainRecord):
         data = super().to_dict()
         if self.plain_vmaf is None:
             del data["plain_vmaf"]
+        if self.height is None:
+            del data["height"]
         return data
 
 

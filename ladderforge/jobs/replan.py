@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, PredictMode
-from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, single_plan
+from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.ladder import cap_rungs
 from ladderforge.policy.replan import guard_back, kbps_at, replan_heights, surface_curves
@@ -76,7 +76,7 @@ def replanned_loops(job: TitleJob, mode: Mode, rungs: Sequence[Rung]) -> list[Lo
 
 def _encoder(job: TitleJob, mode: Mode, rung: Rung, index: int, count: int) -> Encoder:
     what = f"rung {index}/{count} {rung.settings.height}p"
-    return Encoder(job, rung, single_plan(job, mode, rung), what, index)
+    return Encoder(job, rung, rung_plan(job, mode, rung), what, index)
 
 
 def _as_probe(job: TitleJob, shipped: Shipped) -> ProbeResult:

@@ -39,7 +39,7 @@ from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import replanned_loops
-from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop
+from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
 from ladderforge.policy.per_scene import (
     RungChunks,
     SceneOption,
@@ -78,7 +78,7 @@ def encode_rungs(
         what = f"rung {i}/{len(rungs)} {rung.settings.height}p"
         # per-scene in predict/probe mode: a single-CRF first pass, then chunks anchored on it
         anchored = job.config.per_scene and mode.anchors_per_scene
-        plan = _plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
+        plan = rung_plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
         s = rung.settings
         notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
         encode = Encoder(job, rung, plan, what, i)
@@ -127,17 +127,6 @@ def _files(job: TitleJob, rung: Rung, media: MediaPlaylist, shipped: Shipped) ->
 _Shipped = Shipped  # the names this module's tests know
 _Encoder = Encoder
 _closed_loop = closed_loop
-
-
-def _plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool) -> RungChunks:
-    return rung_chunks(
-        mode.chunk_options(job, rung),
-        [c.frames for c in job.chunks],
-        float(rung.settings.q or 0),
-        per_scene=per_scene,
-        floor_vmaf=job.config.scene_floor_vmaf,
-        max_neighbour_ratio=job.config.max_scene_rate_ratio,
-    )
 
 
 def _per_scene_pass(

@@ -28,18 +28,19 @@ from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, QualityResult, Rung, RungAttempt, RungEnhance
 from ladderforge.vmaf_tools import measure
 
-__all__ = ["Encoder", "Shipped", "closed_loop", "single_plan"]
+__all__ = ["Encoder", "Shipped", "closed_loop", "rung_plan"]
 
 log = logging.getLogger(__name__)
 
 
-def single_plan(job: TitleJob, mode: Mode, rung: Rung) -> RungChunks:
-    """The rung's chunks all at its own CRF (the predicted chunk options recorded beside)."""
+def rung_plan(job: TitleJob, mode: Mode, rung: Rung, *, per_scene: bool = False) -> RungChunks:
+    """The rung's chunks at its own CRF (the predicted chunk options recorded beside), or with
+    ``per_scene`` allocated over them at the rung's VMAF."""
     return rung_chunks(
         mode.chunk_options(job, rung),
         [c.frames for c in job.chunks],
         float(rung.settings.q or 0),
-        per_scene=False,
+        per_scene=per_scene,
         floor_vmaf=job.config.scene_floor_vmaf,
         max_neighbour_ratio=job.config.max_scene_rate_ratio,
     )

@@ -110,7 +110,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, measured: dict[tuple[int, int], tuple[
     counts: dict[int, list[float]] = {}
     monkeypatch.setattr(replan_mod, "Encoder", FakeEncoder)
     monkeypatch.setattr(replan_mod, "closed_loop", fake_loop)
-    monkeypatch.setattr(replan_mod, "single_plan", lambda *a: None)
+    monkeypatch.setattr(replan_mod, "rung_plan", lambda *a: None)
     monkeypatch.setattr(replan_mod, "_as_probe", lambda *a: None)
     job = SimpleNamespace(
         config=LadderConfig(mode="predict", encode=True, replan_heights=True, heights=(720, 360)),

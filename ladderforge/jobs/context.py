@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +24,9 @@ from ladderforge.errors import UnsupportedMediaError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.media import probe
 from ladderforge.media.conform import conform_cfr
-from ladderforge.policy.calibrate import ProbeResult
+from ladderforge.policy.calibrate import Calibration, ProbeResult
 from ladderforge.policy.models import RDModel, load_model, shipped_model
+from ladderforge.policy.surface import predict_surface
 from ladderforge.types import (
     CodecFacts,
     EncodeSettings,
@@ -145,6 +146,28 @@ class TitleJob:
     @property
     def facts(self) -> CodecFacts:
         return self.config.facts
+
+    def predicted_surface(
+        self,
+        heights: Sequence[int],
+        crfs: Sequence[float],
+        calibration: Calibration | None = None,
+    ) -> pl.DataFrame:
+        """The model's whole-title surface at ``heights`` x ``crfs`` (frame-weighted over the
+        scenes), corrected by ``calibration`` when given."""
+        return predict_surface(
+            self.model,
+            [(end - start, feats) for start, end, feats in self.scenes()],
+            source_width=self.info.width,
+            source_height=self.info.height,
+            fps=self.fps,
+            frames=self.info.frame_count,
+            heights=heights,
+            crfs=crfs,
+            calibration=calibration,
+            codec=self.facts,
+            preset=self.config.resolved_preset,
+        )
 
     @functools.cached_property
     def model(self) -> RDModel:

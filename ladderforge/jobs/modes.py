@@ -39,7 +39,7 @@ from ladderforge.jobs.sweep import SweepConfig, sweep
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.per_scene import SceneOption
 from ladderforge.policy.replan import probe_height_choice
-from ladderforge.policy.surface import predict_scenes, predict_surface, surface_points
+from ladderforge.policy.surface import predict_scenes, surface_points
 from ladderforge.types import (
     CodecFacts,
     EncodeSettings,
@@ -119,19 +119,7 @@ class PredictMode(Mode):
             )
 
     def rd_points(self, job: TitleJob) -> list[RDPoint]:
-        job.surface = predict_surface(
-            job.model,
-            [(end - start, feats) for start, end, feats in job.scenes()],
-            source_width=job.info.width,
-            source_height=job.info.height,
-            fps=job.fps,
-            frames=job.info.frame_count,
-            heights=job.config.heights,
-            crfs=job.config.crfs,
-            calibration=self.calibration,
-            codec=job.facts,
-            preset=job.config.resolved_preset,
-        )
+        job.surface = job.predicted_surface(job.config.heights, job.config.crfs, self.calibration)
         points = surface_points(
             job.surface,
             codec=job.facts,

@@ -29,7 +29,6 @@ from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.ladder import cap_rungs
 from ladderforge.policy.replan import guard_back, kbps_at, replan_heights, surface_curves
-from ladderforge.policy.surface import predict_surface
 from ladderforge.policy.target import first_q, pick
 from ladderforge.types import Rung, RungAttempt, candidate_sizes
 
@@ -83,18 +82,7 @@ def _as_probe(job: TitleJob, shipped: Shipped) -> ProbeResult:
     """A rung encode as a calibration point: the model's raw prediction for the whole title at
     its size and CRF (frame-weighted over scenes, as the surface is) beside the measurement."""
     s = shipped.settings[0]
-    row = predict_surface(
-        job.model,
-        [(end - start, feats) for start, end, feats in job.scenes()],
-        source_width=job.info.width,
-        source_height=job.info.height,
-        fps=job.fps,
-        frames=job.info.frame_count,
-        heights=[s.height],
-        crfs=[shipped.q],
-        codec=job.facts,
-        preset=job.config.resolved_preset,
-    ).row(0, named=True)
+    row = job.predicted_surface([s.height], [shipped.q]).row(0, named=True)
     a = shipped.attempt
     return ProbeResult(
         s.height, shipped.q, float(row["vmaf"]), a.vmaf, float(row["bitrate_kbps"]), a.kbps

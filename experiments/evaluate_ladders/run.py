@@ -1,201 +1,392 @@
-"""Held-out evaluation of the main job: predict- and probe-mode ladders against Apple's fixed
-ladder and the exhaustive hull, validated by real encodes.
+"""Held-out evaluation of the shipped ladder path on whole clips, with real encodes.
 
-For each title T (the 96-frame references and ground-truth sweeps of experiments/fixed_vs_hull):
-1. an RD model is trained on the dataset without T (no scene of T seen in training);
-2. ``plan_title`` chooses T's ladder in predict mode and in probe mode, and validates every rung
-   (full encode + VMAF);
-3. against Apple's ladder (fixed_vs_hull/results/apple/T.json): BD-rate and capped saving of the
-   validated ladders, of the exhaustive hull and of the exhaustive ladder (METRICS.md);
-4. model errors over every (height, CRF) point of T's exhaustive sweep (VMAF MAE, kbps MAPE),
-   before (predict) and after (probe) calibration; the share of validated rungs within +-1 VMAF
-   of their predicted VMAF; decision encode-seconds against the exhaustive sweep's.
+For each title of the experiment corpus (the demo clips, ``../shared/corpus`` and
+``../shared/corpus/train``), cheapest first (frames x pixels):
 
-Writes results/evaluation.json and REPORT.md (+ results/*.png when matplotlib is installed).
-Usage: python experiments/evaluate_ladders/run.py [--only TITLE ...] [--workers 2]
+1. the reference: the whole clip decoded once into lossless FFV1, at most 1080 lines, even size
+   (every source is already lossy; the ladder, Apple's ladder and the sweep all start from it);
+2. the model: trained on the committed dataset snapshot (``experiments/build_dataset/data/
+   <codec>_<preset>.parquet``) without any sample of the title (cached by
+   ``experiments/model_ladders/heldout.py``); a title the snapshot lacks gets the model of
+   every row, which never saw it either;
+3. each *variant* of the product (``VARIANTS``): ``plan_title`` on the reference, encoding
+   (the closed loop, tolerance 0.75, at most 3 encodes per rung), with that model. Per rung:
+   declared target, first-attempt VMAF (what ``--open-loop`` ships), shipped VMAF (the whole
+   rendition, pooled as the ladder reports it), kbps, encodes;
+4. Apple's HLS HEVC ladder, two-pass at each row's bitrate, same encoder and preset
+   (``ladderforge.jobs.fixed``);
+5. with ``--hull``: the exhaustive sweep of the reference (exhaustive mode's heights x CRFs)
+   and its upper convex hull.
+
+Per title and variant: BD-rate and capped saving against Apple (METRICS.md), BD-rate against
+the hull, the share of rungs within +-1 VMAF of their declared target, encodes per rung, and
+the decision CPU seconds (probe encodes + closed-loop encodes that did not ship) with their
+share of the sweep's encode CPU seconds; the analysis's wall seconds beside them.
+
+Resumable: a title's finished figures (for the snapshot's fingerprint: a new snapshot starts
+the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
+variant); Apple's ladder JSON, the sweep store and the references are reused.
+Shipped media are removed once measured (the ladder JSONs stay).
+
+Usage: python experiments/evaluate_ladders/run.py [--codec x265] [--preset veryfast]
+           [--variants probe probe3+replan] [--hull] [--titles NAME ...] [--max-titles N]
+           [--workers 2]
+       python experiments/evaluate_ladders/run.py --report   (medians and tables of what is done)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model_ladders"))
+from heldout import held_out_model
+
+from ladderforge.demo_media import SHARED_CORPUS, experiment_clips
 from ladderforge.errors import LadderforgeError
 from ladderforge.jobs import LadderConfig, plan_title
+from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS
+from ladderforge.jobs.fixed import plan_fixed_title
+from ladderforge.jobs.sweep import SweepConfig, rd_points, sweep
+from ladderforge.media import probe
+from ladderforge.media.segments import extract_segment
 from ladderforge.policy import (
     BDRateError,
     bd_rate,
     capped_saving,
     upper_convex_hull,
 )
-from ladderforge.policy.models import RDModel
-from ladderforge.store import ResultsStore, atomic_write_json
+from ladderforge.policy.models import RDModel, fingerprint, load_model
+from ladderforge.store import atomic_write_json
+from ladderforge.types import Ladder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-FVH = ROOT / "experiments" / "fixed_vs_hull" / "results"
-DATASET = ROOT / "experiments" / "build_dataset" / "results" / "dataset.parquet"
+DATA = ROOT / "experiments" / "build_dataset" / "data"
+RESULTS = HERE / "results"
+WITHIN = 1.0
+"""A rung hits its target when its whole rendition measures within this of it (the issue's
++-1 VMAF; the loop's own tolerance is 0.75)."""
 
 
-def sweep_points(title: str) -> pl.DataFrame:
-    """T's exhaustive sweep from the fixed_vs_hull store: width, height, crf, kbps, vmaf, cpu."""
-    with ResultsStore(FVH / "sweep" / "results.sqlite") as store:
-        found = store.measured(title)
-    rows = [
-        {
-            "width": e.settings.width,
-            "height": e.settings.height,
-            "crf": e.settings.q,
-            "bitrate_kbps": e.bitrate_kbps,
-            "vmaf": q.vmaf,
-            "cpu_s": e.cpu_s,
-        }
-        for _, e, q in found
-    ]
-    return pl.DataFrame(rows)
+@dataclass(frozen=True)
+class Variant:
+    """A product configuration under test: LadderConfig fields on top of probe mode's."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
 
 
-def bd_and_saving(base: list[tuple[float, float]], test: list[tuple[float, float]]) -> dict:
+VARIANTS = (
+    Variant("probe"),
+    Variant("probe3+replan", {"probe_heights": 3, "replan_heights": True}),
+)
+"""``probe``: the product's default (probe mode, closed loop). ``probe3+replan``: three probe
+heights and the rungs moved to their cheapest height after their first encode."""
+
+
+def titles() -> list[Path]:
+    """Every clip of the experiment corpus, once."""
+    clips = experiment_clips()
+    train = SHARED_CORPUS / "train"
+    if train.is_dir():
+        names = {p.stem for p in clips}
+        clips += [p for p in experiment_clips(train) if p.stem not in names]
+    return clips
+
+
+def reference(src: Path, out_dir: Path) -> Path:
+    """The whole clip decoded once, lossless (FFV1), at most 1080 lines, even size."""
+    path = out_dir / f"{src.stem}.mkv"
+    if path.is_file():
+        return path
+    info = probe(src, hash_content=False)
+    return extract_segment(info, 0, info.frame_count, path, max_height=1080)
+
+
+def cost_order(clips: list[Path]) -> list[Path]:
+    """Cheapest first: frames x output pixels (capped at 1080 lines)."""
+
+    def cost(p: Path) -> float:
+        info = probe(p, hash_content=False)
+        scale = min(1.0, 1080 / min(info.width, info.height))
+        return info.frame_count * info.width * info.height * scale * scale
+
+    return sorted(clips, key=cost)
+
+
+def model_for(title: str, data: pl.DataFrame, cache: Path) -> Path:
+    """The path of a model that never saw ``title``."""
+    if title in set(data["group"].to_list()):
+        held_out_model(data, title, cache)
+        return cache / f"{title}.json.gz"
+    path = cache / "_all.json.gz"
+    if not path.is_file() or load_model(path).fingerprint_ != fingerprint(data):
+        RDModel().fit(data).save(path, metadata={"left_out": None})
+    return path
+
+
+def _bd(base: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
     try:
-        bd: float | None = round(bd_rate(base, test), 2)
+        return round(bd_rate(base, test), 2)
     except BDRateError:
-        bd = None
-    saving = capped_saving(base, test)
-    return {
-        "bd_rate_pct": bd,
-        "capped_saving_pct": None if saving.saving is None else round(saving.saving * 100, 2),
-    }
+        return None
 
 
-def surface_errors(surface: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
-    joined = truth.join(
-        surface.select(
-            "height", "crf", pl.col("bitrate_kbps").alias("p_kbps"), pl.col("vmaf").alias("p_vmaf")
-        ),
-        on=["height", "crf"],
+def _saving(base: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
+    saving = capped_saving(base, test).saving
+    return None if saving is None else round(saving * 100, 2)
+
+
+def _pairs(ladder: Ladder) -> list[tuple[float, float]]:
+    return [
+        (r.measured_bitrate_kbps, r.measured_vmaf)
+        for r in ladder.rungs
+        if r.measured_bitrate_kbps is not None and r.measured_vmaf is not None
+    ]
+
+
+def run_variant(
+    ref: Path, out: Path, variant: Variant, *, codec: str, preset: str, model: Path, workers: int
+) -> dict[str, Any]:
+    """One variant's ladder of one title, encoded through the closed loop, and its figures."""
+    config = LadderConfig(
+        mode="probe",
+        codec=codec,
+        preset=preset,
+        encode=True,
+        workers=workers,
+        model_path=model,
+        audio=False,
+        **variant.options,
     )
+    started = time.monotonic()
+    plan = plan_title(ref, out, config=config)
+    rungs = [
+        {
+            "width": r.settings.width,
+            "height": r.settings.height,
+            "target": r.target_vmaf,
+            "first_vmaf": r.attempts[0].vmaf if r.attempts else r.measured_vmaf,
+            "vmaf": r.measured_vmaf,
+            "kbps": r.measured_bitrate_kbps,
+            "q": r.settings.q,
+            "encodes": max(1, len(r.attempts)),
+            "heights_tried": sorted({a.height for a in r.attempts if a.height is not None}),
+        }
+        for r in plan.ladder.rungs
+    ]
+    for media in (out / ref.stem).iterdir():  # what ships is measured: keep the JSON only
+        if not media.name.endswith(".ladder.json"):
+            shutil.rmtree(media) if media.is_dir() else media.unlink()
     return {
-        "vmaf_mae": float((joined["p_vmaf"] - joined["vmaf"]).abs().mean()),
-        "kbps_mape": float(
-            ((joined["p_kbps"] - joined["bitrate_kbps"]).abs() / joined["bitrate_kbps"]).mean()
-            * 100
+        "rungs": rungs,
+        "pairs": _pairs(plan.ladder),
+        "probe_cpu_s": round(plan.decision_cpu_s, 2),
+        "loop_extra_cpu_s": round(plan.loop_cpu_s, 2),
+        "shipped_cpu_s": round(
+            sum(r.cost.encode_cpu_s_measured or 0.0 for r in plan.ladder.rungs), 2
         ),
-        "points": joined.height,
+        "analysis_s": round(plan.analysis_s, 2),
+        "wall_s": round(time.monotonic() - started, 1),
     }
 
 
-def evaluate(title: str, data: pl.DataFrame, out: Path, workers: int) -> dict[str, Any]:
-    ref = FVH / "refs" / f"{title}.mkv"
-    apple = json.loads((FVH / "apple" / f"{title}.json").read_text())
-    base = [(p["kbps"], p["vmaf"]) for p in apple]
-    truth = sweep_points(title)
-    model_file = out / "models" / f"without_{title}.json"
-    if not model_file.exists():
-        RDModel().fit(data.filter(pl.col("group") != title)).save(model_file)
-    row: dict[str, Any] = {"title": title, "sweep_cpu_s": float(truth["cpu_s"].sum())}
-    hull = upper_convex_hull([(r["bitrate_kbps"], r["vmaf"]) for r in truth.iter_rows(named=True)])
-    row["exhaustive_hull"] = bd_and_saving(base, hull)
-    for mode in ("predict", "probe"):
-        config = LadderConfig(
-            mode=mode,
-            validate=True,
-            model_path=model_file,
-            workers=workers,
-            crfs=tuple(float(c) for c in range(16, 47)),
-        )
-        plan = plan_title(ref, out / mode, config=config)
-        rungs = plan.ladder.rungs
-        measured = [(r.measured_bitrate_kbps, r.measured_vmaf) for r in rungs]
-        within = [abs((r.measured_vmaf or 0) - r.vmaf) <= 1.0 for r in rungs]
-        row[mode] = {
-            **bd_and_saving(base, measured),  # type: ignore[arg-type]
-            "rungs": [
-                {
-                    "size": f"{r.settings.width}x{r.settings.height}",
-                    "crf": r.settings.q,
-                    "pred_kbps": r.bitrate_kbps,
-                    "pred_vmaf": r.vmaf,
-                    "meas_kbps": r.measured_bitrate_kbps,
-                    "meas_vmaf": r.measured_vmaf,
-                }
+def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> dict[str, Any]:
+    """The exhaustive sweep of the reference and its upper convex hull."""
+    config = SweepConfig(
+        codec=codec,
+        preset=preset,
+        heights=DEFAULT_HEIGHTS,
+        crfs=DEFAULT_SWEEP_CRFS,
+        metrics=("vmaf",),
+    )
+    report = sweep([ref], out, config=config, workers=workers)
+    if report.failures:
+        raise RuntimeError("; ".join(report.failures.values()))
+    points = rd_points(report.points, ref.stem)
+    return {
+        "pairs": [(p.bitrate_kbps, p.quality) for p in upper_convex_hull(points)],
+        "sweep_cpu_s": round(sum(p.cost_cpu_s for p in points), 2),
+        "points": len(points),
+    }
+
+
+def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per variant (and the hull): the figures against Apple and the hull."""
+    apple = [tuple(p) for p in done["apple"]["pairs"]]
+    hull = done.get("hull")
+    out: dict[str, dict[str, Any]] = {}
+    if hull:
+        out["hull"] = {
+            "bd_vs_apple": _bd(apple, hull["pairs"]),
+            "saving_vs_apple": _saving(apple, hull["pairs"]),
+        }
+    for name, v in done["variants"].items():
+        pairs = [tuple(p) for p in v["pairs"]]
+        rungs = v["rungs"]
+        decision = v["probe_cpu_s"] + v["loop_extra_cpu_s"]
+        out[name] = {
+            "bd_vs_apple": _bd(apple, pairs),
+            "saving_vs_apple": _saving(apple, pairs),
+            "bd_vs_hull": _bd(hull["pairs"], pairs) if hull else None,
+            "rungs": len(rungs),
+            "within_1": sum(
+                r["target"] is not None and abs(r["vmaf"] - r["target"]) <= WITHIN for r in rungs
+            ),
+            "first_within_1": sum(
+                r["target"] is not None and abs(r["first_vmaf"] - r["target"]) <= WITHIN
                 for r in rungs
-            ],
-            "within_1_vmaf": sum(within),
-            "rungs_validated": len(within),
-            "decision_cpu_s": plan.decision_cpu_s,
-            "decision_share_of_sweep": plan.decision_cpu_s / row["sweep_cpu_s"],
-            "surface_errors": surface_errors(plan.surface, truth)
-            if plan.surface is not None
-            else None,
-            "notes": list(plan.ladder.notes),
-        }
-    return row
-
-
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    def med(path: tuple[str, ...]) -> float | None:
-        values = []
-        for r in rows:
-            v: Any = r
-            for key in path:
-                v = v.get(key) if isinstance(v, dict) else None
-            if v is not None:
-                values.append(float(v))
-        return round(statistics.median(values), 3) if values else None
-
-    out: dict[str, Any] = {}
-    for mode in ("exhaustive_hull", "predict", "probe"):
-        out[mode] = {
-            "median_bd_rate_pct": med((mode, "bd_rate_pct")),
-            "median_capped_saving_pct": med((mode, "capped_saving_pct")),
-        }
-    for mode in ("predict", "probe"):
-        out[mode] |= {
-            "median_vmaf_mae": med((mode, "surface_errors", "vmaf_mae")),
-            "median_kbps_mape": med((mode, "surface_errors", "kbps_mape")),
-            "within_1_vmaf_share": sum(r[mode]["within_1_vmaf"] for r in rows)
-            / max(1, sum(r[mode]["rungs_validated"] for r in rows)),
-            "decision_share_of_sweep": med((mode, "decision_share_of_sweep")),
+            ),
+            "encodes": sum(r["encodes"] for r in rungs),
+            "decision_cpu_s": round(decision, 2),
+            "decision_share_of_sweep": (
+                round(decision / hull["sweep_cpu_s"], 4) if hull and hull["sweep_cpu_s"] else None
+            ),
         }
     return out
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    results = RESULTS / f"{args.codec}_{args.preset}"
+    refs, per_title = RESULTS / "refs", results / "titles"
+    refs.mkdir(parents=True, exist_ok=True)
+    per_title.mkdir(parents=True, exist_ok=True)
+    dataset = DATA / f"{args.codec}_{args.preset}.parquet"
+    if not dataset.is_file():
+        print(f"{dataset}: no dataset snapshot for {args.codec} {args.preset}", file=sys.stderr)
+        return 2
+    data = pl.read_parquet(dataset).filter(pl.col("bitrate_kbps") > 0)
+    cache = ROOT / "experiments" / "model_ladders" / "results" / "models" / fingerprint(data)
+    print(f"models: held out from {dataset.name} ({data.height} rows), cached in {cache}")
+    variants = [v for v in VARIANTS if v.name in args.variants]
+    clips = [c for c in titles() if not args.titles or c.stem in args.titles]
+    done_count = 0
+    for src in cost_order(clips):
+        if args.max_titles and done_count >= args.max_titles:
+            break
+        path = per_title / f"{src.stem}.json"
+        done = json.loads(path.read_text()) if path.is_file() else {}
+        if done.get("dataset_fingerprint") != fingerprint(data):  # another model: start again
+            done = {"title": src.stem, "dataset_fingerprint": fingerprint(data)}
+            for variant in VARIANTS:
+                shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
+        todo = [v for v in variants if v.name not in done.get("variants", {})]
+        if not todo and done.get("apple") and (done.get("hull") or not args.hull):
+            continue
+        started = time.monotonic()
+        try:
+            ref = reference(src, refs)
+            model = model_for(src.stem, data, cache)
+            done.setdefault("variants", {})
+            for variant in todo:
+                done["variants"][variant.name] = run_variant(
+                    ref,
+                    results / variant.name,
+                    variant,
+                    codec=args.codec,
+                    preset=args.preset,
+                    model=model,
+                    workers=args.workers,
+                )
+                atomic_write_json(path, done)
+            if not done.get("apple"):
+                apple = plan_fixed_title(
+                    ref, results / "apple", codec=args.codec, preset=args.preset
+                )
+                done["apple"] = {"pairs": _pairs(apple)}
+            if args.hull and not done.get("hull"):
+                done["hull"] = hull_of(
+                    ref,
+                    results / "sweep",
+                    codec=args.codec,
+                    preset=args.preset,
+                    workers=args.workers,
+                )
+        except (LadderforgeError, RuntimeError) as exc:
+            print(f"{src.name}: skipped: {exc}", file=sys.stderr, flush=True)
+            continue
+        done["scores"] = score(done)
+        atomic_write_json(path, done)
+        done_count += 1
+        cells = "  ".join(
+            f"{name}: BD/Apple {s['bd_vs_apple']} within {s.get('within_1', '-')}/"
+            f"{s.get('rungs', '-')} enc {s.get('encodes', '-')}"
+            for name, s in done["scores"].items()
+        )
+        print(f"{src.stem:44s} {time.monotonic() - started:6.0f} s  {cells}", flush=True)
+    return report(results)
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 2) if present else None
+
+
+def report(results: Path) -> int:
+    """Medians over the finished titles, printed and written to results/<codec>_<preset>.json."""
+    rows = [json.loads(p.read_text()) for p in sorted((results / "titles").glob("*.json"))]
+    rows = [r for r in rows if "scores" in r]
+    names = sorted({n for r in rows for n in r["scores"]}, key=lambda n: (n != "hull", n))
+    summary: dict[str, dict[str, Any]] = {}
+    for name in names:
+        scored = [r["scores"][name] for r in rows if name in r["scores"]]
+        entry: dict[str, Any] = {
+            "titles": len(scored),
+            "median_bd_vs_apple": _median([s["bd_vs_apple"] for s in scored]),
+            "median_saving_vs_apple": _median([s["saving_vs_apple"] for s in scored]),
+        }
+        if name != "hull":
+            rungs = sum(s["rungs"] for s in scored)
+            entry |= {
+                "median_bd_vs_hull": _median([s["bd_vs_hull"] for s in scored]),
+                "rungs": rungs,
+                "within_1_share": round(sum(s["within_1"] for s in scored) / rungs, 4)
+                if rungs
+                else None,
+                "first_within_1_share": round(sum(s["first_within_1"] for s in scored) / rungs, 4)
+                if rungs
+                else None,
+                "encodes_per_rung": round(sum(s["encodes"] for s in scored) / rungs, 3)
+                if rungs
+                else None,
+                "median_decision_share_of_sweep": _median(
+                    [s["decision_share_of_sweep"] for s in scored]
+                ),
+            }
+        summary[name] = entry
+    print(f"{len(rows)} titles done in {results}")
+    for name, entry in summary.items():
+        print(f"  {name:16s} " + "  ".join(f"{k} {v}" for k, v in entry.items()))
+    atomic_write_json(results.with_suffix(".json"), {"titles": len(rows), "summary": summary})
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--codec", default="x265")
+    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument(
+        "--variants", nargs="*", default=["probe"], choices=[v.name for v in VARIANTS]
+    )
+    parser.add_argument("--hull", action="store_true", help="also sweep every title exhaustively")
+    parser.add_argument("--titles", nargs="*", default=None, help="title names (file stems)")
+    parser.add_argument("--max-titles", type=int, default=0, help="stop after this many titles")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--report", action="store_true", help="only summarise what is done")
     args = parser.parse_args()
-    data = pl.read_parquet(DATASET).filter(pl.col("bitrate_kbps") > 0)
-    titles = sorted(p.stem for p in (FVH / "apple").glob("*.json"))
-    out = HERE / "results"
-    rows = []
-    for title in titles:
-        if args.only and title not in args.only:
-            continue
-        try:
-            rows.append(evaluate(title, data, out, args.workers))
-        except (LadderforgeError, OSError) as exc:
-            print(f"{title}: skipped: {exc}", file=sys.stderr)
-            continue
-        r = rows[-1]
-        print(
-            f"{title:36s} hull BD {r['exhaustive_hull']['bd_rate_pct']!s:>7}  "
-            f"predict BD {r['predict']['bd_rate_pct']!s:>7} MAE "
-            f"{r['predict']['surface_errors']['vmaf_mae']:.2f}  probe BD "
-            f"{r['probe']['bd_rate_pct']!s:>7} MAE {r['probe']['surface_errors']['vmaf_mae']:.2f}"
-            f" ({100 * r['probe']['decision_share_of_sweep']:.1f}% of sweep cpu)",
-            flush=True,
-        )
-    summary = summarise(rows)
-    atomic_write_json(out / "evaluation.json", {"titles": rows, "summary": summary})
-    print(json.dumps(summary, indent=1))
-    return 0
+    if args.report:
+        return report(RESULTS / f"{args.codec}_{args.preset}")
+    return evaluate(args)
 
 
 if __name__ == "__main__":

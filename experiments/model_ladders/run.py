@@ -38,10 +38,7 @@ Writes results/<dataset stem>.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import itertools
-import json
 import math
 import statistics
 import sys
@@ -51,12 +48,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from simulate import CONFIG, VARIANTS, Outcome, Variant, play  # the script's folder
+from heldout import held_out_model  # the script's folder
+from simulate import CONFIG, VARIANTS, Outcome, Variant, play
 from sweep import Sample
 
-from ladderforge.errors import ModelError
 from ladderforge.policy import BDRateError, bd_rate, ladder_from_hull, upper_convex_hull
-from ladderforge.policy.models import CONTENT_FEATURES, RDModel, fingerprint, load_model
+from ladderforge.policy.models import RDModel, fingerprint
 from ladderforge.policy.saving import rate_for_quality
 from ladderforge.store import atomic_write_json
 
@@ -66,43 +63,6 @@ DATASET = ROOT / "experiments" / "build_dataset" / "data" / "x265_veryfast.parqu
 MODELS = HERE / "results" / "models"
 OVER_HULL_PCT = 5.0
 """A rung this much dearer than the hull at its VMAF counts as a height miss."""
-
-
-def _features_sha(rows: pl.DataFrame) -> str:
-    """The training rows' content features (``fingerprint`` covers settings and targets only)."""
-    cols = ["title", "start", "width", "height", "crf", *CONTENT_FEATURES]
-    return hashlib.sha256(rows.select(cols).sort(cols).write_csv().encode()).hexdigest()[:16]
-
-
-def _cached(path: Path, train: pl.DataFrame) -> RDModel | None:
-    """The model stored at ``path`` when it was fitted on ``train`` with today's parameters."""
-    if not path.is_file():
-        return None
-    try:
-        model = load_model(path)
-        metadata = json.loads(gzip.decompress(path.read_bytes())).get("metadata", {})
-    except (ModelError, OSError, ValueError) as exc:
-        print(f"{path}: {exc}; fitting again", flush=True)
-        return None
-    same = (
-        model.fingerprint_ == fingerprint(train)
-        and metadata.get("features_sha") == _features_sha(train)
-        and model.get_params() == RDModel().get_params()
-    )
-    return model if same else None
-
-
-def held_out_model(data: pl.DataFrame, title: str, cache: Path) -> tuple[RDModel, bool]:
-    """The RD model trained on every title but ``title``: loaded from ``cache``, else fitted,
-    saved there and loaded back. Returns it and whether it was fitted now."""
-    train = data.filter(pl.col("group") != title)
-    path = cache / f"{title}.json.gz"
-    model = _cached(path, train)
-    if model is not None:
-        return model, False
-    fitted = RDModel().fit(train)
-    fitted.save(path, metadata={"left_out": title, "features_sha": _features_sha(train)})
-    return load_model(path), True
 
 
 def _bd(hull: Sequence[Any], test: Sequence[tuple[float, float]]) -> float | None:

@@ -23,8 +23,8 @@ the hull, the share of rungs within +-1 VMAF of their declared target, encodes p
 the decision CPU seconds (probe encodes + closed-loop encodes that did not ship) with their
 share of the sweep's encode CPU seconds; the analysis's wall seconds beside them.
 
-Resumable: a title's finished figures (for the snapshot's fingerprint: a new snapshot starts
-the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
+Resumable: a title's finished figures (for the snapshot's fingerprint and the model's
+parameters: a new snapshot or model starts the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
 variant); Apple's ladder JSON, the sweep store and the references are reused.
 Shipped media are removed once measured (the ladder JSONs stay).
 
@@ -276,8 +276,9 @@ def evaluate(args: argparse.Namespace) -> int:
             break
         path = per_title / f"{src.stem}.json"
         done = json.loads(path.read_text()) if path.is_file() else {}
-        if done.get("dataset_fingerprint") != fingerprint(data):  # another model: start again
-            done = {"title": src.stem, "dataset_fingerprint": fingerprint(data)}
+        key = {"dataset_fingerprint": fingerprint(data), "model_params": RDModel().get_params()}
+        if any(done.get(k) != v for k, v in key.items()):  # another model: start again
+            done = {"title": src.stem, **key}
             for variant in VARIANTS:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
         todo = [v for v in variants if v.name not in done.get("variants", {})]

@@ -110,16 +110,18 @@ class X265Encoder(_X26xEncoder):
     params_doc = "'x265 --fullhelp' or https://x265.readthedocs.io/en/master/cli.html"
 
     def _x265_params(self, settings: EncodeSettings, *, pass_no: int, passlog: Path) -> list[str]:
-        params: list[tuple[str, str]] = [("log-level", "error")]
+        # no options SEI: x265 writes its whole command line (2.2-2.3 KB) into every stream,
+        # bits no viewer uses that would make a sweep's rates disagree with the chunked rungs'
+        params: list[tuple[str, str]] = [("log-level", "error"), ("info", "0")]
         if settings.keyframes or settings.gop or settings.fixed_gop:
             params.append(("open-gop", "0"))
         if settings.gop:
             params += [("keyint", str(settings.gop)), ("min-keyint", "1")]
         if settings.fixed_gop:
             # parameter sets in-band at every IDR: chunks joined by concatenation always decode;
-            # no options SEI (it holds the CRF), so chunks of one rendition share their headers
+            # with no options SEI (it holds the CRF) chunks of one rendition share their headers
             # and the join can be tagged hvc1, as Apple's HLS wants
-            params += [("scenecut", "0"), ("repeat-headers", "1"), ("info", "0")]
+            params += [("scenecut", "0"), ("repeat-headers", "1")]
         if pass_no:
             params += [("pass", str(pass_no)), ("stats", str(passlog) + ".log")]
         params += list(settings.params)

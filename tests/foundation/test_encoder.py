@@ -42,6 +42,18 @@ def test_x265_args_keyframes_are_closed_gop(lavfi_clip: Path) -> None:
     assert cmd[cmd.index("-crf") + 1] == "30"
 
 
+def test_x265_streams_carry_no_options_sei(lavfi_clip: Path, tmp_path: Path) -> None:
+    """x265 writes its command line (2.2-2.3 KB) into the stream unless info=0: a plain encode
+    must not, or its rate disagrees with the same settings encoded as chunks."""
+    info = probe(lavfi_clip)
+    settings = _settings(width=160, height=120)
+    assert "info=0" in _cmd(info, settings)[_cmd(info, settings).index("-x265-params") + 1]
+    out = encode(info, settings, tmp_path / "plain.mp4")
+    data = out.output_path.read_bytes()
+    assert b"x265 (build" not in data and b"options:" not in data
+    assert out.size_bytes == len(data)
+
+
 def test_two_pass_args(lavfi_clip: Path) -> None:
     info = probe(lavfi_clip)
     s = _settings(codec="x264", rate_control="bitrate", bitrate_kbps=500, q=None, passes=2)

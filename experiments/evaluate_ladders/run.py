@@ -23,8 +23,8 @@ the hull, the share of rungs within +-1 VMAF of their declared target, encodes p
 the decision CPU seconds (probe encodes + closed-loop encodes that did not ship) with their
 share of the sweep's encode CPU seconds; the analysis's wall seconds beside them.
 
-Resumable: a title's finished figures (for the snapshot's fingerprint and the model's
-parameters: a new snapshot or model starts the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
+Resumable: a title's finished figures (for the snapshot's fingerprint, the model's
+version and parameters: a new snapshot or model starts the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
 variant); Apple's ladder JSON, the sweep store and the references are reused.
 Shipped media are removed once measured (the ladder JSONs stay).
 
@@ -65,7 +65,7 @@ from ladderforge.policy import (
     capped_saving,
     upper_convex_hull,
 )
-from ladderforge.policy.models import RDModel, fingerprint, load_model
+from ladderforge.policy.models import MODEL_VERSION, RDModel, fingerprint, load_model
 from ladderforge.store import atomic_write_json
 from ladderforge.types import Ladder
 
@@ -276,7 +276,11 @@ def evaluate(args: argparse.Namespace) -> int:
             break
         path = per_title / f"{src.stem}.json"
         done = json.loads(path.read_text()) if path.is_file() else {}
-        key = {"dataset_fingerprint": fingerprint(data), "model_params": RDModel().get_params()}
+        key = {
+            "dataset_fingerprint": fingerprint(data),
+            "model_version": MODEL_VERSION,
+            "model_params": RDModel().get_params(),
+        }
         if any(done.get(k) != v for k, v in key.items()):  # another model: start again
             done = {"title": src.stem, **key}
             for variant in VARIANTS:

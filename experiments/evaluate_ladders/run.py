@@ -373,7 +373,41 @@ def report(results: Path) -> int:
     for name, entry in summary.items():
         print(f"  {name:16s} " + "  ".join(f"{k} {v}" for k, v in entry.items()))
     atomic_write_json(results.with_suffix(".json"), {"titles": len(rows), "summary": summary})
+    results.with_suffix(".md").write_text(markdown(rows, names))
     return 0
+
+
+def _cell(value: float | None, spec: str = "+.2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """One table row per title and variant: the figures RESULTS.md quotes."""
+    lines = [
+        "| title | ladder | rungs | within +-1 (1st encode) | encodes/rung | BD vs Apple | "
+        "capped saving | BD vs hull | decision CPU / sweep |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        for name in names:
+            s = row["scores"].get(name)
+            if s is None:
+                continue
+            if name == "hull":
+                cells = ["", "", "", _cell(s["bd_vs_apple"]), _cell(s["saving_vs_apple"]), "", ""]
+            else:
+                share = s["decision_share_of_sweep"]
+                cells = [
+                    str(s["rungs"]),
+                    f"{s['within_1']} ({s['first_within_1']})",
+                    f"{s['encodes'] / s['rungs']:.2f}",
+                    _cell(s["bd_vs_apple"]),
+                    _cell(s["saving_vs_apple"]),
+                    _cell(s["bd_vs_hull"]),
+                    "n/a" if share is None else f"{share:.0%}",
+                ]
+            lines.append(f"| {row['title']} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:

@@ -256,7 +256,8 @@ def ladder_from_hull(
     """Choose a ladder's rungs from RD points (see the module doc for the algorithm).
 
     Args:
-        hull: RD points of the title (its hull or any superset: the hull is taken again).
+        hull: RD points of the title (its hull or any superset: the hull is taken again;
+            all of them, so that a hull that dips can be replaced, see step 1).
         source_height: the source's height; taller points are never chosen.
         top_vmaf: quality of the top rung (the cheapest point that reaches it).
         floor_vmaf: quality of the bottom rung (the cheapest point that reaches it).

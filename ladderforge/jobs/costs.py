@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ladderforge.jobs.context import TitleJob
-from ladderforge.policy import ladder_from_hull, upper_convex_hull
+from ladderforge.policy import ladder_from_hull
 from ladderforge.policy.cost import CostModel, RungSpend, ladder_costs
 from ladderforge.policy.value import ValueInputs, ladder_by_value
 from ladderforge.types import CostDecision, LadderCost, RDPoint, Rung, SourceInfo
@@ -21,7 +21,7 @@ def choose_rungs(
     config = job.config
     if config.cost_lambda is None and config.budget_usd is None:
         rungs, notes = ladder_from_hull(
-            upper_convex_hull(points), source_height=job.info.height, **config.ladder_options()
+            points, source_height=job.info.height, **config.ladder_options()
         )
         return rungs, notes, None
     inputs = ValueInputs(

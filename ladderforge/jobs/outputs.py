@@ -100,10 +100,10 @@ def write_sweep_outputs(
     ladders: dict[str, Ladder] = {}
     for title in dict.fromkeys(p.title for p in points):
         mine = [p for p in points if p.title == title]
-        hull = upper_convex_hull([p.rd_point() for p in mine])
-        hull_rows += _hull_rows(title, hull)
+        rd_points = [p.rd_point() for p in mine]
+        hull_rows += _hull_rows(title, upper_convex_hull(rd_points))
         source = mine[0].source
-        rungs, notes = ladder_from_hull(hull, source_height=source.height, **options)
+        rungs, notes = ladder_from_hull(rd_points, source_height=source.height, **options)
         by_settings = {p.settings: p for p in mine}
         measured = tuple(_with_measured(r, by_settings.get(r.settings)) for r in rungs)
         ladders[title] = Ladder(

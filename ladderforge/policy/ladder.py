@@ -8,7 +8,13 @@ The algorithm:
 
 1. **Candidates**: the points no taller than ``source_height`` (never upscale); their upper
    convex hull (:func:`~ladderforge.policy.hull.upper_convex_hull`) is taken again, so any set
-   of points may be given.
+   of points may be given. Without ``allow_resolution_dips``, where the hull dips (a hull
+   point taller than one of higher bitrate), steps 2 to 4 are also run on the hull without
+   its dips (:func:`_rising_hull`), and that chain is kept when its gaps exceed
+   ``max_rate_ratio`` by less (rule 4 (a)) and its bottom rung is less than ``min_rate_ratio``
+   dearer (the ladder keeps its entry point): a taller height that wins at the lowest
+   bitrates would otherwise make the bottom rung so tall that no hull point between it and
+   the top may be a rung (the shorter heights of the middle are dips).
 2. **Top rung**: the cheapest candidate with quality >= ``top_vmaf``; when none reaches it, the
    best candidate, with a warning.
 3. **Bottom rung**: the cheapest candidate with quality >= ``floor_vmaf`` (the cheapest of all
@@ -250,7 +256,8 @@ def ladder_from_hull(
     """Choose a ladder's rungs from RD points (see the module doc for the algorithm).
 
     Args:
-        hull: RD points of the title (its hull or any superset: the hull is taken again).
+        hull: RD points of the title (its hull or any superset: the hull is taken again;
+            all of them, so that a hull that dips can be replaced, see step 1).
         source_height: the source's height; taller points are never chosen.
         top_vmaf: quality of the top rung (the cheapest point that reaches it).
         floor_vmaf: quality of the bottom rung (the cheapest point that reaches it).
@@ -282,13 +289,51 @@ def ladder_from_hull(
             f"The 'hull' parameter of ladder_from_hull must hold points no taller than the "
             f"source ({source_height} px). Got {len(hull)} points, none of them that short."
         )
-    candidates = upper_convex_hull(allowed)
-    bottom, top, warnings = _ends(candidates, top_vmaf, floor_vmaf)
-    span = candidates[bottom : top + 1]
-    chosen, chain_warnings = _choose(span, spacing, min_rungs, max_rungs)
-    rungs = [span[i] for i in chosen]
-    warnings += chain_warnings + _gap_warnings(rungs, max_rate_ratio)
+    ends = (top_vmaf, floor_vmaf)
+    rungs, warnings = _chain_on(upper_convex_hull(allowed), ends, spacing, (min_rungs, max_rungs))
+    if not allow_resolution_dips:  # a dip in the hull may have cost rungs: try without it
+        rising = _chain_on(_rising_hull(allowed), ends, spacing, (min_rungs, max_rungs))
+        cheap = rising[0][0].bitrate_kbps < rungs[0].bitrate_kbps * spacing.min_rate_ratio
+        if cheap and _excess(rising[0], spacing) < _excess(rungs, spacing):
+            rungs, warnings = rising
     return [rung_from_point(p) for p in rungs], warnings
+
+
+def _chain_on(
+    candidates: list[RDPoint],
+    ends: tuple[float, float],
+    spacing: RungSpacing,
+    rung_range: tuple[int, int],
+) -> tuple[list[RDPoint], list[str]]:
+    """Steps 2 to 4 on the candidates: the chosen points and the warnings."""
+    bottom, top, warnings = _ends(candidates, *ends)
+    span = candidates[bottom : top + 1]
+    chosen, chain_warnings = _choose(span, spacing, *rung_range)
+    rungs = [span[i] for i in chosen]
+    return rungs, warnings + chain_warnings + _gap_warnings(rungs, spacing.max_rate_ratio)
+
+
+def _excess(rungs: list[RDPoint], spacing: RungSpacing) -> float:
+    """The chain's sum of squared log-ratio excesses over ``max_rate_ratio`` (rule 4 (a))."""
+    return sum(spacing.cost(low, high)[0] for low, high in pairwise(rungs))
+
+
+def _rising_hull(points: Sequence[RDPoint]) -> list[RDPoint]:
+    """The upper convex hull of ``points`` without resolution dips: while a hull point is
+    taller than a hull point of higher bitrate, the taller one is dropped and the hull taken
+    again (the last point, the best, always stays)."""
+    kept = list(points)
+    while True:
+        hull = upper_convex_hull(kept)
+        lowest_above = math.inf  # the shortest height among the hull points above each one
+        dips = set()
+        for p in reversed(hull):
+            if p.height > lowest_above:
+                dips.add(id(p))
+            lowest_above = min(lowest_above, p.height)
+        if not dips:
+            return hull
+        kept = [p for p in kept if id(p) not in dips]
 
 
 def cap_rungs(rungs: Sequence[Rung], *, ratio: float, buffer_ratio: float = 2.0) -> list[Rung]:

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -214,8 +215,50 @@ def test_resolution_never_falls_as_the_bitrate_rises_unless_allowed() -> None:
     kept, _ = ladder_from_hull(hull, source_height=480, top_vmaf=85, floor_vmaf=45, max_rungs=4)
     heights = [r.settings.height for r in kept]
     assert heights == sorted(heights) and 360 not in heights[1:]
+    assert kept[0].bitrate_kbps == 100  # without the dip the bottom would be 2x dearer: kept
     dips, _ = ladder_from_hull(
         hull, source_height=480, top_vmaf=85, floor_vmaf=45, max_rungs=4,
         allow_resolution_dips=True,
     )  # fmt: skip
     assert [r.settings.height for r in dips] == [480, 360, 480, 480]
+
+
+def _dipping_talking_head() -> list[RDPoint]:
+    """Talking head 512p, probe mode with 3 probe heights (the calibrated surface at 8 CRFs):
+    432p wins below ~33 kbps, 360p from there to ~120 kbps, then 512p."""
+    table = {
+        270: [(198.5, 88.2), (87.2, 84.2), (54.5, 78.8), (40.3, 71.5), (32.2, 60.8),
+              (26.2, 45.6), (23.7, 33.9), (21.8, 22.0)],
+        360: [(296.0, 92.0), (120.2, 88.6), (72.9, 84.5), (50.8, 78.6), (38.4, 69.3),
+              (30.4, 60.6), (26.8, 49.4), (23.8, 36.5)],
+        432: [(439.2, 93.2), (174.9, 90.3), (97.2, 86.8), (61.8, 80.5), (42.9, 71.4),
+              (31.1, 62.7), (26.8, 50.8), (23.4, 38.0)],
+        512: [(673.8, 94.7), (266.3, 92.4), (140.9, 89.5), (79.4, 84.5), (51.8, 77.4),
+              (38.3, 69.0), (32.9, 59.0), (28.4, 47.3)],
+    }  # fmt: skip
+    crfs = (16, 22, 26, 30, 34, 38, 41, 44)
+    return [
+        RDPoint(EncodeSettings(codec="x265", width=h, height=h, q=q), kbps, vmaf)
+        for h, rows in table.items()
+        for q, (kbps, vmaf) in zip(crfs, rows, strict=True)
+    ]
+
+
+def test_a_taller_height_winning_at_the_lowest_bitrates_does_not_empty_the_ladder() -> None:
+    # a 432p bottom rung left only 432p and 512p points above it (no dips), so the 360p middle
+    # was lost: 3 rungs, 3.6x and 6.9x apart (2 rungs, 25x apart, on the whole surface)
+    rungs, _ = ladder_from_hull(_dipping_talking_head(), source_height=512, max_rungs=6)
+    heights = [r.settings.height for r in rungs]
+    assert heights == sorted(heights)
+    assert heights == [270, 360, 360, 512]
+    _check_spacing(rungs)
+
+
+def test_the_ladder_command_chooses_among_all_points_not_their_hull() -> None:
+    # the hull alone cannot be replaced where it dips: choose_rungs passes every point
+    from ladderforge.jobs.config import LadderConfig
+    from ladderforge.jobs.costs import choose_rungs
+
+    job: Any = SimpleNamespace(config=LadderConfig(max_rungs=6), info=SimpleNamespace(height=512))
+    rungs, _, _ = choose_rungs(job, _dipping_talking_head())
+    assert [r.settings.height for r in rungs] == [270, 360, 360, 512]

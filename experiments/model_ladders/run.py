@@ -217,8 +217,8 @@ def run_title(
     for _, part in rows.group_by(["start"], maintain_order=True):
         sample = Sample.of(part)
         hull = upper_convex_hull(sample.measured_points())
-        limit, _ = ladder_from_hull(
-            hull, source_height=sample.source_height, **CONFIG.ladder_options()
+        limit, _ = ladder_from_hull(  # every point, as the product passes them (dip rule)
+            sample.measured_points(), source_height=sample.source_height, **CONFIG.ladder_options()
         )
         for v in variants:
             out[v.name].append(score(sample, play(model, sample, v), hull, limit))

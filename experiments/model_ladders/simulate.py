@@ -40,7 +40,7 @@ from sweep import Encode, Sample  # the script's folder
 
 from ladderforge.encoder import get_encoder
 from ladderforge.jobs.config import LadderConfig
-from ladderforge.policy import ladder_from_hull, upper_convex_hull
+from ladderforge.policy import ladder_from_hull
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.models import RDModel
 from ladderforge.policy.surface import predict_points, predict_surface, surface_points
@@ -173,7 +173,7 @@ def plan(
         calibration=calibration,
     )
     rungs, _ = ladder_from_hull(
-        upper_convex_hull(surface_points(surface, codec=facts, preset=sample.preset)),
+        surface_points(surface, codec=facts, preset=sample.preset),  # all, as choose_rungs
         source_height=sample.source_height,
         **CONFIG.ladder_options(),
     )

@@ -127,7 +127,7 @@ def cost_order(clips: list[Path]) -> list[Path]:
 def model_for(title: str, data: pl.DataFrame, cache: Path) -> Path:
     """The path of a model that never saw ``title``."""
     if title in set(data["group"].to_list()):
-        held_out_model(data, title, cache)
+        held_out_model(data, title, cache)  # fitted and saved there unless cached already
         return cache / f"{title}.json.gz"
     path = cache / "_all.json.gz"
     if not path.is_file() or load_model(path).fingerprint_ != fingerprint(data):
@@ -187,7 +187,10 @@ def run_variant(
     ]
     for media in (out / ref.stem).iterdir():  # what ships is measured: keep the JSON only
         if not media.name.endswith(".ladder.json"):
-            shutil.rmtree(media) if media.is_dir() else media.unlink()
+            if media.is_dir():
+                shutil.rmtree(media)
+            else:
+                media.unlink()
     return {
         "rungs": rungs,
         "pairs": _pairs(plan.ladder),

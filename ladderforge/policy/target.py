@@ -5,9 +5,11 @@ each attempt is encoded and measured as shipped; :func:`next_q` proposes the nex
 was measured. Given the model's predicted curve (VMAF over CRF at the rung's height), the first
 correction shifts the curve onto the measured point and reads the CRF where it crosses the
 target (the model's shape, curvature included); with two measured points the curve is corrected
-by offset and scale through them (the tightest bracketing pair when there is one). Without a
-curve, or where the target lies outside it, it steps along ``slope`` and then the secant
-through two measured attempts (regula falsi inside a bracket). :func:`pick` ships the cheapest
+by offset and scale through them (the tightest bracketing pair when there is one). Beyond
+its ends the curve is continued along its end segments' slopes (the model's slope there), since
+corrections at a bottom rung's low VMAF often leave the candidate grid. Without a curve (or a
+flat one) it steps along ``slope`` and then the secant through two measured attempts (regula
+falsi inside a bracket). :func:`pick` ships the cheapest
 attempt within tolerance, else the one closest to the target. Pure functions of the recorded
 attempts: tested on recorded CRF -> VMAF tables.
 
@@ -68,18 +70,58 @@ def _secant_pair(attempts: Sequence[RungAttempt], target: float) -> tuple[RungAt
     return tuple(list(distinct.values())[-2:])
 
 
+def _falling(qs: np.ndarray, vs: np.ndarray) -> float | None:
+    """The slope of a two-point segment, None when flatter than ``_MIN_SLOPE``."""
+    slope = float((vs[1] - vs[0]) / (qs[1] - qs[0]))
+    return slope if slope < _MIN_SLOPE else None
+
+
+class _Curve:
+    """The model's (CRF, VMAF) curve, falling with CRF, continued beyond its ends along the
+    slope of its end segments (the model's own slope there: the loop's corrections often
+    leave the candidate grid, at the bottom rung's low VMAF most of all)."""
+
+    def __init__(self, curve: Sequence[tuple[float, float]]) -> None:
+        pts = sorted(curve)
+        self.qs = np.array([p[0] for p in pts], float)
+        self.vs = np.minimum.accumulate(np.array([p[1] for p in pts], float))
+        # VMAF per CRF step below and above the curve; None where the end is flat (a saturated
+        # end, VMAF near 100: continuing it would jump; the secant does better there)
+        self.low: float | None = None
+        self.high: float | None = None
+        if len(pts) >= 2:
+            self.low = _falling(self.qs[:2], self.vs[:2])
+            self.high = _falling(self.qs[-2:], self.vs[-2:])
+
+    def vmaf(self, q: float) -> float:
+        """The curve at ``q`` (its end value beyond a flat end)."""
+        qs, vs = self.qs, self.vs
+        if q < qs[0] and self.low is not None:
+            return float(vs[0] + (q - qs[0]) * self.low)
+        if q > qs[-1] and self.high is not None:
+            return float(vs[-1] + (q - qs[-1]) * self.high)
+        return float(np.interp(q, qs, vs))
+
+    def crf(self, vmaf: float) -> float | None:
+        """Where the curve reaches ``vmaf``; None beyond a flat end, or for a flat curve."""
+        qs, vs = self.qs, self.vs
+        if len(qs) < 2 or np.ptp(vs) == 0:
+            return None
+        if vmaf > vs[0]:
+            return None if self.low is None else float(qs[0] + (vmaf - vs[0]) / self.low)
+        if vmaf < vs[-1]:
+            return None if self.high is None else float(qs[-1] + (vmaf - vs[-1]) / self.high)
+        return float(np.interp(vmaf, vs[::-1], qs[::-1]))  # vs falls with q: over its reverse
+
+
 def _on_curve(
     curve: Sequence[tuple[float, float]], pair: Sequence[RungAttempt], target: float
 ) -> float | None:
-    """The CRF where the model curve, corrected through the measured ``pair`` (one point:
-    offset; two: offset and scale), reaches ``target``; None outside the curve."""
-    pts = sorted(curve)
-    qs = np.array([p[0] for p in pts], float)
-    vs = np.minimum.accumulate(np.array([p[1] for p in pts], float))  # falls with CRF
-
-    def f(q: float) -> float:
-        return float(np.interp(q, qs, vs))
-
+    """The CRF where the model curve (continued beyond its ends, :class:`_Curve`), corrected
+    through the measured ``pair`` (one point: offset; two: offset and scale), reaches
+    ``target``; None where the curve is flat."""
+    model = _Curve(curve)
+    f = model.vmaf
     scale = 1.0
     if len(pair) == 2 and abs(f(pair[1].q) - f(pair[0].q)) > 1e-6:
         scale = (pair[1].vmaf - pair[0].vmaf) / (f(pair[1].q) - f(pair[0].q))
@@ -87,10 +129,7 @@ def _on_curve(
             scale = 1.0  # a wild scale is noise: keep the model's shape, fix the offset only
     base = pair[-1]
     want = f(base.q) + (target - base.vmaf) / scale  # model VMAF that maps onto the target
-    if not vs[-1] <= want <= vs[0] or np.ptp(vs) == 0:
-        return None
-    # vs falls with q: interpolate q over the reversed (rising) VMAF
-    return float(np.interp(want, vs[::-1], qs[::-1]))
+    return model.crf(want)
 
 
 def next_q(

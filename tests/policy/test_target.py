@@ -133,6 +133,21 @@ def test_measured_noise_falls_back_to_the_model_slope() -> None:
     assert next_q([a, b], 84.0, slope=-1.0, q_min=0, q_max=51) == 27.5
 
 
+def test_beyond_the_curve_it_follows_the_curves_end_slope() -> None:
+    """A target below the model's last CRF (a bottom rung): the correction continues the curve
+    along its last segment (-3 VMAF per CRF here), not the default slope of -1; at a saturated
+    (flat) end it falls back to the secant."""
+    curve = [(44.0, 46.0), (45.0, 43.0), (46.0, 40.0)]  # falls 3 per CRF step
+    first = RungAttempt(45.0, 50.0, 30.0)  # measured 7 above the curve
+    # offset curve: 50 at 45, 47 at 46, then -3 per step: 41 at CRF 48
+    assert next_q([first], 41.0, curve=curve, q_min=0, q_max=51) == 48.0
+    assert next_q([first], 41.0, slope=-1.0, q_min=0, q_max=51) == 51.0  # without the curve
+    saturated = [(16.0, 100.0), (17.0, 100.0), (18.0, 99.0), (19.0, 97.0)]
+    a, b = RungAttempt(18.0, 92.0, 900.0), RungAttempt(17.0, 93.0, 1000.0)
+    # the corrected curve needs VMAF above its flat end: secant through a and b (1 per step)
+    assert next_q([a, b], 95.0, curve=saturated, q_min=0, q_max=51) == 15.0
+
+
 def test_pick_ships_the_cheapest_within_tolerance_else_the_closest() -> None:
     a = RungAttempt(26.0, 90.6, 160.0)
     b = RungAttempt(27.0, 89.5, 140.0)

@@ -11,10 +11,11 @@ The algorithm:
    of points may be given. Without ``allow_resolution_dips``, where the hull dips (a hull
    point taller than one of higher bitrate), steps 2 to 4 are also run on the hull without
    its dips (:func:`_rising_hull`), and that chain is kept when its gaps exceed
-   ``max_rate_ratio`` by less (rule 4 (a)) and its bottom rung is less than ``min_rate_ratio``
-   dearer (the ladder keeps its entry point): a taller height that wins at the lowest
-   bitrates would otherwise make the bottom rung so tall that no hull point between it and
-   the top may be a rung (the shorter heights of the middle are dips).
+   ``max_rate_ratio`` by less (rule 4 (a), counted from each chain's floor candidate, so that
+   a ladder collapsed to its top rung pays for the span it leaves unserved) and its floor is
+   less than ``min_rate_ratio`` dearer (the ladder keeps its entry point): a taller height
+   that wins at the lowest bitrates would otherwise make the bottom rung so tall that no hull
+   point between it and the top may be a rung (the shorter heights of the middle are dips).
 2. **Top rung**: the cheapest candidate with quality >= ``top_vmaf``; when none reaches it, the
    best candidate, with a warning.
 3. **Bottom rung**: the cheapest candidate with quality >= ``floor_vmaf`` (the cheapest of all
@@ -290,12 +291,16 @@ def ladder_from_hull(
             f"source ({source_height} px). Got {len(hull)} points, none of them that short."
         )
     ends = (top_vmaf, floor_vmaf)
-    rungs, warnings = _chain_on(upper_convex_hull(allowed), ends, spacing, (min_rungs, max_rungs))
+    floor, rungs, warnings = _chain_on(
+        upper_convex_hull(allowed), ends, spacing, (min_rungs, max_rungs)
+    )
     if not allow_resolution_dips:  # a dip in the hull may have cost rungs: try without it
-        rising = _chain_on(_rising_hull(allowed), ends, spacing, (min_rungs, max_rungs))
-        cheap = rising[0][0].bitrate_kbps < rungs[0].bitrate_kbps * spacing.min_rate_ratio
-        if cheap and _excess(rising[0], spacing) < _excess(rungs, spacing):
-            rungs, warnings = rising
+        r_floor, r_rungs, r_warnings = _chain_on(
+            _rising_hull(allowed), ends, spacing, (min_rungs, max_rungs)
+        )
+        cheap = r_floor.bitrate_kbps < floor.bitrate_kbps * spacing.min_rate_ratio
+        if cheap and _excess(r_floor, r_rungs, spacing) < _excess(floor, rungs, spacing):
+            rungs, warnings = r_rungs, r_warnings
     return [rung_from_point(p) for p in rungs], warnings
 
 
@@ -304,18 +309,22 @@ def _chain_on(
     ends: tuple[float, float],
     spacing: RungSpacing,
     rung_range: tuple[int, int],
-) -> tuple[list[RDPoint], list[str]]:
-    """Steps 2 to 4 on the candidates: the chosen points and the warnings."""
+) -> tuple[RDPoint, list[RDPoint], list[str]]:
+    """Steps 2 to 4 on the candidates: the floor candidate (the bottom rung the ladder aimed
+    at), the chosen points and the warnings."""
     bottom, top, warnings = _ends(candidates, *ends)
     span = candidates[bottom : top + 1]
     chosen, chain_warnings = _choose(span, spacing, *rung_range)
     rungs = [span[i] for i in chosen]
-    return rungs, warnings + chain_warnings + _gap_warnings(rungs, spacing.max_rate_ratio)
+    return span[0], rungs, warnings + chain_warnings + _gap_warnings(rungs, spacing.max_rate_ratio)
 
 
-def _excess(rungs: list[RDPoint], spacing: RungSpacing) -> float:
-    """The chain's sum of squared log-ratio excesses over ``max_rate_ratio`` (rule 4 (a))."""
-    return sum(spacing.cost(low, high)[0] for low, high in pairwise(rungs))
+def _excess(floor: RDPoint, rungs: list[RDPoint], spacing: RungSpacing) -> float:
+    """The chain's sum of squared log-ratio excesses over ``max_rate_ratio`` (rule 4 (a)), from
+    its floor candidate up: a chain that could not start at its floor (the top rung alone, when
+    a dip left no allowed step) pays for the span it leaves unserved."""
+    chain = rungs if rungs[0] is floor else [floor, *rungs]
+    return sum(spacing.cost(low, high)[0] for low, high in pairwise(chain))
 
 
 def _rising_hull(points: Sequence[RDPoint]) -> list[RDPoint]:

@@ -10,7 +10,7 @@ The algorithm:
    convex hull (:func:`~ladderforge.policy.hull.upper_convex_hull`) is taken again, so any set
    of points may be given. Without ``allow_resolution_dips``, where the hull dips (a hull
    point taller than one of higher bitrate), steps 2 to 4 are also run on the hull without
-   its dips (:func:`_rising_hull`), and that chain is kept when its gaps exceed
+   its dips (:func:`rising_hull`), and that chain is kept when its gaps exceed
    ``max_rate_ratio`` by less (rule 4 (a), counted from each chain's floor candidate, so that
    a ladder collapsed to its top rung pays for the span it leaves unserved) and its floor is
    less than ``min_rate_ratio`` dearer (the ladder keeps its entry point): a taller height
@@ -45,7 +45,7 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.hull import upper_convex_hull
 from ladderforge.types import RDPoint, Rung, RungCosts
 
-__all__ = ["cap_rungs", "ladder_from_hull"]
+__all__ = ["cap_rungs", "ladder_from_hull", "rising_hull"]
 
 _EPS = 1e-9
 
@@ -296,7 +296,7 @@ def ladder_from_hull(
     )
     if not allow_resolution_dips:  # a dip in the hull may have cost rungs: try without it
         r_floor, r_rungs, r_warnings = _chain_on(
-            _rising_hull(allowed), ends, spacing, (min_rungs, max_rungs)
+            rising_hull(allowed), ends, spacing, (min_rungs, max_rungs)
         )
         cheap = r_floor.bitrate_kbps < floor.bitrate_kbps * spacing.min_rate_ratio
         if cheap and _excess(r_floor, r_rungs, spacing) < _excess(floor, rungs, spacing):
@@ -327,7 +327,7 @@ def _excess(floor: RDPoint, rungs: list[RDPoint], spacing: RungSpacing) -> float
     return sum(spacing.cost(low, high)[0] for low, high in pairwise(chain))
 
 
-def _rising_hull(points: Sequence[RDPoint]) -> list[RDPoint]:
+def rising_hull(points: Sequence[RDPoint]) -> list[RDPoint]:
     """The upper convex hull of ``points`` without resolution dips: while a hull point is
     taller than a hull point of higher bitrate, the taller one is dropped and the hull taken
     again (the last point, the best, always stays)."""

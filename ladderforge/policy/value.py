@@ -20,9 +20,10 @@ lambda whose ladder fits the budget is found by bisection.
 The search is exact: a dynamic programme over (last rung, rung count), because a rung's viewers
 are fixed by its own bitrate and the next rung's. Candidates are the upper convex hull of each
 preset's points at or below the source's height, from the preset's floor point (the cheapest
-reaching ``floor_vmaf``) to its top point (the cheapest reaching ``top_vmaf``); the first rung is
-a floor point; neighbours keep the hard spacing rules of
-:func:`~ladderforge.policy.ladder_from_hull`.
+reaching ``floor_vmaf``) to its top point (the cheapest reaching ``top_vmaf``), and, unless
+resolution dips are allowed, the same span of its hull without dips (a taller height that wins
+only at the lowest bitrates would leave its floor no allowed step up); the first rung is a floor
+point; neighbours keep the hard spacing rules of :func:`~ladderforge.policy.ladder_from_hull`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from itertools import groupby
 from ladderforge.errors import UsageError
 from ladderforge.policy.cost import CostModel, RungSpend, encode_usd
 from ladderforge.policy.hull import upper_convex_hull
-from ladderforge.policy.ladder import RungSpacing, rung_from_point
+from ladderforge.policy.ladder import RungSpacing, rising_hull, rung_from_point
 from ladderforge.types import CostChoice, CostDecision, RDPoint, Rung
 
 __all__ = ["ValueInputs", "ladder_by_value"]
@@ -97,9 +98,14 @@ class _Problem:
 
 
 def _candidates(
-    hull: Sequence[RDPoint], source_height: int, top_vmaf: float, floor_vmaf: float
+    hull: Sequence[RDPoint],
+    source_height: int,
+    top_vmaf: float,
+    floor_vmaf: float,
+    allow_resolution_dips: bool,
 ) -> tuple[list[RDPoint], set[int]]:
-    """Each preset's hull span floor..top, merged by bitrate; the indices of the floor points."""
+    """Each preset's hull span floor..top (and, without ``allow_resolution_dips``, its rising
+    hull's span too), merged by bitrate; the indices of the floor points."""
     allowed = sorted(
         (p for p in hull if p.height <= source_height), key=lambda p: p.settings.preset or ""
     )
@@ -108,14 +114,21 @@ def _candidates(
             "The 'hull' parameter of ladder_by_value must hold points no taller than the source "
             f"({source_height} px). Got {len(hull)} points, none of them that short."
         )
-    spans: list[tuple[RDPoint, bool]] = []
+    spans: dict[int, tuple[RDPoint, bool]] = {}  # by point identity: (point, a floor point)
     for _, group in groupby(allowed, key=lambda p: p.settings.preset or ""):
-        curve = upper_convex_hull(list(group))
-        top = next((i for i, p in enumerate(curve) if p.quality >= top_vmaf), len(curve) - 1)
-        bottom = next((i for i, p in enumerate(curve) if p.quality >= floor_vmaf), top)
-        spans += [(p, i == bottom) for i, p in enumerate(curve[bottom : top + 1], start=bottom)]
-    spans.sort(key=lambda s: (s[0].bitrate_kbps, -s[0].quality))
-    return [p for p, _ in spans], {i for i, (_, first) in enumerate(spans) if first}
+        points = list(group)
+        # where the hull dips, a chain from its floor may have no allowed step up (a taller
+        # height wins only at the lowest rates): the rising hull's chains are candidates too
+        curves = [upper_convex_hull(points)] + (
+            [] if allow_resolution_dips else [rising_hull(points)]
+        )
+        for curve in curves:
+            top = next((i for i, p in enumerate(curve) if p.quality >= top_vmaf), len(curve) - 1)
+            bottom = next((i for i, p in enumerate(curve) if p.quality >= floor_vmaf), top)
+            for i, p in enumerate(curve[bottom : top + 1], start=bottom):
+                spans[id(p)] = (p, i == bottom or spans.get(id(p), (p, False))[1])
+    ordered = sorted(spans.values(), key=lambda s: (s[0].bitrate_kbps, -s[0].quality))
+    return [p for p, _ in ordered], {i for i, (_, first) in enumerate(ordered) if first}
 
 
 def _best_per_count(
@@ -266,7 +279,7 @@ def ladder_by_value(
             "A cost-chosen ladder needs the cost model's bandwidth mix: 'view_share' fixes the "
             "number of rungs. Remove view_share from the cost settings."
         )
-    points, starts = _candidates(hull, source_height, top_vmaf, floor_vmaf)
+    points, starts = _candidates(hull, source_height, top_vmaf, floor_vmaf, allow_resolution_dips)
     prob = _Problem(points, model, inputs)
     spacing = RungSpacing(min_step_vmaf, min_rate_ratio, math.inf, allow_resolution_dips)
     solver = _Solver(prob, starts, spacing, (min_rungs, max_rungs), views)

@@ -254,25 +254,12 @@ def test_a_taller_height_winning_at_the_lowest_bitrates_does_not_empty_the_ladde
     _check_spacing(rungs)
 
 
-def test_a_dip_at_the_floor_does_not_collapse_the_ladder_to_its_top_rung() -> None:
-    # fastmotion_540p_rollercoaster, probe mode (2026-12-03): 540p wins only at CRF 45-46, the
-    # floor; every step from that floor to a 360p point is a dip, so the hull's ladder was the
-    # top rung alone (excess 0: no gap), which beat every rising chain with a gap over 2x.
-    # The hull's points, and the 360p points under it that the rising hull needs
-    table = [
-        (270, 46, 33.2, 21.72), (360, 46, 44.9, 38.29), (540, 46, 57.6, 47.11),
-        (540, 45, 64.5, 49.84), (360, 45, 49.7, 41.0), (360, 44, 55.2, 43.97),
-        (360, 43, 61.5, 47.18), (360, 42, 68.6, 50.73), (360, 41, 76.8, 54.56),
-        (360, 40, 86.5, 58.48), (360, 39, 99.0, 62.4),
-        (360, 35, 156.2, 79.17), (360, 34, 171.4, 83.06), (360, 33, 189.1, 86.05),
-        (360, 32, 210.1, 88.68), (360, 31, 233.7, 90.86), (360, 30, 259.9, 92.53),
-        (360, 29, 289.6, 93.92), (360, 28, 324.2, 95.3), (360, 27, 365.6, 96.79),
-        (360, 26, 414.5, 98.27), (360, 25, 471.4, 99.64), (360, 24, 541.4, 100.0),
-    ]  # fmt: skip
-    points = [
-        RDPoint(EncodeSettings(codec="x265", width=h * 16 // 9, height=h, q=q), kbps, vmaf)
-        for h, q, kbps, vmaf in table
-    ]
+def test_a_dip_at_the_floor_does_not_collapse_the_ladder_to_its_top_rung(
+    dipping_floor_points: list[RDPoint],
+) -> None:
+    # every step from the 540p floor to a 360p point is a dip, so the hull's ladder was the top
+    # rung alone (excess 0: no gap), which beat every rising chain with a gap over 2x
+    points = dipping_floor_points
     rungs, warnings = ladder_from_hull(points, source_height=540, max_rungs=6)
     assert len(rungs) >= 3, warnings
     assert rungs[0].vmaf >= 40 and rungs[0].bitrate_kbps < 58 * 1.5  # the entry point stays

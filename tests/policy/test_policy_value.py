@@ -136,3 +136,21 @@ def test_impossible_budget_and_bad_parameters(talking_head_points: list[RDPoint]
         )  # fmt: skip
     with pytest.raises(UsageError, match="no taller"):
         ladder_by_value(points, source_height=100, model=CostModel(), inputs=INPUTS, cost_lambda=1)
+
+
+def test_a_dip_at_the_floor_does_not_leave_the_floor_alone(
+    dipping_floor_points: list[RDPoint],
+) -> None:
+    # the 540p floor had no allowed step up (every 360p point above it is a dip): the ladder
+    # was that one rung, VMAF 47, at any lambda; the hull without dips gives the chain a way up
+    for lam in (0.0, 1.0):
+        rungs, _, _ = ladder_by_value(
+            dipping_floor_points,
+            source_height=540,
+            model=CostModel(expected_view_hours=1000),
+            inputs=ValueInputs(duration_s=2.9, frames=70),
+            cost_lambda=lam,
+        )
+        assert len(rungs) >= 2 and rungs[-1].vmaf == pytest.approx(95.3)
+        heights = [r.settings.height for r in rungs]
+        assert heights == sorted(heights)

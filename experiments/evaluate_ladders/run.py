@@ -15,11 +15,13 @@ For each title of the experiment corpus (the demo clips, ``../shared/corpus`` an
    rendition, pooled as the ladder reports it), kbps, encodes;
 4. Apple's HLS HEVC ladder, two-pass at each row's bitrate, same encoder and preset
    (``ladderforge.jobs.fixed``);
-5. with ``--hull``: the exhaustive sweep of the reference (exhaustive mode's heights x CRFs)
-   and its upper convex hull.
+5. with ``--hull``: the exhaustive sweep of the reference (exhaustive mode's heights x CRFs),
+   its upper convex hull (every hull point, as dense as the sweep) and the ladder that
+   ``--mode exhaustive`` chooses from it (``ladder_from_hull`` on the sweep's points, the
+   default rules: the measured encodes it would ship).
 
 Per title and variant: BD-rate and capped saving against Apple (METRICS.md), BD-rate against
-the hull, the share of rungs within +-1 VMAF of their declared target, encodes per rung, and
+the hull and against the exhaustive ladder, the share of rungs within +-1 VMAF of their declared target, encodes per rung, and
 the decision CPU seconds (probe encodes + closed-loop encodes that did not ship) with their
 share of the sweep's encode CPU seconds; the analysis's wall seconds beside them.
 
@@ -54,7 +56,7 @@ from heldout import held_out_model
 from ladderforge.demo_media import SHARED_CORPUS, experiment_clips
 from ladderforge.errors import LadderforgeError
 from ladderforge.jobs import LadderConfig, plan_title
-from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS
+from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.jobs.fixed import plan_fixed_title
 from ladderforge.jobs.sweep import SweepConfig, rd_points, sweep
 from ladderforge.media import probe
@@ -63,6 +65,7 @@ from ladderforge.policy import (
     BDRateError,
     bd_rate,
     capped_saving,
+    ladder_from_hull,
     upper_convex_hull,
 )
 from ladderforge.policy.models import MODEL_VERSION, RDModel, fingerprint, load_model
@@ -217,8 +220,12 @@ def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> d
     if report.failures:
         raise RuntimeError("; ".join(report.failures.values()))
     points = rd_points(report.points, ref.stem)
+    rungs, _ = ladder_from_hull(
+        points, source_height=probe(ref, hash_content=False).height, **LadderRules().options()
+    )
     return {
         "pairs": [(p.bitrate_kbps, p.quality) for p in upper_convex_hull(points)],
+        "ladder_pairs": [(r.bitrate_kbps, r.vmaf) for r in rungs],
         "sweep_cpu_s": round(sum(p.cost_cpu_s for p in points), 2),
         "points": len(points),
     }
@@ -234,6 +241,11 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "bd_vs_apple": _bd(apple, hull["pairs"]),
             "saving_vs_apple": _saving(apple, hull["pairs"]),
         }
+        if "ladder_pairs" in hull:  # what --mode exhaustive ships: the hull's rungs only
+            out["exhaustive"] = {
+                "bd_vs_apple": _bd(apple, hull["ladder_pairs"]),
+                "saving_vs_apple": _saving(apple, hull["ladder_pairs"]),
+            }
     for name, v in done["variants"].items():
         pairs = [tuple(p) for p in v["pairs"]]
         rungs = v["rungs"]
@@ -242,6 +254,9 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "bd_vs_apple": _bd(apple, pairs),
             "saving_vs_apple": _saving(apple, pairs),
             "bd_vs_hull": _bd(hull["pairs"], pairs) if hull else None,
+            "bd_vs_exhaustive": (
+                _bd(hull["ladder_pairs"], pairs) if hull and "ladder_pairs" in hull else None
+            ),
             "rungs": len(rungs),
             "within_1": sum(
                 r["target"] is not None and abs(r["vmaf"] - r["target"]) <= WITHIN for r in rungs
@@ -289,7 +304,8 @@ def evaluate(args: argparse.Namespace) -> int:
             for variant in VARIANTS:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
         todo = [v for v in variants if v.name not in done.get("variants", {})]
-        if not todo and done.get("apple") and (done.get("hull") or not args.hull):
+        hull_done = "ladder_pairs" in done.get("hull", {})
+        if not todo and done.get("apple") and (hull_done or not args.hull):
             continue
         started = time.monotonic()
         try:
@@ -312,7 +328,7 @@ def evaluate(args: argparse.Namespace) -> int:
                     ref, results / "apple", codec=args.codec, preset=args.preset
                 )
                 done["apple"] = {"pairs": _pairs(apple)}
-            if args.hull and not done.get("hull"):
+            if args.hull and "ladder_pairs" not in done.get("hull", {}):
                 done["hull"] = hull_of(
                     ref,
                     results / "sweep",
@@ -344,7 +360,10 @@ def report(results: Path) -> int:
     """Medians over the finished titles, printed and written to results/<codec>_<preset>.json."""
     rows = [json.loads(p.read_text()) for p in sorted((results / "titles").glob("*.json"))]
     rows = [r for r in rows if "scores" in r]
-    names = sorted({n for r in rows for n in r["scores"]}, key=lambda n: (n != "hull", n))
+    baselines = ("hull", "exhaustive")
+    names = sorted(
+        {n for r in rows for n in r["scores"]}, key=lambda n: (n not in baselines, n != "hull", n)
+    )
     summary: dict[str, dict[str, Any]] = {}
     for name in names:
         scored = [r["scores"][name] for r in rows if name in r["scores"]]
@@ -353,10 +372,11 @@ def report(results: Path) -> int:
             "median_bd_vs_apple": _median([s["bd_vs_apple"] for s in scored]),
             "median_saving_vs_apple": _median([s["saving_vs_apple"] for s in scored]),
         }
-        if name != "hull":
+        if name not in baselines:
             rungs = sum(s["rungs"] for s in scored)
             entry |= {
                 "median_bd_vs_hull": _median([s["bd_vs_hull"] for s in scored]),
+                "median_bd_vs_exhaustive": _median([s.get("bd_vs_exhaustive") for s in scored]),
                 "rungs": rungs,
                 "within_1_share": round(sum(s["within_1"] for s in scored) / rungs, 4)
                 if rungs
@@ -388,16 +408,17 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
     """One table row per title and variant: the figures RESULTS.md quotes."""
     lines = [
         "| title | ladder | rungs | within +-1 (1st encode) | encodes/rung | BD vs Apple | "
-        "capped saving | BD vs hull | decision CPU / sweep |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "capped saving | BD vs hull | BD vs exhaustive | decision CPU / sweep |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         for name in names:
             s = row["scores"].get(name)
             if s is None:
                 continue
-            if name == "hull":
-                cells = ["", "", "", _cell(s["bd_vs_apple"]), _cell(s["saving_vs_apple"]), "", ""]
+            if name in ("hull", "exhaustive"):
+                cells = ["", "", "", _cell(s["bd_vs_apple"]), _cell(s["saving_vs_apple"])]
+                cells += ["", "", ""]
             else:
                 share = s["decision_share_of_sweep"]
                 cells = [
@@ -407,6 +428,7 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
                     _cell(s["bd_vs_apple"]),
                     _cell(s["saving_vs_apple"]),
                     _cell(s["bd_vs_hull"]),
+                    _cell(s.get("bd_vs_exhaustive")),
                     "n/a" if share is None else f"{share:.0%}",
                 ]
             lines.append(f"| {row['title']} | {name} | " + " | ".join(cells) + " |")

@@ -99,6 +99,11 @@ class Mode(ABC):
         loop's first correction); empty when unknown."""
         return []
 
+    def rung_at(self, job: TitleJob, rung: Rung, q: float) -> Rung | None:
+        """The rung at another CRF, with the kbps and VMAF this mode predicts there; None
+        where the mode predicts nothing between its points."""
+        return None
+
 
 class PredictMode(Mode):
     """The learned model's surface, as is."""
@@ -139,6 +144,17 @@ class PredictMode(Mode):
             return []
         at = job.surface.filter(pl.col("height") == rung.settings.height).sort("crf")
         return [(float(r["crf"]), float(r["vmaf"])) for r in at.iter_rows(named=True)]
+
+    def rung_at(self, job: TitleJob, rung: Rung, q: float) -> Rung | None:
+        row = job.predicted_surface([rung.settings.height], [q], self.calibration).row(
+            0, named=True
+        )
+        return replace(
+            rung,
+            settings=rung.settings.with_(q=q),
+            bitrate_kbps=float(row["bitrate_kbps"]),
+            vmaf=float(row["vmaf"]),
+        )
 
     def chunk_options(self, job: TitleJob, rung: Rung) -> list[list[SceneOption]]:
         """Each chunk's predicted curve at the rung's height (the title's calibration too)."""

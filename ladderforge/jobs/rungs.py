@@ -12,6 +12,11 @@ more than ``tolerance`` it is encoded again at a CRF corrected from the measured
 ``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
 whole-rendition measurements are stored, so a rerun after a crash redoes neither.
 
+The top rung aims at ``top_vmaf`` itself (:func:`aim_top_rung`): the ladder rules choose it
+as the cheapest candidate reaching ``top_vmaf`` on the model's integer CRF grid, up to a CRF
+step above it (about 1 VMAF); the loop can land on the fractional CRF between, so the rung
+declares ``top_vmaf`` and starts where the model's curve crosses it.
+
 Replanned heights (``replan_heights``, predict and probe modes): every rung's first encode
 comes first, the rungs may move to other heights on the surface recalibrated on them, and each
 loop runs at the rung's final height (:mod:`ladderforge.jobs.replan`); the per-scene pass and
@@ -40,6 +45,7 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
+from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
     RungChunks,
     SceneOption,
@@ -49,16 +55,55 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
+from ladderforge.policy.target import first_q
 from ladderforge.types import (
     ChunkRecord,
+    RDPoint,
     Rung,
     RungAttempt,
     RungFiles,
 )
 
-__all__ = ["encode_rungs"]
+__all__ = ["aim_top_rung", "encode_rungs"]
 
 log = logging.getLogger(__name__)
+
+
+def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> list[Rung]:
+    """The rungs with the top one declared at ``top_vmaf`` and moved to the CRF where the
+    mode's curve at its height reaches it, when the mode predicts there (predict, probe), the
+    encoder takes that CRF and the rung keeps the spacing rules with the rung below (by
+    prediction); else unchanged. A top rung below ``top_vmaf`` (no candidate reached it) stays
+    as chosen."""
+    config, facts = job.config, job.facts
+    if not rungs or rungs[-1].vmaf <= config.top_vmaf:
+        return rungs
+    top = rungs[-1]
+    curve = mode.rung_curve(job, top)
+    if not curve:
+        return rungs
+    q = first_q(
+        curve, config.top_vmaf, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
+    )
+    if q <= float(top.settings.q or 0):
+        return rungs  # an integer encoder: no CRF between the grid's
+    moved = mode.rung_at(job, top, q)
+    if moved is None:
+        return rungs
+    moved = replace(moved, vmaf=config.top_vmaf)
+    spacing = RungSpacing(
+        config.min_step_vmaf,
+        config.min_rate_ratio,
+        config.max_rate_ratio,
+        config.allow_resolution_dips,
+    )
+    if len(rungs) > 1 and not spacing.allowed(_point(rungs[-2]), _point(moved)):
+        return rungs
+    return [*rungs[:-1], moved]
+
+
+def _point(rung: Rung) -> RDPoint:
+    return RDPoint(rung.settings, rung.bitrate_kbps, rung.vmaf)
 
 
 def encode_rungs(

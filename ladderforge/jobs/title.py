@@ -32,7 +32,7 @@ from ladderforge.jobs.context import StageCallback, TitleJob
 from ladderforge.jobs.costs import choose_rungs, ladder_cost, with_costs
 from ladderforge.jobs.delivery import check_source_audio, deliver
 from ladderforge.jobs.modes import make_mode
-from ladderforge.jobs.rungs import encode_rungs
+from ladderforge.jobs.rungs import aim_top_rung, encode_rungs
 from ladderforge.policy.calibrate import ProbeResult
 from ladderforge.policy.ladder import cap_rungs
 from ladderforge.store import remove_stale_partials
@@ -95,6 +95,8 @@ def plan_title(
     job.stage(mode.deciding)
     points = mode.rd_points(job)
     rungs, notes, decision = choose_rungs(job, points)
+    if config.encodes and config.closed_loop and decision is None:
+        rungs = aim_top_rung(job, mode, rungs)  # the loop lands between the grid's CRFs
     if config.vbv == "capped":
         rungs = cap_rungs(rungs, ratio=config.vbv_ratio, buffer_ratio=config.vbv_buffer_ratio)
     notes = [*job.notes, *notes]

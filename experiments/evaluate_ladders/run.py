@@ -31,7 +31,8 @@ variant); Apple's ladder JSON, the sweep store and the references are reused.
 Shipped media are removed once measured (the ladder JSONs stay).
 
 Usage: python experiments/evaluate_ladders/run.py [--codec x265] [--preset veryfast]
-           [--variants probe probe3+replan] [--hull] [--titles NAME ...] [--max-titles N]
+           [--variants probe probe3+replan] [--hull] [--no-apple] [--titles NAME ...]
+           [--max-titles N]
            [--workers 2]
        python experiments/evaluate_ladders/run.py --report   (medians and tables of what is done)
 """
@@ -233,26 +234,26 @@ def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> d
 
 def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per variant (and the hull): the figures against Apple and the hull."""
-    apple = [tuple(p) for p in done["apple"]["pairs"]]
+    apple = [tuple(p) for p in done["apple"]["pairs"]] if done.get("apple") else None
     hull = done.get("hull")
     out: dict[str, dict[str, Any]] = {}
     if hull:
         out["hull"] = {
-            "bd_vs_apple": _bd(apple, hull["pairs"]),
-            "saving_vs_apple": _saving(apple, hull["pairs"]),
+            "bd_vs_apple": _bd(apple, hull["pairs"]) if apple else None,
+            "saving_vs_apple": _saving(apple, hull["pairs"]) if apple else None,
         }
         if "ladder_pairs" in hull:  # what --mode exhaustive ships: the hull's rungs only
             out["exhaustive"] = {
-                "bd_vs_apple": _bd(apple, hull["ladder_pairs"]),
-                "saving_vs_apple": _saving(apple, hull["ladder_pairs"]),
+                "bd_vs_apple": _bd(apple, hull["ladder_pairs"]) if apple else None,
+                "saving_vs_apple": _saving(apple, hull["ladder_pairs"]) if apple else None,
             }
     for name, v in done["variants"].items():
         pairs = [tuple(p) for p in v["pairs"]]
         rungs = v["rungs"]
         decision = v["probe_cpu_s"] + v["loop_extra_cpu_s"]
         out[name] = {
-            "bd_vs_apple": _bd(apple, pairs),
-            "saving_vs_apple": _saving(apple, pairs),
+            "bd_vs_apple": _bd(apple, pairs) if apple else None,
+            "saving_vs_apple": _saving(apple, pairs) if apple else None,
             "bd_vs_hull": _bd(hull["pairs"], pairs) if hull else None,
             "bd_vs_exhaustive": (
                 _bd(hull["ladder_pairs"], pairs) if hull and "ladder_pairs" in hull else None
@@ -305,7 +306,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
         todo = [v for v in variants if v.name not in done.get("variants", {})]
         hull_done = "ladder_pairs" in done.get("hull", {})
-        if not todo and done.get("apple") and (hull_done or not args.hull):
+        if not todo and (done.get("apple") or args.no_apple) and (hull_done or not args.hull):
             continue
         started = time.monotonic()
         try:
@@ -323,7 +324,7 @@ def evaluate(args: argparse.Namespace) -> int:
                     workers=args.workers,
                 )
                 atomic_write_json(path, done)
-            if not done.get("apple"):
+            if not done.get("apple") and not args.no_apple:
                 apple = plan_fixed_title(
                     ref, results / "apple", codec=args.codec, preset=args.preset
                 )
@@ -369,6 +370,7 @@ def report(results: Path) -> int:
         scored = [r["scores"][name] for r in rows if name in r["scores"]]
         entry: dict[str, Any] = {
             "titles": len(scored),
+            "titles_with_apple": sum(s["saving_vs_apple"] is not None for s in scored),
             "median_bd_vs_apple": _median([s["bd_vs_apple"] for s in scored]),
             "median_saving_vs_apple": _median([s["saving_vs_apple"] for s in scored]),
         }
@@ -443,6 +445,12 @@ def main() -> int:
         "--variants", nargs="*", default=["probe"], choices=[v.name for v in VARIANTS]
     )
     parser.add_argument("--hull", action="store_true", help="also sweep every title exhaustively")
+    parser.add_argument(
+        "--no-apple",
+        action="store_true",
+        help="leave Apple's ladder for a later run (the rungs' figures first; a run without "
+        "this flag adds it)",
+    )
     parser.add_argument("--titles", nargs="*", default=None, help="title names (file stems)")
     parser.add_argument("--max-titles", type=int, default=0, help="stop after this many titles")
     parser.add_argument("--workers", type=int, default=2)

@@ -15,7 +15,10 @@ whole-rendition measurements are stored, so a rerun after a crash redoes neither
 The top rung aims at ``top_vmaf`` itself (:func:`aim_top_rung`): the ladder rules choose it
 as the cheapest candidate reaching ``top_vmaf`` on the model's integer CRF grid, up to a CRF
 step above it (about 1 VMAF); the loop can land on the fractional CRF between, so the rung
-declares ``top_vmaf`` and starts where the model's curve crosses it.
+declares ``top_vmaf`` and starts where the model's curve crosses it. Where no candidate
+reached ``top_vmaf`` and the top rung is at the source's height, it declares ``top_vmaf`` too:
+the loop finds the CRF that reaches it, instead of degrading the rung onto the model's
+pessimistic best.
 
 Replanned heights (``replan_heights``, predict and probe modes): every rung's first encode
 comes first, the rungs may move to other heights on the surface recalibrated on them, and each
@@ -70,15 +73,26 @@ log = logging.getLogger(__name__)
 
 
 def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> list[Rung]:
-    """The rungs with the top one declared at ``top_vmaf`` and moved to the CRF where the
-    mode's curve at its height reaches it, when the mode predicts there (predict, probe), the
-    encoder takes that CRF and the rung keeps the spacing rules with the rung below (by
-    prediction); else unchanged. A top rung below ``top_vmaf`` (no candidate reached it) stays
-    as chosen."""
+    """The rungs with the top one declared at ``top_vmaf``:
+
+    - above it (the cheapest grid point that reaches it): moved to the CRF where the mode's
+      curve at its height reaches it, when the mode predicts there (predict, probe), the
+      encoder takes that CRF and the rung keeps the spacing rules with the rung below (by
+      prediction);
+    - below it (no candidate reached it: the model's best, at its lowest CRF): at the source's
+      own height, where a lower CRF reaches ``top_vmaf`` on nearly every source, declared at
+      ``top_vmaf`` from the same first CRF, so that the loop steers towards it rather than
+      down onto a pessimistic prediction; a shorter top rung (the heights asked for stop
+      below the source's) stays as chosen.
+
+    Else unchanged."""
     config, facts = job.config, job.facts
-    if not rungs or rungs[-1].vmaf <= config.top_vmaf:
+    if not rungs or rungs[-1].vmaf == config.top_vmaf:
         return rungs
     top = rungs[-1]
+    if top.vmaf < config.top_vmaf:
+        full = top.settings.height == job.info.height and mode.rung_curve(job, top)
+        return [*rungs[:-1], replace(top, vmaf=config.top_vmaf)] if full else rungs
     curve = mode.rung_curve(job, top)
     if not curve:
         return rungs

@@ -194,9 +194,9 @@ def _rung(q: float, kbps: float, vmaf: float, height: int = 720) -> Rung:
 
 
 def _job(codec: str = "x265") -> Any:
-    return SimpleNamespace(
-        config=LadderConfig(), facts=codec_facts(codec)
-    )  # the rules, the q range
+    return SimpleNamespace(  # the rules, the q range, a 720p source
+        config=LadderConfig(), facts=codec_facts(codec), info=SimpleNamespace(height=720)
+    )
 
 
 def test_the_top_rung_aims_at_top_vmaf_between_the_grid_crfs() -> None:
@@ -208,9 +208,14 @@ def test_the_top_rung_aims_at_top_vmaf_between_the_grid_crfs() -> None:
     assert aimed[-1].bitrate_kbps < top.bitrate_kbps
     # an integer encoder has no CRF between: unchanged
     assert aim_top_rung(_job("svtav1"), _Surface(), [low, top]) == [low, top]  # type: ignore[arg-type]
-    # below top_vmaf (no candidate reached it): unchanged
+    # below top_vmaf (no candidate reached it) at the source's height: declared at top_vmaf
+    # from the same CRF (the loop steers up to it, not down onto the prediction)
     best = _rung(1.0, 3000 * 0.9, 93.0)
-    assert aim_top_rung(_job(), _Surface(), [low, best]) == [low, best]  # type: ignore[arg-type]
+    aimed = aim_top_rung(_job(), _Surface(), [low, best])  # type: ignore[arg-type]
+    assert aimed[-1] == replace(best, vmaf=95.0)
+    # ... and at a height under the source's (95 may be out of reach there): unchanged
+    short = _rung(1.0, 3000 * 0.9, 93.0, height=540)
+    assert aim_top_rung(_job(), _Surface(), [low, short]) == [low, short]  # type: ignore[arg-type]
     # moving it would break the spacing with the rung below (under 6 VMAF): unchanged
     near = _rung(7.3, 3000 * 0.9**7.3, 89.1)
     assert aim_top_rung(_job(), _Surface(), [near, top]) == [near, top]  # type: ignore[arg-type]

@@ -73,6 +73,9 @@ class Variant:
     that stays goes on from its first encode)."""
     guard: bool = False
     """Replan: a moved rung goes back where its old height looks cheaper (see :func:`_move`)."""
+    recalibrate: bool = False
+    """Rungs in order, each one's first CRF (and the loop's curve) from the calibration fitted
+    again on the probes and every earlier rung's encodes; heights and targets kept."""
 
 
 VARIANTS = (
@@ -96,6 +99,8 @@ VARIANTS = (
     Variant("probe3+early2", 3, 2, early=True),
     Variant("probe+early+guard", 2, 1, early=True, guard=True),
     Variant("probe3+early+guard", 3, 1, early=True, guard=True),
+    Variant("predict+recal", 0, recalibrate=True),
+    Variant("probe+recal", 2, recalibrate=True),
 )
 
 
@@ -404,12 +409,36 @@ def _encodes(loops: list[Played]) -> list[Encode]:
     return list({id(e): e for p in loops for e in (*p.attempts, *p.elsewhere)}.values())
 
 
+def _recalibrating(
+    model: RDModel,
+    sample: Sample,
+    known: list[ProbeResult],
+    surface: pl.DataFrame,
+    rungs: list[Rung],
+) -> list[Played]:
+    """The rungs looped in order, each on the surface recalibrated on the probes and every
+    earlier rung's encodes (its first CRF where that surface reaches its target)."""
+    played: list[Played] = []
+    for rung in rungs:
+        if played:
+            surface, _ = _recalibrated(model, sample, known, played)
+            played.append(
+                closed_loop(sample, surface, height=rung.settings.height, target=rung.vmaf)
+            )
+        else:
+            played.append(_play_rung(sample, surface, rung))
+    return played
+
+
 def play(model: RDModel, sample: Sample, variant: Variant) -> Outcome:
     """One variant on one sample: probes, ladder, loop, replans."""
     known = probes(model, sample, variant.probe_heights) if variant.probe_heights else []
     surface, rungs = plan(model, sample, fit_calibration(known) if known else None)
     first_loop = 1 if variant.early else MAX_ENCODES
-    first = [_play_rung(sample, surface, r, max_encodes=first_loop) for r in rungs]
+    if variant.recalibrate:
+        first = _recalibrating(model, sample, known, surface, rungs)
+    else:
+        first = [_play_rung(sample, surface, r, max_encodes=first_loop) for r in rungs]
     ladder, loops = first, list(first)
     again = reladder if variant.whole_ladder else replan
     for round_ in range(1, variant.replans + 1):

@@ -1,6 +1,6 @@
 """The closed loop's CRF search replayed on recorded curves: how many searches miss.
 
-The recorded CRF -> VMAF tables of ``tests/policy/test_target.py`` (x265 veryfast, 2.5 s
+The recorded CRF -> VMAF tables of ``tests/policy/recorded_curves.py`` (x265 veryfast, 2.5 s
 segments of the three demo clips, 16-46 step 3, interpolated between) stand for the encoder;
 a wrong model is the measured curve offset by -8..+8 VMAF, stretched -25..+25 % in CRF around
 CRF 30 and clipped at 100 (a saturated model). Each search starts where the model reaches the
@@ -18,13 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "policy"))
-from test_target import RECORDED, encoder  # the recorded tables: one source of truth
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import ladderforge.policy.target as target_mod
-from ladderforge.policy.target import first_q, next_q, pick, within
+from ladderforge.policy.target import first_q, pick, within
+from tests.policy.recorded_curves import RECORDED, encoder, loop, model_curve
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,13 +31,6 @@ TARGETS = (95.0, 93.0, 88.0, 80.0, 70.0, 60.0, 45.0)
 BENDS = (0.0, 0.1, 0.25, 0.35, 0.5, 1.0)
 
 
-def model_curve(title: str, bias: float, stretch: float) -> list[tuple[float, float]]:
-    run = encoder(RECORDED[title])
-    grid = np.arange(16.0, 47.0)
-    vmaf = np.clip([run(30 + (q - 30) * (1 + stretch)).vmaf + bias for q in grid], 0, 100)
-    return [(float(q), float(v)) for q, v in zip(grid, vmaf, strict=True)]
-
-
 def searches() -> tuple[int, int, float]:
     """(searches, misses, encodes per search) over every title x bias x stretch x target."""
     cases = misses = encodes = 0
@@ -48,14 +38,9 @@ def searches() -> tuple[int, int, float]:
         run = encoder(table)
         for bias in BIASES:
             for stretch in STRETCHES:
-                curve = model_curve(title, bias, stretch)
+                curve = model_curve(title, bias, stretch, clip=True)
                 for target in TARGETS:
-                    attempts = [run(first_q(curve, target, q_min=0, q_max=51))]
-                    while not within(attempts[-1].vmaf, target, 0.75) and len(attempts) < 3:
-                        q = next_q(attempts, target, curve=curve, q_min=0, q_max=51)
-                        if q is None:
-                            break
-                        attempts.append(run(q))
+                    attempts = loop(run, curve, target, first_q(curve, target, q_min=0, q_max=51))
                     cases += 1
                     encodes += len(attempts)
                     misses += not within(pick(attempts, target, 0.75).vmaf, target, 0.75)
@@ -65,11 +50,15 @@ def searches() -> tuple[int, int, float]:
 def main() -> int:
     shipped = target_mod._BEND
     rows = []
-    for bend in BENDS:
-        target_mod._BEND = bend
-        cases, misses, per = searches()
-        rows.append({"bend": bend, "searches": cases, "misses": misses, "encodes": round(per, 3)})
-    target_mod._BEND = shipped
+    try:
+        for bend in BENDS:
+            target_mod._BEND = bend
+            cases, misses, per = searches()
+            rows.append(
+                {"bend": bend, "searches": cases, "misses": misses, "encodes": round(per, 3)}
+            )
+    finally:
+        target_mod._BEND = shipped
     print(f"{'bend':>6} {'searches':>9} {'misses':>7} {'encodes/search':>15}")
     for r in rows:
         mark = "  (shipped)" if r["bend"] == shipped else ""

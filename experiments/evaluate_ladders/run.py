@@ -11,8 +11,9 @@ For each title of the experiment corpus (the demo clips, ``../shared/corpus`` an
    every row, which never saw it either;
 3. each *variant* of the product (``VARIANTS``): ``plan_title`` on the reference, encoding
    (the closed loop, tolerance 0.75, at most 3 encodes per rung), with that model. Per rung:
-   declared target, first-attempt VMAF (what ``--open-loop`` ships), shipped VMAF (the whole
-   rendition, pooled as the ladder reports it), kbps, encodes;
+   declared target, first-attempt VMAF (what ``--open-loop`` ships, except for the top rung,
+   which the closed loop declares at ``top_vmaf`` and starts between the grid's CRFs), shipped
+   VMAF (the whole rendition, pooled as the ladder reports it), kbps, encodes;
 4. Apple's HLS HEVC ladder, two-pass at each row's bitrate, same encoder and preset
    (``ladderforge.jobs.fixed``);
 5. with ``--hull``: the exhaustive sweep of the reference (exhaustive mode's heights x CRFs),
@@ -21,14 +22,17 @@ For each title of the experiment corpus (the demo clips, ``../shared/corpus`` an
    default rules: the measured encodes it would ship).
 
 Per title and variant: BD-rate and capped saving against Apple (METRICS.md), BD-rate against
-the hull and against the exhaustive ladder, the share of rungs within +-1 VMAF of their declared target, encodes per rung, and
-the decision CPU seconds (probe encodes + closed-loop encodes that did not ship) with their
-share of the sweep's encode CPU seconds; the analysis's wall seconds beside them.
+the hull and against the exhaustive ladder, the share of rungs within +-1 VMAF of their
+declared target, encodes per rung, and the decision CPU seconds (probe encodes + closed-loop
+encodes that did not ship) with their share of the sweep's encode CPU seconds; the analysis's
+wall seconds beside them.
 
-Resumable: a title's finished figures (for the snapshot's fingerprint, the model's
-version and parameters: a new snapshot or model starts the title again) are kept in ``results/<codec>_<preset>/titles/<title>.json`` (per
-variant); Apple's ladder JSON, the sweep store and the references are reused.
-Shipped media are removed once measured (the ladder JSONs stay).
+Resumable: a title's finished figures are kept in
+``results/<codec>_<preset>/titles/<title>.json`` (per variant), keyed by the snapshot's
+fingerprint, the model's version and parameters and the last commit that changed the product
+(``ladderforge/``): any of them new starts the title again. Apple's ladder JSON, the sweep store
+and the references are reused. Shipped media are removed once measured (the ladder JSONs
+stay).
 
 Usage: python experiments/evaluate_ladders/run.py [--codec x265] [--preset veryfast]
            [--variants probe probe3+replan] [--hull] [--no-apple] [--titles NAME ...]
@@ -43,6 +47,7 @@ import argparse
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -80,6 +85,8 @@ RESULTS = HERE / "results"
 WITHIN = 1.0
 """A rung hits its target when its whole rendition measures within this of it (the issue's
 +-1 VMAF; the loop's own tolerance is 0.75)."""
+BASELINES = ("hull", "exhaustive")
+"""The score entries that are no variant of the product: the dense hull, exhaustive mode's ladder."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,21 @@ def cost_order(clips: list[Path]) -> list[Path]:
         return info.frame_count * info.width * info.height * scale * scale
 
     return sorted(clips, key=cost)
+
+
+def product_commit() -> str:
+    """The last commit that changed ``ladderforge/`` (what the figures were measured with),
+    plus ``+dirty`` when it has uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    last = subprocess.run(
+        [*git, "log", "-1", "--format=%h", "--", "ladderforge"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "ladderforge"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    return last + ("+dirty" if dirty else "")
 
 
 def model_for(title: str, data: pl.DataFrame, cache: Path) -> Path:
@@ -209,7 +231,8 @@ def run_variant(
 
 
 def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> dict[str, Any]:
-    """The exhaustive sweep of the reference and its upper convex hull."""
+    """The exhaustive sweep of the reference: its upper convex hull, the ladder exhaustive mode
+    chooses from its points, its CPU seconds."""
     config = SweepConfig(
         codec=codec,
         preset=preset,
@@ -299,6 +322,7 @@ def evaluate(args: argparse.Namespace) -> int:
             "dataset_fingerprint": fingerprint(data),
             "model_version": MODEL_VERSION,
             "model_params": RDModel().get_params(),
+            "product_commit": product_commit(),
         }
         if any(done.get(k) != v for k, v in key.items()):  # another model: start again
             done = {"title": src.stem, **key}
@@ -361,20 +385,19 @@ def report(results: Path) -> int:
     """Medians over the finished titles, printed and written to results/<codec>_<preset>.json."""
     rows = [json.loads(p.read_text()) for p in sorted((results / "titles").glob("*.json"))]
     rows = [r for r in rows if "scores" in r]
-    baselines = ("hull", "exhaustive")
     names = sorted(
-        {n for r in rows for n in r["scores"]}, key=lambda n: (n not in baselines, n != "hull", n)
+        {n for r in rows for n in r["scores"]}, key=lambda n: (n not in BASELINES, n != "hull", n)
     )
     summary: dict[str, dict[str, Any]] = {}
     for name in names:
         scored = [r["scores"][name] for r in rows if name in r["scores"]]
         entry: dict[str, Any] = {
             "titles": len(scored),
-            "titles_with_apple": sum(s["saving_vs_apple"] is not None for s in scored),
+            "titles_with_apple": sum(bool(r.get("apple")) for r in rows if name in r["scores"]),
             "median_bd_vs_apple": _median([s["bd_vs_apple"] for s in scored]),
             "median_saving_vs_apple": _median([s["saving_vs_apple"] for s in scored]),
         }
-        if name not in baselines:
+        if name not in BASELINES:
             rungs = sum(s["rungs"] for s in scored)
             entry |= {
                 "median_bd_vs_hull": _median([s["bd_vs_hull"] for s in scored]),
@@ -418,7 +441,7 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
             s = row["scores"].get(name)
             if s is None:
                 continue
-            if name in ("hull", "exhaustive"):
+            if name in BASELINES:
                 cells = ["", "", "", _cell(s["bd_vs_apple"]), _cell(s["saving_vs_apple"])]
                 cells += ["", "", ""]
             else:

@@ -7,8 +7,9 @@ Any "encode" the product would run is read off the sample's measured curve of it
    sample's own points at the probe heights and the grid CRFs nearest the probe CRFs; two
    heights as the product, or three with the middle one in log2 height);
 2. the ladder from the surface's hull (``ladder_from_hull``, the default rules);
-3. each rung through the closed loop as ``ladderforge.jobs.rungs._closed_loop`` runs it: first
-   encode at the rung's CRF, then ``next_q`` on the attempts with the surface's (CRF, VMAF)
+3. each rung through the closed loop as ``ladderforge.jobs.rungs._closed_loop`` runs it (the
+   top rung declared at ``top_vmaf`` first, ``policy.target.aim_top``): first encode at the
+   rung's CRF, then ``next_q`` on the attempts with the surface's (CRF, VMAF)
    curve at the rung's height, fractional CRF, until an attempt is ``within`` the tolerance
    (0.75) or 3 encodes; ``pick`` chooses the one to ship. The loop's CRF range is the grid's
    (16-46): beyond it there is no measured point;
@@ -42,9 +43,10 @@ from ladderforge.encoder import get_encoder
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.policy import ladder_from_hull
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
+from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.models import RDModel
 from ladderforge.policy.surface import predict_points, predict_surface, surface_points
-from ladderforge.policy.target import first_q, next_q, pick, within
+from ladderforge.policy.target import aim_top, first_q, next_q, pick, within
 from ladderforge.types import Rung
 
 CONFIG = LadderConfig()
@@ -182,6 +184,21 @@ def plan(
         source_height=sample.source_height,
         **CONFIG.ladder_options(),
     )
+    if rungs:  # the top rung declared at top_vmaf, as aim_top_rung does before the loop
+        at = surface.filter(pl.col("height") == rungs[-1].settings.height).sort("crf")
+        rungs, _ = aim_top(
+            rungs,
+            [
+                (float(r["crf"]), float(r["vmaf"]), float(r["bitrate_kbps"]))
+                for r in at.iter_rows(named=True)
+            ],
+            top_vmaf=CONFIG.top_vmaf,
+            spacing=RungSpacing.of(CONFIG.ladder_options()),
+            q_min=facts.q_min,
+            q_max=facts.q_max,
+            fractional=facts.fractional_q,
+            full_height=rungs[-1].settings.height >= sample.heights[0],
+        )
     return surface, rungs
 
 

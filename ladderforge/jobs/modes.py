@@ -99,10 +99,10 @@ class Mode(ABC):
         loop's first correction); empty when unknown."""
         return []
 
-    def rung_at(self, job: TitleJob, rung: Rung, q: float) -> Rung | None:
-        """The rung at another CRF, with the kbps and VMAF this mode predicts there; None
-        where the mode predicts nothing between its points."""
-        return None
+    def rung_points(self, job: TitleJob, rung: Rung) -> list[tuple[float, float, float]]:
+        """(CRF, VMAF, kbps) the mode predicts at the rung's size (to aim the top rung between
+        them); empty where it predicts nothing between its points."""
+        return []
 
 
 class PredictMode(Mode):
@@ -140,21 +140,16 @@ class PredictMode(Mode):
         PredictMode.rd_points(self, job)  # the surface only: no new probe
 
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:
+        return [(q, vmaf) for q, vmaf, _ in self.rung_points(job, rung)]
+
+    def rung_points(self, job: TitleJob, rung: Rung) -> list[tuple[float, float, float]]:
         if job.surface is None:
             return []
         at = job.surface.filter(pl.col("height") == rung.settings.height).sort("crf")
-        return [(float(r["crf"]), float(r["vmaf"])) for r in at.iter_rows(named=True)]
-
-    def rung_at(self, job: TitleJob, rung: Rung, q: float) -> Rung | None:
-        row = job.predicted_surface([rung.settings.height], [q], self.calibration).row(
-            0, named=True
-        )
-        return replace(
-            rung,
-            settings=rung.settings.with_(q=q),
-            bitrate_kbps=float(row["bitrate_kbps"]),
-            vmaf=float(row["vmaf"]),
-        )
+        return [
+            (float(r["crf"]), float(r["vmaf"]), float(r["bitrate_kbps"]))
+            for r in at.iter_rows(named=True)
+        ]
 
     def chunk_options(self, job: TitleJob, rung: Rung) -> list[list[SceneOption]]:
         """Each chunk's predicted curve at the rung's height (the title's calibration too)."""

@@ -12,13 +12,15 @@ more than ``tolerance`` it is encoded again at a CRF corrected from the measured
 ``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
 whole-rendition measurements are stored, so a rerun after a crash redoes neither.
 
-The top rung aims at ``top_vmaf`` itself (:func:`aim_top_rung`): the ladder rules choose it
-as the cheapest candidate reaching ``top_vmaf`` on the model's integer CRF grid, up to a CRF
-step above it (about 1 VMAF); the loop can land on the fractional CRF between, so the rung
-declares ``top_vmaf`` and starts where the model's curve crosses it. Where no candidate
-reached ``top_vmaf`` and the top rung is at the source's height, it declares ``top_vmaf`` too:
-the loop finds the CRF that reaches it, instead of degrading the rung onto the model's
-pessimistic best.
+The top rung aims at ``top_vmaf`` itself in predict and probe mode (:func:`aim_top_rung`, the
+decision in :func:`ladderforge.policy.target.aim_top`): the ladder rules choose it as the
+cheapest candidate reaching ``top_vmaf`` on the model's CRF grid, up to a grid step above it;
+the loop can land on the fractional CRF between, so the rung declares ``top_vmaf`` and starts
+where the model's curve crosses it. Where no candidate reached ``top_vmaf`` but the best came
+within ``TOP_REACH`` of it at the source's height, the rung declares ``top_vmaf`` too, and the
+loop looks for it instead of degrading the rung onto the model's pessimistic best.
+Cost-chosen ladders (``cost_lambda``/``budget_usd``), open-loop and plan-only ladders keep the
+grid's top rung.
 
 Replanned heights (``replan_heights``, predict and probe modes): every rung's first encode
 comes first, the rungs may move to other heights on the surface recalibrated on them, and each
@@ -58,13 +60,13 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.target import first_q
+from ladderforge.policy.target import aim_top
 from ladderforge.types import (
     ChunkRecord,
-    RDPoint,
     Rung,
     RungAttempt,
     RungFiles,
+    candidate_sizes,
 )
 
 __all__ = ["aim_top_rung", "encode_rungs"]
@@ -72,52 +74,24 @@ __all__ = ["aim_top_rung", "encode_rungs"]
 log = logging.getLogger(__name__)
 
 
-def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> list[Rung]:
-    """The rungs with the top one declared at ``top_vmaf``:
-
-    - above it (the cheapest grid point that reaches it): moved to the CRF where the mode's
-      curve at its height reaches it, when the mode predicts there (predict, probe), the
-      encoder takes that CRF and the rung keeps the spacing rules with the rung below (by
-      prediction);
-    - below it (no candidate reached it: the model's best, at its lowest CRF): at the source's
-      own height, where a lower CRF reaches ``top_vmaf`` on nearly every source, declared at
-      ``top_vmaf`` from the same first CRF, so that the loop steers towards it rather than
-      down onto a pessimistic prediction; a shorter top rung (the heights asked for stop
-      below the source's) stays as chosen.
-
-    Else unchanged."""
-    config, facts = job.config, job.facts
-    if not rungs or rungs[-1].vmaf == config.top_vmaf:
-        return rungs
-    top = rungs[-1]
-    if top.vmaf < config.top_vmaf:
-        full = top.settings.height == job.info.height and mode.rung_curve(job, top)
-        return [*rungs[:-1], replace(top, vmaf=config.top_vmaf)] if full else rungs
-    curve = mode.rung_curve(job, top)
-    if not curve:
-        return rungs
-    q = first_q(
-        curve, config.top_vmaf, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
+def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> tuple[list[Rung], list[str]]:
+    """The rungs with the top one declared at ``top_vmaf`` where the mode predicts its curve
+    and loops (predict, probe): :func:`ladderforge.policy.target.aim_top` on the mode's curve at
+    the top rung's height; and its notes."""
+    if not rungs or not mode.closed_loop:
+        return rungs, []
+    config, facts, info = job.config, job.facts, job.info
+    tallest = candidate_sizes(info.width, info.height, [info.height])[0][1]
+    return aim_top(
+        rungs,
+        mode.rung_points(job, rungs[-1]),
+        top_vmaf=config.top_vmaf,
+        spacing=RungSpacing.of(config.ladder_options()),
+        q_min=facts.q_min,
+        q_max=facts.q_max,
+        fractional=facts.fractional_q,
+        full_height=rungs[-1].settings.height >= tallest,
     )
-    if q <= float(top.settings.q or 0):
-        return rungs  # an integer encoder: no CRF between the grid's
-    moved = mode.rung_at(job, top, q)
-    if moved is None:
-        return rungs
-    moved = replace(moved, vmaf=config.top_vmaf)
-    spacing = RungSpacing(
-        config.min_step_vmaf,
-        config.min_rate_ratio,
-        config.max_rate_ratio,
-        config.allow_resolution_dips,
-    )
-    if len(rungs) > 1 and not spacing.allowed(_point(rungs[-2]), _point(moved)):
-        return rungs
-    return [*rungs[:-1], moved]
-
-
-def _point(rung: Rung) -> RDPoint:
-    return RDPoint(rung.settings, rung.bitrate_kbps, rung.vmaf)
 
 
 def encode_rungs(

@@ -96,7 +96,8 @@ def plan_title(
     points = mode.rd_points(job)
     rungs, notes, decision = choose_rungs(job, points)
     if config.encodes and config.closed_loop and decision is None:
-        rungs = aim_top_rung(job, mode, rungs)  # the loop lands between the grid's CRFs
+        rungs, aim_notes = aim_top_rung(job, mode, rungs)  # the loop lands between grid CRFs
+        notes = [*notes, *aim_notes]
     if config.vbv == "capped":
         rungs = cap_rungs(rungs, ratio=config.vbv_ratio, buffer_ratio=config.vbv_buffer_ratio)
     notes = [*job.notes, *notes]

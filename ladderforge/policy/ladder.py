@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from ladderforge.errors import UsageError
 from ladderforge.policy.hull import upper_convex_hull
 from ladderforge.types import RDPoint, Rung, RungCosts
 
-__all__ = ["cap_rungs", "ladder_from_hull", "rising_hull"]
+__all__ = ["RungSpacing", "cap_rungs", "ladder_from_hull", "point_from_rung", "rising_hull"]
 
 _EPS = 1e-9
 
@@ -61,6 +62,14 @@ class RungSpacing:
     min_rate_ratio: float
     max_rate_ratio: float
     allow_resolution_dips: bool = False
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> RungSpacing:
+        """The spacing among a ladder's options (``LadderRules.options()``, extra keys
+        ignored)."""
+        return cls(
+            **{f.name: options[f.name] for f in dataclasses.fields(cls) if f.name in options}
+        )
 
     def allowed(self, low: RDPoint, high: RDPoint) -> bool:
         return (
@@ -241,6 +250,11 @@ def rung_from_point(point: RDPoint) -> Rung:
     )
 
 
+def point_from_rung(rung: Rung) -> RDPoint:
+    """The RD point a rung declares (the inverse of :func:`rung_from_point`)."""
+    return RDPoint(rung.settings, rung.bitrate_kbps, rung.vmaf)
+
+
 def ladder_from_hull(
     hull: Sequence[RDPoint],
     *,
@@ -294,7 +308,7 @@ def ladder_from_hull(
     floor, rungs, warnings = _chain_on(
         upper_convex_hull(allowed), ends, spacing, (min_rungs, max_rungs)
     )
-    if not allow_resolution_dips:  # a dip in the hull may have cost rungs: try without it
+    if not allow_resolution_dips and max_rungs > 1:  # a dip may have cost rungs: try without
         r_floor, r_rungs, r_warnings = _chain_on(
             rising_hull(allowed), ends, spacing, (min_rungs, max_rungs)
         )

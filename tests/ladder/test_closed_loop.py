@@ -10,23 +10,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
 
 import ladderforge.jobs.context as context_mod
-from ladderforge.encoder import codec_facts
 from ladderforge.encoder.hls import rung_name
 from ladderforge.jobs.config import LadderConfig
-from ladderforge.jobs.rungs import aim_top_rung
 from ladderforge.jobs.target import target_encode
 from ladderforge.jobs.title import plan_title
 from ladderforge.policy.models import Prediction, default_model
-from ladderforge.types import EncodeSettings, Rung
 from ladderforge.vmaf_tools import measure
 
 BIAS = 8.0
@@ -93,9 +87,6 @@ def test_a_wrong_first_guess_converges_in_three_encodes(
         assert r.measured_vmaf is not None
         assert abs(r.measured_vmaf - r.target_vmaf) <= 0.75, r.attempts
         assert r.settings.q == r.attempts[[a.vmaf for a in r.attempts].index(r.measured_vmaf)].q
-    # the top rung declares top_vmaf itself, between the grid's integer CRFs (or its grid point
-    # where that lies within 0.05 CRF of the crossing: the loop's CRFs are tenths)
-    assert 95.0 <= rungs[-1].target_vmaf < 95.2
     # the model was 8 VMAF off: the first guesses missed and the loop corrected them
     assert any(abs(r.attempts[0].vmaf - r.vmaf) > 2 for r in rungs)
     assert plan.loop_cpu_s > 0
@@ -175,47 +166,3 @@ def test_target_cli_with_samples_reports_the_sample_error(
     assert "sample error" in done.stdout and out.is_file()
     whole = measure(bikes_mp4, out, metrics=("vmaf",)).vmaf
     assert whole == pytest.approx(data["vmaf"], abs=0.01)
-
-
-class _Surface:
-    """A mode whose curve at every height falls 1.2 VMAF per CRF step from 100 at CRF 0."""
-
-    def rung_curve(self, job: object, rung: Rung) -> list[tuple[float, float]]:
-        return [(float(q), 100 - 1.2 * q) for q in range(47)]
-
-    def rung_at(self, job: object, rung: Rung, q: float) -> Rung:
-        settings = rung.settings.with_(q=q)
-        return replace(rung, settings=settings, bitrate_kbps=3000 * 0.9**q, vmaf=100 - 1.2 * q)
-
-
-def _rung(q: float, kbps: float, vmaf: float, height: int = 720) -> Rung:
-    settings = EncodeSettings(codec="x265", width=height * 16 // 9, height=height, q=q)
-    return Rung(settings=settings, bitrate_kbps=kbps, vmaf=vmaf)
-
-
-def _job(codec: str = "x265") -> Any:
-    return SimpleNamespace(  # the rules, the q range, a 720p source
-        config=LadderConfig(), facts=codec_facts(codec), info=SimpleNamespace(height=720)
-    )
-
-
-def test_the_top_rung_aims_at_top_vmaf_between_the_grid_crfs() -> None:
-    top = _rung(4.0, 3000 * 0.9**4, 95.2)  # the cheapest grid point above 95
-    low = _rung(14.0, 3000 * 0.9**14, 83.2)
-    aimed = aim_top_rung(_job(), _Surface(), [low, top])  # type: ignore[arg-type]
-    assert aimed[0] == low
-    assert aimed[-1].vmaf == 95.0 and aimed[-1].settings.q == pytest.approx(4.2)
-    assert aimed[-1].bitrate_kbps < top.bitrate_kbps
-    # an integer encoder has no CRF between: unchanged
-    assert aim_top_rung(_job("svtav1"), _Surface(), [low, top]) == [low, top]  # type: ignore[arg-type]
-    # below top_vmaf (no candidate reached it) at the source's height: declared at top_vmaf
-    # from the same CRF (the loop steers up to it, not down onto the prediction)
-    best = _rung(1.0, 3000 * 0.9, 93.0)
-    aimed = aim_top_rung(_job(), _Surface(), [low, best])  # type: ignore[arg-type]
-    assert aimed[-1] == replace(best, vmaf=95.0)
-    # ... and at a height under the source's (95 may be out of reach there): unchanged
-    short = _rung(1.0, 3000 * 0.9, 93.0, height=540)
-    assert aim_top_rung(_job(), _Surface(), [low, short]) == [low, short]  # type: ignore[arg-type]
-    # moving it would break the spacing with the rung below (under 6 VMAF): unchanged
-    near = _rung(7.3, 3000 * 0.9**7.3, 89.1)
-    assert aim_top_rung(_job(), _Surface(), [near, top]) == [near, top]  # type: ignore[arg-type]

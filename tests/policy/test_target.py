@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from ladderforge.errors import UsageError
+from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.target import (
+    TOP_REACH,
+    aim_top,
     as_plain,
     next_q,
     pick,
@@ -16,60 +19,15 @@ from ladderforge.policy.target import (
     stage_bounded,
     within,
 )
-from ladderforge.types import RungAttempt
-
-# (crf, vmaf, kbps) at the source height, measured
-RECORDED = {
-    "bbb_720p": [
-        (16, 97.47, 4682.2), (19, 95.84, 3040.0), (22, 93.81, 1972.2), (25, 91.35, 1286.8),
-        (28, 88.01, 836.9), (31, 83.15, 549.7), (34, 76.96, 370.4), (37, 68.06, 256.3),
-        (40, 57.08, 181.9), (43, 44.57, 128.9), (46, 32.15, 95.2),
-    ],
-    "bikes_272p": [
-        (16, 98.31, 719.5), (19, 97.5, 512.7), (22, 95.96, 370.9), (25, 93.81, 272.0),
-        (28, 89.73, 203.1), (31, 83.91, 152.0), (34, 75.93, 116.0), (37, 65.5, 89.3),
-        (40, 53.01, 68.6), (43, 40.41, 53.9), (46, 25.94, 42.7),
-    ],
-    "carphone_144p": [
-        (16, 96.78, 240.2), (19, 95.33, 164.7), (22, 93.4, 114.9), (25, 90.13, 80.4),
-        (28, 86.11, 59.1), (31, 79.93, 44.4), (34, 72.66, 35.3), (37, 63.76, 30.0),
-        (40, 54.14, 25.6), (43, 43.59, 22.8), (46, 30.99, 21.4),
-    ],
-}  # fmt: skip
-
-
-def encoder(table: list[tuple[float, float, float]]):  # type: ignore[no-untyped-def]
-    """A fake encode: the recorded curve, interpolated in CRF (log-rate for kbps)."""
-    q = np.array([r[0] for r in table], float)
-    v = np.array([r[1] for r in table], float)
-    k = np.log(np.array([r[2] for r in table], float))
-
-    def run(crf: float) -> RungAttempt:
-        return RungAttempt(crf, float(np.interp(crf, q, v)), float(np.exp(np.interp(crf, q, k))))
-
-    return run
-
-
-def model_curve(title: str, bias: float, stretch: float) -> list[tuple[float, float]]:
-    """What a wrong model predicts: the measured curve offset by ``bias`` VMAF and stretched
-    in CRF by ``stretch`` around CRF 30 (a wrong slope and a wrong curvature)."""
-    run = encoder(RECORDED[title])
-    grid = np.arange(16.0, 47.0)
-    return [(float(q), run(30 + (q - 30) * (1 + stretch)).vmaf + bias) for q in grid]
+from ladderforge.types import EncodeSettings, Rung, RungAttempt
+from tests.policy.recorded_curves import RECORDED, encoder, loop, model_curve
 
 
 def search(
     title: str, target: float, first: float, stretch: float = 0.0, tolerance: float = 0.75
 ) -> list[RungAttempt]:
-    run = encoder(RECORDED[title])
-    attempts = [run(first)]
     curve = model_curve(title, bias=-5.0, stretch=stretch)
-    while not within(attempts[-1].vmaf, target, tolerance) and len(attempts) < 3:
-        q = next_q(attempts, target, curve=curve, q_min=0, q_max=51)
-        if q is None:
-            break
-        attempts.append(run(q))
-    return attempts
+    return loop(encoder(RECORDED[title]), curve, target, first, tolerance)
 
 
 @pytest.mark.parametrize("stretch", [-0.25, 0.0, 0.25])
@@ -224,3 +182,60 @@ def test_the_loop_does_not_step_past_a_crf_where_the_stage_was_off() -> None:
     assert stage_bounded(38.0, [off]) == 38.0  # no attempt with the stage on: no wall
     plain = RungAttempt(30.0, 90.0, 200.0)
     assert not plain.stage_on and stage_bounded(38.0, [plain]) == 38.0
+
+
+def test_inside_a_bracket_the_curve_bends_the_step_only_a_little() -> None:
+    a, b = RungAttempt(26.0, 90.0, 150.0), RungAttempt(30.0, 80.0, 100.0)  # line: 85 at 28
+    kinked = [(26.0, 95.0), (29.0, 94.0), (30.0, 85.0)]  # corrected crossing 29.44: too far
+    assert next_q([a, b], 85.0, curve=kinked, q_min=0, q_max=51) == 28.0
+    mild = [(26.0, 95.0), (27.5, 93.0), (30.0, 85.0)]  # 28.44: within a quarter of the way
+    assert next_q([a, b], 85.0, curve=mild, q_min=0, q_max=51) == 28.4
+
+
+def test_a_curve_with_a_repeated_crf_is_no_error() -> None:
+    curve = [(20.0, 90.0), (20.0, 89.0), (21.0, 88.0)]
+    q = next_q([RungAttempt(21.0, 86.0, 100.0)], 95.0, curve=curve, q_min=0, q_max=51)
+    assert q is not None and q < 21.0
+
+
+BBB = [(float(q), v, k) for q, v, k in RECORDED["bbb_720p"]]  # (CRF, VMAF, kbps) at 720p
+SPACING = RungSpacing(min_step_vmaf=6.0, min_rate_ratio=1.5, max_rate_ratio=2.0)
+
+
+def _rung(q: float, vmaf: float, kbps: float, height: int = 720) -> Rung:
+    settings = EncodeSettings(codec="x265", width=height * 16 // 9, height=height, q=q)
+    return Rung(settings=settings, bitrate_kbps=kbps, vmaf=vmaf)
+
+
+def _aim(rungs: list[Rung], curve: list[tuple[float, float, float]] = BBB, **kw: object):  # type: ignore[no-untyped-def]
+    options = {"top_vmaf": 95.0, "spacing": SPACING, "q_min": 0.0, "q_max": 51.0}
+    options |= {"fractional": True, "full_height": True} | kw
+    return aim_top(rungs, curve, **options)  # type: ignore[arg-type]
+
+
+def test_the_top_rung_moves_between_the_grid_crfs_to_top_vmaf() -> None:
+    low, top = _rung(31.0, 83.15, 549.7), _rung(19.0, 95.84, 3040.0)  # the grid's first >= 95
+    rungs, notes = _aim([low, top])
+    assert rungs[0] == low and not notes
+    moved = rungs[-1]
+    # 95 lies between CRF 19 (95.84) and 22 (93.81): 19 + 0.84 / 2.03 x 3 = 20.24
+    assert moved.vmaf == 95.0 and moved.settings.q == 20.2
+    assert 1972.2 < moved.bitrate_kbps < 3040.0  # log-kbps between the grid's points
+    assert _aim([low, top], fractional=False) == ([low, top], [])  # an integer grid is its own
+    near = _rung(22.0, 93.81, 1972.2)  # 95 at 20.2 is too close to it (< 6 VMAF, < 1.5x)
+    assert _aim([near, top]) == ([near, top], [])
+
+
+def test_a_top_rung_just_below_top_vmaf_declares_it_at_full_height() -> None:
+    shifted = [(q, v - 4.0, k) for q, v, k in BBB]  # the best point: 93.47 at CRF 16
+    low, best = _rung(31.0, 79.15, 549.7), _rung(16.0, 93.47, 4682.2)
+    rungs, notes = _aim([low, best], shifted)
+    # continued along CRF 16-19 (-0.54 VMAF per step): 95 at 16 - 1.53 / 0.543 = 13.2
+    assert rungs[-1].vmaf == 95.0 and rungs[-1].settings.q == 13.2
+    assert rungs[-1].bitrate_kbps > best.bitrate_kbps and len(notes) == 1
+    assert _aim([low, best], shifted, full_height=False) == ([low, best], [])
+    assert _aim([best], shifted) == ([best], [])  # a one-rung ladder: left alone
+    drop = 97.47 - (95.0 - TOP_REACH - 0.5)  # the best point half a VMAF beyond the reach
+    far = [(q, v - drop, k) for q, v, k in BBB]
+    worst = _rung(16.0, 97.47 - drop, 4682.2)
+    assert _aim([low, worst], far) == ([low, worst], [])

@@ -341,11 +341,13 @@ def aim_top(
     - above ``top_vmaf``: the rung moves to the CRF where the curve reaches it (encoders that
       take fractional CRFs only: an integer encoder's grid is its own);
     - below it by at most :data:`TOP_REACH`, at the source's height (``full_height``), in a
-      ladder of more than one rung: the rung declares ``top_vmaf`` and starts where the curve,
-      continued along its best end's slope, reaches it, so that the loop steers up to it
-      rather than down onto the prediction (with a note).
+      ladder of more than one rung: the rung declares ``top_vmaf`` from its own CRF, so that
+      the loop steers up to it rather than down onto the prediction (with a note); its kbps is
+      where the curve, continued along its best end's slope, reaches ``top_vmaf`` (a first
+      encode there would overshoot: the model flattens at its best end, and most often
+      underestimates there).
 
-    Its kbps is the curve's there (log-kbps linear in CRF). Unchanged otherwise, or where the
+    Its kbps is the curve's (log-kbps linear in CRF). Unchanged otherwise, or where the
     move would break the spacing rules with the rung below (by prediction)."""
     rungs = list(rungs)
     if not rungs or not curve:
@@ -364,20 +366,24 @@ def aim_top(
     elif (
         top.vmaf < top_vmaf and full_height and len(rungs) > 1 and top_vmaf - top.vmaf <= TOP_REACH
     ):
-        q = model.crf(top_vmaf)
-        if q is None:
+        reach = model.crf(top_vmaf)  # the curve continued along its flattening end
+        if reach is None:
             return rungs, []
-        q = min(_quantise(min(max(q, q_min), q_max), fractional), here)
+        q = min(_quantise(min(max(reach, q_min), q_max), fractional), here)
         notes.append(
             f"top rung declared at VMAF {top_vmaf:g}: the model's best, VMAF {top.vmaf:.2f} at "
-            f"CRF {here:g}, is within {TOP_REACH:g} of it; first encode at CRF {q:g}"
+            f"CRF {here:g}, is within {TOP_REACH:g} of it; its kbps is the curve's, continued, "
+            f"at CRF {q:g}"
         )
     else:
         return rungs, []
     pts = sorted(curve)
     log_kbps = _line(q, np.array([p[0] for p in pts]), np.log([p[2] for p in pts]))
+    # below: the first encode stays at the best candidate's CRF, where the model flattens (and
+    # most often underestimates): a continued flat end overshoots by several CRF steps
+    start = q if top.vmaf > top_vmaf else here
     moved = replace(
-        top, settings=top.settings.with_(q=q), bitrate_kbps=math.exp(log_kbps), vmaf=top_vmaf
+        top, settings=top.settings.with_(q=start), bitrate_kbps=math.exp(log_kbps), vmaf=top_vmaf
     )
     if len(rungs) > 1 and not spacing.allowed(point_from_rung(rungs[-2]), point_from_rung(moved)):
         return rungs, []

@@ -230,9 +230,10 @@ def test_a_top_rung_just_below_top_vmaf_declares_it_at_full_height() -> None:
     shifted = [(q, v - 4.0, k) for q, v, k in BBB]  # the best point: 93.47 at CRF 16
     low, best = _rung(31.0, 79.15, 549.7), _rung(16.0, 93.47, 4682.2)
     rungs, notes = _aim([low, best], shifted)
-    # continued along CRF 16-19 (-0.54 VMAF per step): 95 at 16 - 1.53 / 0.543 = 13.2
-    assert rungs[-1].vmaf == 95.0 and rungs[-1].settings.q == 13.2
-    assert rungs[-1].bitrate_kbps > best.bitrate_kbps and len(notes) == 1
+    # the first encode at its own CRF; its kbps where the curve, continued along CRF 16-19
+    # (-0.54 VMAF per step), reaches 95: CRF 16 - 1.53 / 0.543 = 13.2
+    assert rungs[-1].vmaf == 95.0 and rungs[-1].settings.q == 16.0
+    assert rungs[-1].bitrate_kbps > best.bitrate_kbps and "CRF 13.2" in notes[0]
     assert _aim([low, best], shifted, full_height=False) == ([low, best], [])
     assert _aim([best], shifted) == ([best], [])  # a one-rung ladder: left alone
     drop = 97.47 - (95.0 - TOP_REACH - 0.5)  # the best point half a VMAF beyond the reach

@@ -308,7 +308,15 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"{dataset}: no dataset snapshot for {args.codec} {args.preset}", file=sys.stderr)
         return 2
     data = pl.read_parquet(dataset).filter(pl.col("bitrate_kbps") > 0)
-    cache = ROOT / "experiments" / "model_ladders" / "results" / "models" / fingerprint(data)
+    key = {  # what a title's stored figures were measured with: once, as this run loaded it
+        "dataset_fingerprint": fingerprint(data),
+        "model_version": MODEL_VERSION,
+        "model_params": RDModel().get_params(),
+        "product_commit": product_commit(),
+    }
+    cache = (
+        ROOT / "experiments" / "model_ladders" / "results" / "models" / key["dataset_fingerprint"]
+    )
     print(f"models: held out from {dataset.name} ({data.height} rows), cached in {cache}")
     variants = [v for v in VARIANTS if v.name in args.variants]
     clips = [c for c in titles() if not args.titles or c.stem in args.titles]
@@ -318,12 +326,6 @@ def evaluate(args: argparse.Namespace) -> int:
             break
         path = per_title / f"{src.stem}.json"
         done = json.loads(path.read_text()) if path.is_file() else {}
-        key = {
-            "dataset_fingerprint": fingerprint(data),
-            "model_version": MODEL_VERSION,
-            "model_params": RDModel().get_params(),
-            "product_commit": product_commit(),
-        }
         if any(done.get(k) != v for k, v in key.items()):  # another model: start again
             done = {"title": src.stem, **key}
             for variant in VARIANTS:

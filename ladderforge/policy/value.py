@@ -114,7 +114,8 @@ def _candidates(
             "The 'hull' parameter of ladder_by_value must hold points no taller than the source "
             f"({source_height} px). Got {len(hull)} points, none of them that short."
         )
-    spans: dict[int, tuple[RDPoint, bool]] = {}  # by point identity: (point, a floor point)
+    spans: dict[int, RDPoint] = {}  # by point identity: a point on both curves counts once
+    floors: set[int] = set()
     for _, group in groupby(allowed, key=lambda p: p.settings.preset or ""):
         points = list(group)
         # where the hull dips, a chain from its floor may have no allowed step up (a taller
@@ -125,10 +126,10 @@ def _candidates(
         for curve in curves:
             top = next((i for i, p in enumerate(curve) if p.quality >= top_vmaf), len(curve) - 1)
             bottom = next((i for i, p in enumerate(curve) if p.quality >= floor_vmaf), top)
-            for i, p in enumerate(curve[bottom : top + 1], start=bottom):
-                spans[id(p)] = (p, i == bottom or spans.get(id(p), (p, False))[1])
-    ordered = sorted(spans.values(), key=lambda s: (s[0].bitrate_kbps, -s[0].quality))
-    return [p for p, _ in ordered], {i for i, (_, first) in enumerate(ordered) if first}
+            spans |= {id(p): p for p in curve[bottom : top + 1]}
+            floors.add(id(curve[bottom]))
+    ordered = sorted(spans.values(), key=lambda p: (p.bitrate_kbps, -p.quality))
+    return ordered, {i for i, p in enumerate(ordered) if id(p) in floors}
 
 
 def _best_per_count(

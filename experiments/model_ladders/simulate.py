@@ -78,6 +78,10 @@ class Variant:
     recalibrate: bool = False
     """Rungs in order, each one's first CRF (and the loop's curve) from the calibration fitted
     again on the probes and every earlier rung's encodes; heights and targets kept."""
+    carry: float = 0.0
+    """Rungs in order; a rung at the height of an earlier rung aims its first encode at
+    ``target - carry * error``, ``error`` the earlier rung's first encode's measured VMAF minus
+    the model curve's there (the latest such rung; :func:`_carrying`)."""
 
 
 VARIANTS = (
@@ -103,6 +107,11 @@ VARIANTS = (
     Variant("probe3+early+guard", 3, 1, early=True, guard=True),
     Variant("predict+recal", 0, recalibrate=True),
     Variant("probe+recal", 2, recalibrate=True),
+    Variant("probe+carry.25", 2, carry=0.25),
+    Variant("probe+carry.5", 2, carry=0.5),
+    Variant("probe+carry.75", 2, carry=0.75),
+    Variant("probe+carry1", 2, carry=1.0),
+    Variant("predict+carry.5", 0, carry=0.5),
 )
 
 
@@ -447,6 +456,38 @@ def _recalibrating(
     return played
 
 
+def _carrying(
+    sample: Sample, surface: pl.DataFrame, rungs: list[Rung], share: float
+) -> list[Played]:
+    """The rungs looped in order; one at the height of an earlier rung first encoded where the
+    model curve reaches its target less ``share`` of that rung's first-encode error."""
+    played: list[Played] = []
+    error: dict[int, float] = {}
+    for rung in rungs:
+        height = rung.settings.height
+        if height in error:
+            curve = sample.curves[height]
+            facts = get_encoder(sample.codec).facts
+            first = first_q(
+                _model_curve(surface, height),
+                rung.vmaf - share * error[height],
+                q_min=max(facts.q_min, float(curve.crf[0])),
+                q_max=min(facts.q_max, float(curve.crf[-1])),
+                fractional=facts.fractional_q,
+            )
+            p = closed_loop(sample, surface, height=height, target=rung.vmaf, first=first)
+        else:
+            p = _play_rung(sample, surface, rung)
+        head = p.attempts[0]
+        model_curve = _model_curve(surface, height)
+        predicted = float(
+            np.interp(head.q, [q for q, _ in model_curve], [v for _, v in model_curve])
+        )
+        error[height] = head.vmaf - predicted
+        played.append(p)
+    return played
+
+
 def play(model: RDModel, sample: Sample, variant: Variant) -> Outcome:
     """One variant on one sample: probes, ladder, loop, replans."""
     known = probes(model, sample, variant.probe_heights) if variant.probe_heights else []
@@ -454,6 +495,8 @@ def play(model: RDModel, sample: Sample, variant: Variant) -> Outcome:
     first_loop = 1 if variant.early else MAX_ENCODES
     if variant.recalibrate:
         first = _recalibrating(model, sample, known, surface, rungs)
+    elif variant.carry:
+        first = _carrying(sample, surface, rungs, variant.carry)
     else:
         first = [_play_rung(sample, surface, r, max_encodes=first_loop) for r in rungs]
     ladder, loops = first, list(first)

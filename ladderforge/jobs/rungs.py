@@ -9,8 +9,12 @@ Closed loop (predict and probe modes, unless ``open_loop``): the rung declared a
 when the ladder was chosen; the rendition is measured whole, as shipped, and while it misses by
 more than ``tolerance`` it is encoded again at a CRF corrected from the measured attempts
 (:func:`ladderforge.policy.target.next_q`; every chunk shifted by the same amount), at most
-``max_encodes`` times; the attempt within tolerance (else the closest) ships. Chunk encodes and
-whole-rendition measurements are stored, so a rerun after a crash redoes neither.
+``max_encodes`` times; the attempt within tolerance (else the closest) ships. Rungs are looped
+from the bottom up; a rung at the height of an earlier one starts where the model's curve
+reaches its target less a share of the error that rung's first encode measured
+(:data:`ladderforge.policy.target.CARRY`): whole renditions differ from the probes' samples by
+much the same amount along one height's curve. Chunk encodes and whole-rendition measurements
+are stored, so a rerun after a crash redoes neither.
 
 The top rung aims at ``top_vmaf`` itself in predict and probe mode (:func:`aim_top_rung`, the
 decision in :func:`ladderforge.policy.target.aim_top`): the ladder rules choose it as the
@@ -60,7 +64,7 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.target import aim_top
+from ladderforge.policy.target import aim_top, carried_first_q, curve_error
 from ladderforge.types import (
     ChunkRecord,
     Rung,
@@ -105,6 +109,7 @@ def encode_rungs(
     notes: list[str] = []
     replans = job.config.replan_heights and job.config.closed_loop
     looped = replanned_loops(job, mode, rungs) if replans else None
+    errors: dict[int, float] = {}  # the latest first encode's error from the model, by height
     for i, rung in enumerate(rungs, 1):
         if looped is not None:  # the rung at its final height, its loop done
             rung = looped[i - 1].rung
@@ -120,8 +125,12 @@ def encode_rungs(
             shipped, attempts = looped[i - 1].shipped, list(looped[i - 1].attempts)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in looped[i - 1].notes]
         elif job.config.closed_loop:
-            shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode)
-            notes += [f"{s.width}x{s.height} rung: {n}" for n in loop_notes]
+            first, carry_notes = _carried(job, mode, rung, errors)
+            shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode, first=first)
+            notes += [f"{s.width}x{s.height} rung: {n}" for n in [*carry_notes, *loop_notes]]
+            error = curve_error(mode.rung_curve(job, rung), attempts[0])
+            if error is not None and job.enhancer is None:
+                errors[s.height] = error
         else:
             shipped = encode.at(0.0)
         if anchored:
@@ -142,6 +151,31 @@ def encode_rungs(
         out.append(replace(measured, files=_files(job, measured, media, shipped)))
     shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
     return out, packaged, notes
+
+
+def _carried(
+    job: TitleJob, mode: Mode, rung: Rung, errors: dict[int, float]
+) -> tuple[float, list[str]]:
+    """The first encode's CRF offset from the rung's own, and its note: where an earlier rung
+    at its height measured its first encode ``error`` VMAF from the model's curve, the first
+    guess corrects a share of it (:func:`ladderforge.policy.target.carried_first_q`); 0 for
+    the first rung at a height and on enhanced ladders."""
+    error = errors.get(rung.settings.height)
+    curve = mode.rung_curve(job, rung)
+    if error is None or not curve or job.enhancer is not None:
+        return 0.0, []
+    facts, base = job.facts, float(rung.settings.q or 0)
+    q = carried_first_q(
+        curve, rung.vmaf, error, q_min=facts.q_min, q_max=facts.q_max,
+        fractional=facts.fractional_q,
+    )  # fmt: skip
+    if q == base:
+        return 0.0, []
+    note = (
+        f"first encode at CRF {q:g}, not the model's {base:g}: an earlier rung at this height "
+        f"measured {error:+.2f} VMAF from the model"
+    )
+    return q - base, [note]
 
 
 def _files(job: TitleJob, rung: Rung, media: MediaPlaylist, shipped: Shipped) -> RungFiles:

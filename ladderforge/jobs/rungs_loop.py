@@ -152,14 +152,15 @@ def _measure_stored(
 
 
 def closed_loop(
-    job: TitleJob, mode: Mode, rung: Rung, encode: Encoder
+    job: TitleJob, mode: Mode, rung: Rung, encode: Encoder, *, first: float = 0.0
 ) -> tuple[Shipped, list[RungAttempt], list[str]]:
     """Encode until the whole rendition lands within tolerance of the rung's declared VMAF, at
     most ``max_encodes`` times (enhanced ladders: on delivered VMAF, then, where no attempt may
-    ship, on plain VMAF); the extra encodes' CPU seconds go to the title's decision."""
+    ship, on plain VMAF), first at ``first`` CRF steps from the rung's own; the extra encodes'
+    CPU seconds go to the title's decision."""
     config = job.config
     enhanced = job.enhancer is not None
-    tries = [encode.at(0.0)]
+    tries = [encode.at(first)]
     _steer(job, mode, rung, encode, tries, plain=False, limit=config.max_encodes)
     notes: list[str] = []
     attempts = [t.attempt for t in tries]

@@ -37,10 +37,13 @@ from ladderforge.policy.ladder import RungSpacing, point_from_rung
 from ladderforge.types import Rung, RungAttempt
 
 __all__ = [
+    "CARRY",
     "DEFAULT_SLOPE",
     "TOP_REACH",
     "aim_top",
     "as_plain",
+    "carried_first_q",
+    "curve_error",
     "first_q",
     "next_q",
     "pick",
@@ -303,6 +306,47 @@ def first_q(
     else:
         q = default if default is not None else (q_min + q_max) / 2
     return _quantise(min(max(q, q_min), q_max), fractional)
+
+
+CARRY = 0.5
+"""The share of an earlier rung's first-encode error, at the same height, that a later rung's
+first guess corrects (:func:`carried_first_q`). Whole renditions and the probes' short samples
+differ by an amount that holds across a height's CRFs: on the whole-clip evaluation at 9513f91
+(46 titles, x265 veryfast, probe mode, ``experiments/evaluate_ladders``) the first-encode errors
+of two rungs at one height correlate at 0.64 (rungs at different heights: 0.50, and carrying
+those made things worse). Of the 132 rungs with an earlier rung at their height, 61 landed
+within the loop's tolerance at the first encode; aiming at ``target - share * error`` would
+have landed 72 (0.25), 84 (0.5), 84 (0.75), 78 (1.0), and 82 in a 2-fold split by title (share
+chosen on one half, counted on the other, 20 splits). The least-squares slope is 0.41. In the
+sweep replay (``experiments/model_ladders``, 364 probe-mode rungs on 2-5 s samples, whose probes
+are the sample itself) 0.5 is neutral: 1.54 encodes per rung against 1.55, 97.8 % within +-1
+either way (0.25: 1.51; 0.75: 1.59)."""
+
+
+def curve_error(curve: Sequence[tuple[float, float]], attempt: RungAttempt) -> float | None:
+    """The attempt's measured VMAF minus the model's ``curve`` at its CRF (the curve continued
+    beyond its ends); None without a curve."""
+    if not curve:
+        return None
+    return attempt.vmaf - _Curve(curve).vmaf(attempt.q)
+
+
+def carried_first_q(
+    curve: Sequence[tuple[float, float]],
+    target: float,
+    error: float,
+    *,
+    q_min: float,
+    q_max: float,
+    fractional: bool = True,
+    share: float = CARRY,
+) -> float:
+    """The first guess of a rung at a height where an earlier rung's first encode measured
+    ``error`` (:func:`curve_error`): where the model's curve reaches ``target - share *
+    error`` (:func:`first_q`)."""
+    if not math.isfinite(error):
+        raise UsageError(f"The 'error' parameter of carried_first_q must be finite. Got {error!r}.")
+    return first_q(curve, target - share * error, q_min=q_min, q_max=q_max, fractional=fractional)
 
 
 TOP_REACH = 2.0

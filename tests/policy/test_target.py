@@ -13,6 +13,9 @@ from ladderforge.policy.target import (
     TOP_REACH,
     aim_top,
     as_plain,
+    carried_first_q,
+    curve_error,
+    first_q,
     next_q,
     pick,
     pick_enhanced,
@@ -196,6 +199,32 @@ def test_a_curve_with_a_repeated_crf_is_no_error() -> None:
     curve = [(20.0, 90.0), (20.0, 89.0), (21.0, 88.0)]
     q = next_q([RungAttempt(21.0, 86.0, 100.0)], 95.0, curve=curve, q_min=0, q_max=51)
     assert q is not None and q < 21.0
+
+
+def test_curve_error_is_measured_minus_the_curve_continued_beyond_its_ends() -> None:
+    curve = [(20.0, 90.0), (30.0, 70.0)]
+    assert curve_error(curve, RungAttempt(25.0, 77.0, 100.0)) == pytest.approx(-3.0)
+    assert curve_error(curve, RungAttempt(35.0, 62.0, 100.0)) == pytest.approx(2.0)  # 60 there
+    assert curve_error([], RungAttempt(25.0, 77.0, 100.0)) is None
+
+
+@pytest.mark.parametrize("title", sorted(RECORDED))
+def test_a_rung_at_an_earlier_rungs_height_corrects_part_of_its_error(title: str) -> None:
+    """A model 6 VMAF optimistic everywhere: the bottom rung's first encode measures the
+    error; the next rung at that height, aimed with half of it corrected, lands nearer its
+    target than the model's own guess (about half the miss), and with share 0 on it."""
+    run, curve = encoder(RECORDED[title]), model_curve(title, bias=6.0, stretch=0.0)
+    bounds = {"q_min": 0.0, "q_max": 51.0}
+    error = curve_error(curve, run(first_q(curve, 60.0, **bounds)))
+    assert error == pytest.approx(-6.0, abs=0.3)
+    plain = run(first_q(curve, 85.0, **bounds)).vmaf - 85.0
+    carried = run(carried_first_q(curve, 85.0, error, **bounds)).vmaf - 85.0
+    assert abs(carried) < 0.65 * abs(plain), (plain, carried)
+    assert carried_first_q(curve, 85.0, error, share=0.0, **bounds) == first_q(
+        curve, 85.0, **bounds
+    )
+    with pytest.raises(UsageError, match="error"):
+        carried_first_q(curve, 85.0, float("nan"), **bounds)
 
 
 BBB = [(float(q), v, k) for q, v, k in RECORDED["bbb_720p"]]  # (CRF, VMAF, kbps) at 720p

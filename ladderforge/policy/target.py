@@ -311,16 +311,16 @@ def first_q(
 CARRY = 0.5
 """The share of an earlier rung's first-encode error, at the same height, that a later rung's
 first guess corrects (:func:`carried_first_q`). Whole renditions and the probes' short samples
-differ by an amount that holds across a height's CRFs: on the whole-clip evaluation at 9513f91
-(46 titles, x265 veryfast, probe mode, ``experiments/evaluate_ladders``) the first-encode errors
-of two rungs at one height correlate at 0.64 (rungs at different heights: 0.50, and carrying
-those made things worse). Of the 132 rungs with an earlier rung at their height, 61 landed
-within the loop's tolerance at the first encode; aiming at ``target - share * error`` would
-have landed 72 (0.25), 84 (0.5), 84 (0.75), 78 (1.0), and 82 in a 2-fold split by title (share
-chosen on one half, counted on the other, 20 splits). The least-squares slope is 0.41. In the
-sweep replay (``experiments/model_ladders``, 364 probe-mode rungs on 2-5 s samples, whose probes
-are the sample itself) 0.5 is neutral: 1.54 encodes per rung against 1.55, 97.8 % within +-1
-either way (0.25: 1.51; 0.75: 1.59)."""
+differ by an amount that holds along a height's curve: in the whole-clip evaluation at 9513f91
+(49 titles, x265 veryfast, probe mode; ``experiments/evaluate_ladders/carry.py`` on its ladders)
+the first-encode errors of two rungs at one height correlate at 0.72 (a rung and the one before
+it at another height: 0.54, and carrying those made things worse). Of the 141 rungs with an
+earlier rung at their height, 63 landed within the loop's tolerance at the first encode; aiming
+at ``target - share * error`` would have landed 73 (share 0.25), 87 (0.5), 87 (0.75), 78 (1.0),
+and 84.6 with the share chosen on the other half of a 2-fold split by title (20 splits). The
+least-squares slope is 0.48. In the sweep replay (``experiments/model_ladders``, 364 probe-mode
+rungs on 2-5 s samples, whose probes are the sample itself) 0.5 is neutral: 1.54 encodes per
+rung against 1.55, 97.8 % within +-1 either way (0.25: 1.51; 0.75: 1.59)."""
 
 
 def curve_error(curve: Sequence[tuple[float, float]], attempt: RungAttempt) -> float | None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import ladderforge.policy.target as target_mod
-from ladderforge.policy.target import first_q, pick, within
+from ladderforge.policy.first_guess import first_q
+from ladderforge.policy.target import pick, within
 from tests.policy.recorded_curves import RECORDED, encoder, loop, model_curve
 
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,7 @@ error is its measured VMAF minus the target it was aimed at. For the rungs with 
 - the share chosen on half the titles and counted on the other half (2-fold by title, 20
   random splits), so the chosen share is not judged on the rungs it was chosen on.
 
-This is the analysis behind ``ladderforge.policy.target.CARRY``. It reads ladders run without
+This is the analysis behind ``ladderforge.policy.first_guess.CARRY``. It reads ladders run without
 the carry (product code before 6a263c3); on ladders run with it, the first encodes already
 carry and the figures mean something else.
 

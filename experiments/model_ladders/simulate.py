@@ -8,7 +8,7 @@ Any "encode" the product would run is read off the sample's measured curve of it
    heights as the product, or three with the middle one in log2 height);
 2. the ladder from the surface's hull (``ladder_from_hull``, the default rules);
 3. each rung through the closed loop as ``ladderforge.jobs.rungs._closed_loop`` runs it (the
-   top rung declared at ``top_vmaf`` first, ``policy.target.aim_top``): first encode at the
+   top rung declared at ``top_vmaf`` first, ``policy.first_guess.aim_top``): first encode at the
    rung's CRF, then ``next_q`` on the attempts with the surface's (CRF, VMAF)
    curve at the rung's height, fractional CRF, until an attempt is ``within`` the tolerance
    (0.75) or 3 encodes; ``pick`` chooses the one to ship. The loop's CRF range is the grid's
@@ -43,10 +43,11 @@ from ladderforge.encoder import get_encoder
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.policy import ladder_from_hull
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
+from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error, first_q
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.models import RDModel
 from ladderforge.policy.surface import predict_points, predict_surface, surface_points
-from ladderforge.policy.target import aim_top, first_q, next_q, pick, within
+from ladderforge.policy.target import next_q, pick, within
 from ladderforge.types import Rung
 
 CONFIG = LadderConfig()
@@ -79,9 +80,10 @@ class Variant:
     """Rungs in order, each one's first CRF (and the loop's curve) from the calibration fitted
     again on the probes and every earlier rung's encodes; heights and targets kept."""
     carry: float = 0.0
-    """Rungs in order; a rung at the height of an earlier rung aims its first encode at
-    ``target - carry * error``, ``error`` the earlier rung's first encode's measured VMAF minus
-    the model curve's there (the latest such rung; :func:`_carrying`)."""
+    """Rungs in order; a rung at the height of an earlier rung starts at its own CRF moved
+    along the model's curve by ``carry`` times that rung's first-encode error (measured VMAF
+    minus the curve's there; the latest such rung; :func:`_carrying`). Not with
+    ``recalibrate`` (which wins)."""
 
 
 VARIANTS = (
@@ -459,31 +461,31 @@ def _recalibrating(
 def _carrying(
     sample: Sample, surface: pl.DataFrame, rungs: list[Rung], share: float
 ) -> list[Played]:
-    """The rungs looped in order; one at the height of an earlier rung first encoded where the
-    model curve reaches its target less ``share`` of that rung's first-encode error."""
+    """The rungs looped in order; one at the height of an earlier rung first encoded at its own
+    CRF moved along the model's curve by ``share`` of that rung's first-encode error, as
+    ``jobs.rungs`` does (``carried_first_q``, ``curve_error``)."""
     played: list[Played] = []
     error: dict[int, float] = {}
+    facts = get_encoder(sample.codec).facts
     for rung in rungs:
-        height = rung.settings.height
+        height, own = rung.settings.height, float(rung.settings.q or 0)
+        model_curve = _model_curve(surface, height)
+        first = own
         if height in error:
             curve = sample.curves[height]
-            facts = get_encoder(sample.codec).facts
-            first = first_q(
-                _model_curve(surface, height),
-                rung.vmaf - share * error[height],
+            first = carried_first_q(
+                model_curve,
+                own,
+                error[height],
                 q_min=max(facts.q_min, float(curve.crf[0])),
                 q_max=min(facts.q_max, float(curve.crf[-1])),
                 fractional=facts.fractional_q,
+                share=share,
             )
-            p = closed_loop(sample, surface, height=height, target=rung.vmaf, first=first)
-        else:
-            p = _play_rung(sample, surface, rung)
-        head = p.attempts[0]
-        model_curve = _model_curve(surface, height)
-        predicted = float(
-            np.interp(head.q, [q for q, _ in model_curve], [v for _, v in model_curve])
-        )
-        error[height] = head.vmaf - predicted
+        p = closed_loop(sample, surface, height=height, target=rung.vmaf, first=first)
+        measured = curve_error(model_curve, p.attempts[0].attempt)
+        if measured is not None:
+            error[height] = measured
         played.append(p)
     return played
 

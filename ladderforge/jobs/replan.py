@@ -27,9 +27,10 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, PredictMode
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
 from ladderforge.policy.calibrate import ProbeResult
+from ladderforge.policy.first_guess import first_q
 from ladderforge.policy.ladder import cap_rungs
 from ladderforge.policy.replan import guard_back, kbps_at, replan_heights, surface_curves
-from ladderforge.policy.target import first_q, pick
+from ladderforge.policy.target import pick
 from ladderforge.types import Rung, RungAttempt, candidate_sizes
 
 __all__ = ["Looped", "replanned_loops"]

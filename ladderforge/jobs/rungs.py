@@ -10,14 +10,15 @@ when the ladder was chosen; the rendition is measured whole, as shipped, and whi
 more than ``tolerance`` it is encoded again at a CRF corrected from the measured attempts
 (:func:`ladderforge.policy.target.next_q`; every chunk shifted by the same amount), at most
 ``max_encodes`` times; the attempt within tolerance (else the closest) ships. Rungs are looped
-from the bottom up; a rung at the height of an earlier one starts where the model's curve
-reaches its target less a share of the error that rung's first encode measured
-(:data:`ladderforge.policy.target.CARRY`): whole renditions differ from the probes' samples by
-much the same amount along one height's curve. Chunk encodes and whole-rendition measurements
-are stored, so a rerun after a crash redoes neither.
+from the bottom up; a rung at the height of an earlier one starts from its own CRF moved along
+the model's curve by a share of the error that rung's first encode measured
+(:data:`ladderforge.policy.first_guess.CARRY`): whole renditions differ from the probes'
+samples by much the same amount along one height's curve (not on enhanced ladders, whose loop
+steers on delivered VMAF, nor with ``replan_heights``, whose loops run apart). Chunk encodes
+and whole-rendition measurements are stored, so a rerun after a crash redoes neither.
 
 The top rung aims at ``top_vmaf`` itself in predict and probe mode (:func:`aim_top_rung`, the
-decision in :func:`ladderforge.policy.target.aim_top`): the ladder rules choose it as the
+decision in :func:`ladderforge.policy.first_guess.aim_top`): the ladder rules choose it as the
 cheapest candidate reaching ``top_vmaf`` on the model's CRF grid, up to a grid step above it;
 the loop can land on the fractional CRF between, so the rung declares ``top_vmaf`` and starts
 where the model's curve crosses it. Where no candidate reached ``top_vmaf`` but the best came
@@ -54,6 +55,7 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
+from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
     RungChunks,
@@ -64,7 +66,6 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.target import aim_top, carried_first_q, curve_error
 from ladderforge.types import (
     ChunkRecord,
     Rung,
@@ -80,8 +81,8 @@ log = logging.getLogger(__name__)
 
 def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> tuple[list[Rung], list[str]]:
     """The rungs with the top one declared at ``top_vmaf`` where the mode predicts its curve
-    and loops (predict, probe): :func:`ladderforge.policy.target.aim_top` on the mode's curve at
-    the top rung's height; and its notes."""
+    and loops (predict, probe): :func:`ladderforge.policy.first_guess.aim_top` on the mode's
+    curve at the top rung's height; and its notes."""
     if not rungs or not mode.closed_loop:
         return rungs, []
     config, facts, info = job.config, job.facts, job.info
@@ -129,7 +130,7 @@ def encode_rungs(
             shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode, first=first)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in [*carry_notes, *loop_notes]]
             error = curve_error(mode.rung_curve(job, rung), attempts[0])
-            if error is not None and job.enhancer is None:
+            if error is not None and job.enhancer is None:  # delivered VMAF: not the curve's
                 errors[s.height] = error
         else:
             shipped = encode.at(0.0)
@@ -157,18 +158,18 @@ def _carried(
     job: TitleJob, mode: Mode, rung: Rung, errors: dict[int, float]
 ) -> tuple[float, list[str]]:
     """The first encode's CRF offset from the rung's own, and its note: where an earlier rung
-    at its height measured its first encode ``error`` VMAF from the model's curve, the first
-    guess corrects a share of it (:func:`ladderforge.policy.target.carried_first_q`); 0 for
-    the first rung at a height and on enhanced ladders."""
+    at its height measured its first encode ``error`` VMAF from the model's curve, the rung's
+    CRF moves along the curve by a share of it
+    (:func:`ladderforge.policy.first_guess.carried_first_q`); 0 for the first rung at a
+    height (``errors`` holds none on enhanced ladders)."""
     error = errors.get(rung.settings.height)
     curve = mode.rung_curve(job, rung)
-    if error is None or not curve or job.enhancer is not None:
+    if error is None or not curve:
         return 0.0, []
     facts, base = job.facts, float(rung.settings.q or 0)
     q = carried_first_q(
-        curve, rung.vmaf, error, q_min=facts.q_min, q_max=facts.q_max,
-        fractional=facts.fractional_q,
-    )  # fmt: skip
+        curve, base, error, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
+    )
     if q == base:
         return 0.0, []
     note = (

@@ -26,7 +26,8 @@ from ladderforge.jobs.modes import ExhaustiveMode, PredictMode
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy.calibrate import plan_probe_segments
-from ladderforge.policy.target import first_q, next_q, pick, within
+from ladderforge.policy.first_guess import first_q
+from ladderforge.policy.target import next_q, pick, within
 from ladderforge.store import ensure_writable_dir
 from ladderforge.types import EncodeSettings, RungAttempt, SourceInfo, even_size, output_pix_fmt
 from ladderforge.vmaf_tools import measure

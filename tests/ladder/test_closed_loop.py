@@ -90,6 +90,10 @@ def test_a_wrong_first_guess_converges_in_three_encodes(
     # the model was 8 VMAF off: the first guesses missed and the loop corrected them
     assert any(abs(r.attempts[0].vmaf - r.vmaf) > 2 for r in rungs)
     assert plan.loop_cpu_s > 0
+    # an error is carried only to a later rung at the same height
+    heights = [r.settings.height for r in rungs]
+    later = sum(h in heights[:i] for i, h in enumerate(heights))
+    assert sum("an earlier rung at this height" in n for n in plan.ladder.notes) <= later
     # the shipped rendition is what the ladder says (measured again independently)
     data = json.loads((tmp_path / "out" / src.stem / f"{src.stem}.ladder.json").read_text())
     assert data["rungs"][0]["attempts"] and data["rungs"][0]["target_vmaf"] is not None

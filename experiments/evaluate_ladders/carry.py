@@ -14,7 +14,9 @@ error is its measured VMAF minus the target it was aimed at. For the rungs with 
 
 This is the analysis behind ``ladderforge.policy.first_guess.CARRY``. It reads ladders run without
 the carry (product code before 6a263c3); on ladders run with it, the first encodes already
-carry and the figures mean something else.
+carry and the figures mean something else. A top rung declared above the model's best
+(``aim_top``'s note) got its first CRF from code that 08d02f0 changed; the figures are also
+given without those rungs.
 
 Usage: python experiments/evaluate_ladders/carry.py [--results DIR] [--tolerance 0.75]
 """
@@ -32,15 +34,24 @@ HERE = Path(__file__).resolve().parent
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def pairs(ladders: list[Path], same_height: bool) -> np.ndarray:
+REACH_NOTE = "top rung declared at VMAF"  # aim_top: declared above the model's best
+
+
+def pairs(ladders: list[Path], same_height: bool, *, skip_reach: bool = False) -> np.ndarray:
     """(error, earlier error) of every rung with an earlier rung at its height (or, without
-    ``same_height``, the rung just before it at another height)."""
+    ``same_height``, the rung just before it at another height); with ``skip_reach``, leaving
+    out a top rung declared above the model's best (its first CRF came from ``aim_top``)."""
     out = []
     for path in ladders:
+        ladder = json.loads(path.read_text())
+        reach = any(n.startswith(REACH_NOTE) for n in ladder.get("notes", []))
         by_height: dict[int, float] = {}
         previous: float | None = None
-        for rung in json.loads(path.read_text())["rungs"]:
+        rungs = ladder["rungs"]
+        for i, rung in enumerate(rungs):
             if not rung.get("attempts") or rung.get("target_vmaf") is None:
+                continue
+            if skip_reach and reach and i == len(rungs) - 1:
                 continue
             height = rung["settings"]["height"]
             error = rung["attempts"][0]["vmaf"] - rung["target_vmaf"]
@@ -92,6 +103,13 @@ def main() -> int:
         corr = float(np.corrcoef(rows[:, 0], rows[:, 1])[0, 1]) if len(rows) > 2 else float("nan")
         cells = " | ".join(str(hits(rows, s, args.tolerance)) for s in SHARES)
         print(f"| {name} | {len(rows)} | {corr:.2f} | {cells} |")
+    kept = pairs(ladders, True, skip_reach=True)
+    cells = ", ".join(f"{s:g}: {hits(kept, s, args.tolerance)}" for s in SHARES)
+    corr = float(np.corrcoef(kept[:, 0], kept[:, 1])[0, 1])
+    print(
+        f"same height, without top rungs declared above the model's best: {len(kept)} rungs, "
+        f"correlation {corr:.2f}, hits by share {cells}"
+    )
     same = pairs(ladders, True)
     slope = float(np.polyfit(same[:, 1], same[:, 0], 1)[0])
     print(f"least-squares slope (same height): {slope:.2f}")

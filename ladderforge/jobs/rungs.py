@@ -126,10 +126,11 @@ def encode_rungs(
             shipped, attempts = looped[i - 1].shipped, list(looped[i - 1].attempts)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in looped[i - 1].notes]
         elif job.config.closed_loop:
-            first, carry_notes = _carried(job, mode, rung, errors)
+            curve = mode.rung_curve(job, rung)
+            first, carry_notes = _carried(job, rung, curve, errors.get(s.height))
             shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode, first=first)
             notes += [f"{s.width}x{s.height} rung: {n}" for n in [*carry_notes, *loop_notes]]
-            error = curve_error(mode.rung_curve(job, rung), attempts[0])
+            error = curve_error(curve, attempts[0])
             if error is not None and job.enhancer is None:  # delivered VMAF: not the curve's
                 errors[s.height] = error
         else:
@@ -155,15 +156,13 @@ def encode_rungs(
 
 
 def _carried(
-    job: TitleJob, mode: Mode, rung: Rung, errors: dict[int, float]
+    job: TitleJob, rung: Rung, curve: list[tuple[float, float]], error: float | None
 ) -> tuple[float, list[str]]:
     """The first encode's CRF offset from the rung's own, and its note: where an earlier rung
-    at its height measured its first encode ``error`` VMAF from the model's curve, the rung's
-    CRF moves along the curve by a share of it
+    at its height measured its first encode ``error`` VMAF from the model's ``curve``, the
+    rung's CRF moves along the curve by a share of it
     (:func:`ladderforge.policy.first_guess.carried_first_q`); 0 for the first rung at a
-    height (``errors`` holds none on enhanced ladders)."""
-    error = errors.get(rung.settings.height)
-    curve = mode.rung_curve(job, rung)
+    height (None: enhanced ladders record no error)."""
     if error is None or not curve:
         return 0.0, []
     facts, base = job.facts, float(rung.settings.q or 0)

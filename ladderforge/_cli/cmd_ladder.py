@@ -36,6 +36,14 @@ _Heights = Annotated[str, typer.Option(help="Candidate heights.")]
 _TopVmaf = Annotated[float, typer.Option(help="VMAF of the top rung.")]
 _FloorVmaf = Annotated[float, typer.Option(help="VMAF of the bottom rung.")]
 _MaxRungs = Annotated[int, typer.Option(help="Most rungs.")]
+_MinStepVmaf = Annotated[
+    float,
+    typer.Option(help="Least VMAF between neighbouring rungs (3: half a JND; 6 keeps a JND)."),
+]
+_MaxRateRatio = Annotated[
+    float,
+    typer.Option(help="Most bitrate ratio between neighbouring rungs, kept where the hull allows."),
+]
 _AllowResolutionDips = Annotated[
     bool, typer.Option("--allow-resolution-dips", help="Let resolution fall as the bitrate rises.")
 ]
@@ -187,6 +195,8 @@ def register(app: typer.Typer) -> None:
         top_vmaf: _TopVmaf = _RULES.top_vmaf,
         floor_vmaf: _FloorVmaf = _RULES.floor_vmaf,
         max_rungs: _MaxRungs = _RULES.max_rungs,
+        min_step_vmaf: _MinStepVmaf = _RULES.min_step_vmaf,
+        max_rate_ratio: _MaxRateRatio = _RULES.max_rate_ratio,
         allow_resolution_dips: _AllowResolutionDips = False,
         encode: _Encode = False,
         validate: _Validate = False,

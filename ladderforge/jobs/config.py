@@ -18,6 +18,7 @@ from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, check_timeout
 from ladderforge.policy.cost import CostModel
+from ladderforge.policy.ladder import check_rules
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
 from ladderforge.types.media import to_jsonable
@@ -172,6 +173,7 @@ class LadderConfig:
             raise UsageError("--replan-heights does not work with --enhanced yet; drop one")
         if self.per_scene and not self.encodes:
             raise UsageError("per-scene encoding needs --encode or --validate")
+        check_rules(self.ladder_options())
         self._check_cost()
         facts = codec_facts(self.codec)
         if self.preset is None:

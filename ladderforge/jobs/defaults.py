@@ -25,8 +25,10 @@ class LadderRules:
     """VMAF of the top rung: no rung is chosen above it."""
     floor_vmaf: float = 40.0
     """VMAF of the bottom rung."""
-    min_step_vmaf: float = 6.0
-    """Least VMAF between neighbouring rungs."""
+    min_step_vmaf: float = 3.0
+    """Least VMAF between neighbouring rungs: half a JND (about 6 VMAF). Rungs closer than one
+    JND are chosen only where a wider step would leave a gap over ``max_rate_ratio``: near the
+    top, where VMAF saturates, one JND cost 4-11x in bitrate on 35 of 49 corpus titles at 6."""
     min_rate_ratio: float = 1.5
     """Least bitrate ratio between neighbouring rungs."""
     max_rate_ratio: float = 2.0

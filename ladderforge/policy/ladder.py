@@ -28,6 +28,7 @@ The algorithm:
    gaps wider than ``max_rate_ratio`` only where the hull or ``max_rungs`` leave no choice);
    (b) the number of rungs (fewer encodes, less storage);
    (c) the sum of squared ln(rate ratio) (gaps as even as possible).
+   So a rung beyond the fewest is added only to narrow a gap wider than ``max_rate_ratio``.
    This is an exact dynamic programme over (last rung, rung count), O(max_rungs x n^2) for n
    candidates. When no chain has ``min_rungs`` rungs, the longest feasible one is used, with a
    warning; each gap left wider than ``max_rate_ratio`` is warned about too.
@@ -46,7 +47,14 @@ from ladderforge.errors import UsageError
 from ladderforge.policy.hull import upper_convex_hull
 from ladderforge.types import RDPoint, Rung, RungCosts
 
-__all__ = ["RungSpacing", "cap_rungs", "ladder_from_hull", "point_from_rung", "rising_hull"]
+__all__ = [
+    "RungSpacing",
+    "cap_rungs",
+    "check_rules",
+    "ladder_from_hull",
+    "point_from_rung",
+    "rising_hull",
+]
 
 _EPS = 1e-9
 
@@ -129,6 +137,14 @@ def _validate(
         raise UsageError.parameter(
             "ladder_from_hull", "min_rungs", f"<= max_rungs={max_rungs}", min_rungs
         )
+
+
+def check_rules(options: Mapping[str, Any]) -> None:
+    """A ladder's rules (``LadderRules.options()``) checked before any work is done: the
+    UsageError :func:`ladder_from_hull` would raise once the points are measured."""
+    rung_range = (int(options.get("min_rungs", 1)), options["max_rungs"])
+    spacing = RungSpacing.of(options)
+    _validate(2, options["top_vmaf"], options["floor_vmaf"], spacing, rung_range)
 
 
 def _describe(point: RDPoint) -> str:
@@ -261,7 +277,7 @@ def ladder_from_hull(
     source_height: int,
     top_vmaf: float = 95.0,
     floor_vmaf: float = 40.0,
-    min_step_vmaf: float = 6.0,
+    min_step_vmaf: float = 3.0,
     min_rate_ratio: float = 1.5,
     max_rate_ratio: float = 2.0,
     max_rungs: int = 8,
@@ -276,7 +292,9 @@ def ladder_from_hull(
         source_height: the source's height; taller points are never chosen.
         top_vmaf: quality of the top rung (the cheapest point that reaches it).
         floor_vmaf: quality of the bottom rung (the cheapest point that reaches it).
-        min_step_vmaf: least quality step between neighbours (6 VMAF, about one JND).
+        min_step_vmaf: least quality step between neighbours (3 VMAF, half a JND of about 6:
+            near the top of a curve one JND can cost 4-11x in bitrate, and rule 4 (a) then
+            wants a rung in between).
         min_rate_ratio: least bitrate ratio between neighbours.
         max_rate_ratio: largest bitrate ratio between neighbours, kept where the points allow.
         max_rungs: most rungs.

@@ -258,7 +258,7 @@ def ladder_by_value(
     budget_usd: float | None = None,
     top_vmaf: float = 95.0,
     floor_vmaf: float = 40.0,
-    min_step_vmaf: float = 6.0,
+    min_step_vmaf: float = 3.0,
     min_rate_ratio: float = 1.5,
     max_rate_ratio: float = 2.0,
     max_rungs: int = 8,

@@ -4,6 +4,7 @@ tables when piped, sources checked before any work, and CLI defaults equal to th
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -105,3 +106,23 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         assert default == expected, f"--{name}: CLI default {default!r}, library {expected!r}"
         checked += 1
     assert checked >= 20
+
+
+def test_rung_spacing_flags(bikes_mp4: Path, tmp_path: Path) -> None:
+    # bikes at 272p (predict mode): a whole JND between rungs leaves its top gap 2.17x wide; the
+    # default half JND (3 VMAF) moves the two rungs under the top and keeps every gap <= 2x
+    gaps = {}
+    for step in ("3", "6"):
+        out = tmp_path / step
+        result = _invoke(
+            str(bikes_mp4), "-o", str(out), "--mode", "predict", "-q", "--min-step-vmaf", step
+        )
+        assert result.exit_code == 0, result.output
+        rungs = json.loads((out / "bikes" / "bikes.ladder.json").read_text())["rungs"]
+        pred = [(r["predicted"]["kbps"], r["predicted"]["vmaf"]) for r in rungs]
+        assert all(b[1] - a[1] >= float(step) for a, b in itertools.pairwise(pred))
+        gaps[step] = max(b[0] / a[0] for a, b in itertools.pairwise(pred))
+    assert gaps["3"] <= 2.0 < gaps["6"]
+    result = _invoke(str(bikes_mp4), "-o", str(tmp_path / "r"), "--max-rate-ratio", "0.5")
+    assert result.exit_code != 0 and "max_rate_ratio" in result.output
+    assert "Traceback" not in result.output

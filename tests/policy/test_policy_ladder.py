@@ -18,7 +18,7 @@ from ladderforge.types import EncodeSettings, Ladder, RDPoint, Rung, RungCosts
 MakePoint = Callable[..., RDPoint]
 
 
-def _check_spacing(rungs: list[Rung], *, min_step: float = 6.0, min_ratio: float = 1.5) -> None:
+def _check_spacing(rungs: list[Rung], *, min_step: float = 3.0, min_ratio: float = 1.5) -> None:
     for low, high in itertools.pairwise(rungs):
         assert high.vmaf - low.vmaf >= min_step - 1e-9
         assert high.bitrate_kbps / low.bitrate_kbps >= min_ratio - 1e-9
@@ -48,7 +48,7 @@ def test_ladder_keeps_the_rules_on_recorded_tables(
     assert all(r.settings.height <= config["source_height"] for r in rungs)
     _check_spacing(
         rungs,
-        min_step=config.get("min_step_vmaf", 6.0),
+        min_step=config.get("min_step_vmaf", 3.0),
         min_ratio=config.get("min_rate_ratio", 1.5),
     )
     # every rung is a point of the hull of the allowed points
@@ -68,11 +68,30 @@ def test_ladder_keeps_the_rules_on_recorded_tables(
 def test_recorded_easy_title(talking_head_points: list[RDPoint]) -> None:
     rungs, warnings = ladder_from_hull(talking_head_points, source_height=1080)
     assert [(r.settings.height, r.settings.q) for r in rungs] == [
-        (360, 38), (360, 34), (360, 30), (540, 30), (540, 26), (720, 22), (1080, 18),
+        (360, 38), (360, 34), (360, 30), (540, 30), (720, 26), (720, 22), (1080, 22), (1080, 18),
     ]  # fmt: skip
     assert rungs[-1].vmaf >= 95.0
-    # 1080p CRF 22 (VMAF 94.0) is < 6 VMAF under the top: two gaps are wider than 2x
-    assert len(warnings) == 2 and all("more than max_rate_ratio=2" in w for w in warnings)
+    # max_rungs (8) leaves one gap wider than 2x: 540p CRF 30 to 720p CRF 26 (2.69x)
+    assert len(warnings) == 1 and "2.69x apart, more than max_rate_ratio=2" in warnings[0]
+
+
+def _widest_gap(rungs: list[Rung]) -> float:
+    return max(b.bitrate_kbps / a.bitrate_kbps for a, b in itertools.pairwise(rungs))
+
+
+def test_half_a_jnd_closes_the_bitrate_gaps_at_the_top(talking_head_points: list[RDPoint]) -> None:
+    # near the top VMAF saturates: one JND (6 VMAF) between the last two rungs cost 3.41x
+    # (recorded 1080p title) and 5.61x (talking head 512p) in bitrate
+    for points, height, jnd_gap, gap in (
+        (talking_head_points, 1080, 3.41, 2.69),
+        (_dipping_talking_head(), 512, 5.61, 3.85),
+    ):
+        jnd, _ = ladder_from_hull(points, source_height=height, min_step_vmaf=6.0)
+        rungs, _ = ladder_from_hull(points, source_height=height)
+        assert _widest_gap(jnd) == pytest.approx(jnd_gap, abs=0.01)
+        assert _widest_gap(rungs) == pytest.approx(gap, abs=0.01)
+        assert rungs[-1].vmaf == jnd[-1].vmaf and rungs[0].vmaf == jnd[0].vmaf
+        _check_spacing(rungs)
 
 
 def test_target_not_met_warns_and_tops_at_the_best_point(
@@ -141,7 +160,7 @@ def test_one_rung_ladders(make_point: MakePoint) -> None:
     assert [r.vmaf for r in rungs] == [35.0]
     assert any("No point reaches the floor VMAF 40" in w for w in warnings)
     # floor and top closer than one step
-    close = [make_point(720, 1000.0, 93.0), make_point(1080, 2000.0, 96.0)]
+    close = [make_point(720, 1000.0, 94.0), make_point(1080, 2000.0, 96.0)]
     rungs, warnings = ladder_from_hull(close, source_height=1080, floor_vmaf=90.0)
     assert [r.vmaf for r in rungs] == [96.0]
     assert any("closer than one step" in w for w in warnings)
@@ -250,7 +269,7 @@ def test_a_taller_height_winning_at_the_lowest_bitrates_does_not_empty_the_ladde
     rungs, _ = ladder_from_hull(_dipping_talking_head(), source_height=512, max_rungs=6)
     heights = [r.settings.height for r in rungs]
     assert heights == sorted(heights)
-    assert heights == [270, 360, 360, 512]
+    assert heights == [270, 270, 360, 432, 512]
     _check_spacing(rungs)
 
 
@@ -276,4 +295,4 @@ def test_the_ladder_command_chooses_among_all_points_not_their_hull() -> None:
 
     job: Any = SimpleNamespace(config=LadderConfig(max_rungs=6), info=SimpleNamespace(height=512))
     rungs, _, _ = choose_rungs(job, _dipping_talking_head())
-    assert [r.settings.height for r in rungs] == [270, 360, 360, 512]
+    assert [r.settings.height for r in rungs] == [270, 270, 360, 432, 512]

@@ -77,7 +77,7 @@ def test_more_views_afford_slower_presets(talking_head_points: list[RDPoint]) ->
     few, _ = _choose(points, 0.1, cost_lambda=10.0)
     many, _ = _choose(points, 1e6, cost_lambda=10.0)
     assert {r.settings.preset for r in few} == {"veryfast"}
-    assert many[-1].settings.preset == "medium"
+    assert "medium" in {r.settings.preset for r in many}
 
 
 def test_break_even_views_are_where_two_choices_tie(talking_head_points: list[RDPoint]) -> None:

@@ -20,8 +20,9 @@ and whole-rendition measurements are stored, so a rerun after a crash redoes nei
 The top rung aims at ``top_vmaf`` itself in predict and probe mode (:func:`aim_top_rung`, the
 decision in :func:`ladderforge.policy.first_guess.aim_top`): the ladder rules choose it as the
 cheapest candidate reaching ``top_vmaf`` on the model's CRF grid, up to a grid step above it;
-the loop can land on the fractional CRF between, so the rung declares ``top_vmaf`` and starts
-where the model's curve crosses it. Where no candidate reached ``top_vmaf`` but the best came
+the loop can land on the fractional CRF between, so the rung declares ``top_vmaf`` plus the
+loop's tolerance (the window it accepts starts at ``top_vmaf``: a floor, as exhaustive mode's
+measured top rung is) and starts where the model's curve crosses that. Where no candidate reached ``top_vmaf`` but the best came
 within ``TOP_REACH`` of it at the source's height, the rung declares ``top_vmaf`` too, and the
 loop looks for it instead of degrading the rung onto the model's pessimistic best.
 Cost-chosen ladders (``cost_lambda``/``budget_usd``), open-loop and plan-only ladders keep the
@@ -96,6 +97,7 @@ def aim_top_rung(job: TitleJob, mode: Mode, rungs: list[Rung]) -> tuple[list[Run
         q_max=facts.q_max,
         fractional=facts.fractional_q,
         full_height=rungs[-1].settings.height >= tallest,
+        margin=config.tolerance,
     )
 
 

@@ -120,15 +120,20 @@ def aim_top(
     q_max: float,
     fractional: bool,
     full_height: bool,
+    margin: float = 0.0,
 ) -> tuple[list[Rung], list[str]]:
-    """The rungs of a closed-loop ladder with the top one declared at ``top_vmaf``, and notes.
+    """The rungs of a closed-loop ladder with the top one declared at ``top_vmaf + margin``,
+    and notes. With ``margin`` = the loop's tolerance, the window the loop accepts lies at or
+    above ``top_vmaf``: the top rung promises ``top_vmaf`` as a floor, as the ladder rules
+    read it when they choose the top among measured points (exhaustive mode), and as
+    crf-search tools read a minimum VMAF.
 
     ``curve``: the model's (CRF, VMAF, kbps) at the top rung's height. The ladder rules choose
     the top rung as the cheapest candidate reaching ``top_vmaf`` on the model's CRF grid, or
     the best candidate when none does; the loop can land between the grid's CRFs, so:
 
-    - above ``top_vmaf``: the rung moves to the CRF where the curve reaches it (encoders that
-      take fractional CRFs only: an integer encoder's grid is its own);
+    - at or above ``top_vmaf``: the rung moves to the CRF where the curve reaches the declared
+      VMAF (encoders that take fractional CRFs only: an integer encoder's grid is its own);
     - below it by at most :data:`TOP_REACH`, at the source's height (``full_height``), in a
       ladder of more than one rung: the rung declares ``top_vmaf`` from its own CRF, so that
       the loop steers up to it rather than down onto the prediction (with a note); its kbps is
@@ -144,35 +149,41 @@ def aim_top(
     top = rungs[-1]
     model = ModelCurve([(q, v) for q, v, _ in curve])
     here = float(top.settings.q or 0)
+    goal = top_vmaf + margin
     notes: list[str] = []
-    if top.vmaf > top_vmaf and fractional:
-        q = model.crf(top_vmaf)
+    if top.vmaf >= top_vmaf and fractional:
+        q = model.crf(goal)
         if q is None:
             return rungs, []
         q = quantise(min(max(q, q_min), q_max), True)
-        if q <= here:
+        if q <= here and goal <= top.vmaf:  # the curve's crossing is the grid's CRF
             return rungs, []
     elif (
         top.vmaf < top_vmaf and full_height and len(rungs) > 1 and top_vmaf - top.vmaf <= TOP_REACH
     ):
-        reach = model.crf(top_vmaf)  # the curve continued along its flattening end
+        reach = model.crf(goal)  # the curve continued along its flattening end
         if reach is None:
             return rungs, []
         q = min(quantise(min(max(reach, q_min), q_max), fractional), here)
         notes.append(
-            f"top rung declared at VMAF {top_vmaf:g}: the model's best, VMAF {top.vmaf:.2f} at "
-            f"CRF {here:g}, is within {TOP_REACH:g} of it; its kbps is the curve's, continued, "
-            f"at CRF {q:g}"
+            f"top rung declared at VMAF {goal:g}: the model's best, VMAF {top.vmaf:.2f} at "
+            f"CRF {here:g}, is within {TOP_REACH:g} of {top_vmaf:g}; its kbps is the curve's, "
+            f"continued, at CRF {q:g}"
         )
     else:
         return rungs, []
+    if margin:
+        notes.append(
+            f"top rung declared at VMAF {goal:g}, top_vmaf {top_vmaf:g} plus the loop's "
+            f"tolerance: the window its loop accepts starts at {top_vmaf:g}"
+        )
     pts = sorted(curve)
     log_kbps = _line(q, np.array([p[0] for p in pts]), np.log([p[2] for p in pts]))
     # below: the first encode stays at the best candidate's CRF, where the model flattens (and
     # most often underestimates): a continued flat end overshoots by several CRF steps
-    start = q if top.vmaf > top_vmaf else here
+    start = q if top.vmaf >= top_vmaf else here
     moved = replace(
-        top, settings=top.settings.with_(q=start), bitrate_kbps=math.exp(log_kbps), vmaf=top_vmaf
+        top, settings=top.settings.with_(q=start), bitrate_kbps=math.exp(log_kbps), vmaf=goal
     )
     if len(rungs) > 1 and not spacing.allowed(point_from_rung(rungs[-2]), point_from_rung(moved)):
         return rungs, []

@@ -88,6 +88,23 @@ def test_the_top_rung_moves_between_the_grid_crfs_to_top_vmaf() -> None:
     assert _aim([near, top]) == ([near, top], [])
 
 
+def test_a_margin_puts_the_loops_window_at_or_above_top_vmaf() -> None:
+    low, top = _rung(31.0, 83.15, 549.7), _rung(19.0, 95.84, 3040.0)
+    rungs, notes = _aim([low, top], margin=0.75)
+    # 95.75 lies between CRF 19 (95.84) and 22 (93.81): 19 + 0.09 / 2.03 x 3 = 19.1
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 19.1
+    assert "window its loop accepts starts at 95" in notes[-1]
+    # a grid candidate between top_vmaf and the declared VMAF moves down, to a lower CRF
+    shifted = [(q, v - 0.5, k) for q, v, k in BBB]  # CRF 19: 95.34
+    rungs, _ = _aim([low, _rung(19.0, 95.34, 3040.0)], shifted, margin=0.75)
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 18.2
+    assert rungs[-1].bitrate_kbps > 3040.0
+    # just below top_vmaf at full height: declared top_vmaf + margin, first encode at its CRF
+    below = [(q, v - 4.0, k) for q, v, k in BBB]
+    rungs, notes = _aim([low, _rung(16.0, 93.47, 4682.2)], below, margin=0.75)
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 16.0 and len(notes) == 2
+
+
 def test_a_top_rung_just_below_top_vmaf_declares_it_at_full_height() -> None:
     shifted = [(q, v - 4.0, k) for q, v, k in BBB]  # the best point: 93.47 at CRF 16
     low, best = _rung(31.0, 79.15, 549.7), _rung(16.0, 93.47, 4682.2)

@@ -139,6 +139,7 @@ class X264Encoder(_X26xEncoder):
     ffmpeg_encoder = "libx264"
     codec_family = "h264"
     default_preset = "medium"
+    prediction_models = (("medium", "x264_medium"),)
     params_option = "-x264-params"
     params_keys = X264_PARAMS
     params_doc = "'x264 --fullhelp'"

@@ -173,7 +173,10 @@ class LadderConfig:
             raise UsageError("--replan-heights does not work with --enhanced yet; drop one")
         if self.per_scene and not self.encodes:
             raise UsageError("per-scene encoding needs --encode or --validate")
-        check_rules(self.ladder_options())
+        check_rules(
+            self.ladder_options(),
+            cost_chosen=self.cost_lambda is not None or self.budget_usd is not None,
+        )
         self._check_cost()
         facts = codec_facts(self.codec)
         if self.preset is None:

@@ -22,9 +22,11 @@ decision in :func:`ladderforge.policy.first_guess.aim_top`): the ladder rules ch
 cheapest candidate reaching ``top_vmaf`` on the model's CRF grid, up to a grid step above it;
 the loop can land on the fractional CRF between, so the rung declares ``top_vmaf`` plus the
 loop's tolerance (the window it accepts starts at ``top_vmaf``: a floor, as exhaustive mode's
-measured top rung is) and starts where the model's curve crosses that. Where no candidate reached ``top_vmaf`` but the best came
-within ``TOP_REACH`` of it at the source's height, the rung declares ``top_vmaf`` too, and the
-loop looks for it instead of degrading the rung onto the model's pessimistic best.
+measured top rung is) and starts where the model's curve crosses that. Where no candidate
+reached ``top_vmaf`` but the best came within ``TOP_REACH`` of it at the source's height, the
+rung declares ``top_vmaf`` plus the tolerance too, and the loop looks for it instead of
+degrading the rung onto the model's pessimistic best. Where the declared VMAF lies above the
+curve's best point the first encode stays at the rung's own CRF.
 Cost-chosen ladders (``cost_lambda``/``budget_usd``), open-loop and plan-only ladders keep the
 grid's top rung.
 

@@ -151,13 +151,21 @@ def aim_top(
     here = float(top.settings.q or 0)
     goal = top_vmaf + margin
     notes: list[str] = []
-    if top.vmaf >= top_vmaf and fractional:
-        q = model.crf(goal)
-        if q is None:
-            return rungs, []
-        q = quantise(min(max(q, q_min), q_max), True)
+    beyond = goal > float(model.vs[0])  # above the curve's best point: continued, so unsure
+    if top.vmaf >= top_vmaf and (fractional or top.vmaf < goal):
+        reach = model.crf(goal)
+        if reach is None:  # beyond a flat best end: declared there, first encode at the grid's
+            reach = here
+        q = min(max(reach, q_min), q_max)
+        # an integer encoder moves to the whole CRF at or below the crossing (at least goal)
+        q = quantise(q, True) if fractional else float(math.floor(q))
         if q <= here and goal <= top.vmaf:  # the curve's crossing is the grid's CRF
             return rungs, []
+        if margin:
+            notes.append(
+                f"top rung declared at VMAF {goal:g}, top_vmaf {top_vmaf:g} plus the loop's "
+                f"tolerance: the window its loop accepts starts at {top_vmaf:g}"
+            )
     elif (
         top.vmaf < top_vmaf and full_height and len(rungs) > 1 and top_vmaf - top.vmaf <= TOP_REACH
     ):
@@ -165,23 +173,23 @@ def aim_top(
         if reach is None:
             return rungs, []
         q = min(quantise(min(max(reach, q_min), q_max), fractional), here)
+        beyond = True
         notes.append(
             f"top rung declared at VMAF {goal:g}: the model's best, VMAF {top.vmaf:.2f} at "
             f"CRF {here:g}, is within {TOP_REACH:g} of {top_vmaf:g}; its kbps is the curve's, "
-            f"continued, at CRF {q:g}"
+            f"continued, at CRF {max(q, here - MAX_STEP):g}"
         )
     else:
         return rungs, []
-    if margin:
-        notes.append(
-            f"top rung declared at VMAF {goal:g}, top_vmaf {top_vmaf:g} plus the loop's "
-            f"tolerance: the window its loop accepts starts at {top_vmaf:g}"
-        )
     pts = sorted(curve)
-    log_kbps = _line(q, np.array([p[0] for p in pts]), np.log([p[2] for p in pts]))
-    # below: the first encode stays at the best candidate's CRF, where the model flattens (and
-    # most often underestimates): a continued flat end overshoots by several CRF steps
-    start = q if top.vmaf >= top_vmaf else here
+    # the kbps of a CRF beyond the curve is continued at most MAX_STEP past the rung's own
+    log_kbps = _line(
+        max(q, here - MAX_STEP), np.array([p[0] for p in pts]), np.log([p[2] for p in pts])
+    )
+    # beyond the curve's best point the first encode stays at the rung's own CRF, where the
+    # model flattens (and most often underestimates): a continued flat end overshoots by
+    # several CRF steps
+    start = here if beyond else q
     moved = replace(
         top, settings=top.settings.with_(q=start), bitrate_kbps=math.exp(log_kbps), vmaf=goal
     )

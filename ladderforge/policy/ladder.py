@@ -98,53 +98,50 @@ def _validate(
     floor_vmaf: float,
     spacing: RungSpacing,
     rung_range: tuple[int, int],
+    *,
+    where: str = "ladder_from_hull",
+    rate_cap: bool = True,
 ) -> None:
     if isinstance(source_height, bool) or not isinstance(source_height, int) or source_height < 2:
-        raise UsageError.parameter(
-            "ladder_from_hull", "source_height", "an integer >= 2", source_height
-        )
+        raise UsageError.parameter(where, "source_height", "an integer >= 2", source_height)
     if not math.isfinite(top_vmaf):
-        raise UsageError.parameter("ladder_from_hull", "top_vmaf", "a finite number", top_vmaf)
+        raise UsageError.parameter(where, "top_vmaf", "a finite number", top_vmaf)
     if not (math.isfinite(floor_vmaf) and floor_vmaf < top_vmaf):
         raise UsageError.parameter(
-            "ladder_from_hull", "floor_vmaf", f"a number below top_vmaf={top_vmaf:g}", floor_vmaf
+            where, "floor_vmaf", f"a number below top_vmaf={top_vmaf:g}", floor_vmaf
         )
     if not (math.isfinite(spacing.min_step_vmaf) and spacing.min_step_vmaf >= 0):
-        raise UsageError.parameter(
-            "ladder_from_hull", "min_step_vmaf", "a number >= 0", spacing.min_step_vmaf
-        )
+        raise UsageError.parameter(where, "min_step_vmaf", "a number >= 0", spacing.min_step_vmaf)
     if not (math.isfinite(spacing.min_rate_ratio) and spacing.min_rate_ratio >= 1):
+        raise UsageError.parameter(where, "min_rate_ratio", "a number >= 1", spacing.min_rate_ratio)
+    if rate_cap and not (math.isfinite(spacing.max_rate_ratio) and spacing.max_rate_ratio > 1):
+        raise UsageError.parameter(where, "max_rate_ratio", "a number > 1", spacing.max_rate_ratio)
+    if rate_cap and spacing.max_rate_ratio < spacing.min_rate_ratio:
         raise UsageError.parameter(
-            "ladder_from_hull", "min_rate_ratio", "a number >= 1", spacing.min_rate_ratio
-        )
-    if not (math.isfinite(spacing.max_rate_ratio) and spacing.max_rate_ratio > 1):
-        raise UsageError.parameter(
-            "ladder_from_hull", "max_rate_ratio", "a number > 1", spacing.max_rate_ratio
-        )
-    if spacing.max_rate_ratio < spacing.min_rate_ratio:
-        raise UsageError.parameter(
-            "ladder_from_hull",
+            where,
             "max_rate_ratio",
             f">= min_rate_ratio={spacing.min_rate_ratio:g}",
             spacing.max_rate_ratio,
         )
     min_rungs, max_rungs = rung_range
     if isinstance(max_rungs, bool) or not isinstance(max_rungs, int) or max_rungs < 1:
-        raise UsageError.parameter("ladder_from_hull", "max_rungs", "an integer >= 1", max_rungs)
+        raise UsageError.parameter(where, "max_rungs", "an integer >= 1", max_rungs)
     if isinstance(min_rungs, bool) or not isinstance(min_rungs, int) or min_rungs < 1:
-        raise UsageError.parameter("ladder_from_hull", "min_rungs", "an integer >= 1", min_rungs)
+        raise UsageError.parameter(where, "min_rungs", "an integer >= 1", min_rungs)
     if min_rungs > max_rungs:
-        raise UsageError.parameter(
-            "ladder_from_hull", "min_rungs", f"<= max_rungs={max_rungs}", min_rungs
-        )
+        raise UsageError.parameter(where, "min_rungs", f"<= max_rungs={max_rungs}", min_rungs)
 
 
-def check_rules(options: Mapping[str, Any]) -> None:
+def check_rules(options: Mapping[str, Any], *, cost_chosen: bool = False) -> None:
     """A ladder's rules (``LadderRules.options()``) checked before any work is done: the
-    UsageError :func:`ladder_from_hull` would raise once the points are measured."""
+    UsageError :func:`ladder_from_hull` would raise once the points are measured (a
+    cost-chosen ladder has no ``max_rate_ratio``: its cost decides the gaps)."""
     rung_range = (int(options.get("min_rungs", 1)), options["max_rungs"])
     spacing = RungSpacing.of(options)
-    _validate(2, options["top_vmaf"], options["floor_vmaf"], spacing, rung_range)
+    _validate(
+        2, options["top_vmaf"], options["floor_vmaf"], spacing, rung_range,
+        where="LadderConfig", rate_cap=not cost_chosen,
+    )  # fmt: skip
 
 
 def _describe(point: RDPoint) -> str:
@@ -293,8 +290,8 @@ def ladder_from_hull(
         top_vmaf: quality of the top rung (the cheapest point that reaches it).
         floor_vmaf: quality of the bottom rung (the cheapest point that reaches it).
         min_step_vmaf: least quality step between neighbours (3 VMAF, half a JND of about 6:
-            near the top of a curve one JND can cost 4-11x in bitrate, and rule 4 (a) then
-            wants a rung in between).
+            near the top of a curve one JND can cost several times the bitrate, and rule 4 (a)
+            then wants a rung in between).
         min_rate_ratio: least bitrate ratio between neighbours.
         max_rate_ratio: largest bitrate ratio between neighbours, kept where the points allow.
         max_rungs: most rungs.

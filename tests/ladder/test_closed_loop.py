@@ -17,6 +17,7 @@ import pytest
 
 import ladderforge.jobs.context as context_mod
 from ladderforge.encoder.hls import rung_name
+from ladderforge.errors import UsageError
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.target import target_encode
 from ladderforge.jobs.title import plan_title
@@ -189,3 +190,18 @@ def test_target_cli_with_samples_reports_the_sample_error(
     assert "sample error" in done.stdout and out.is_file()
     whole = measure(bikes_mp4, out, metrics=("vmaf",)).vmaf
     assert whole == pytest.approx(data["vmaf"], abs=0.01)
+
+
+def test_x264_medium_ladders_on_its_own_model(bikes_mp4: Path, tmp_path: Path) -> None:
+    """x264 (the H.264 rungs a ladder keeps for old players) has a model of its own, trained
+    on x264 medium sweeps:
+    predict mode chooses and loops x264 rungs on it; another x264 preset is refused by name."""
+    config = _config(codec="x264", heights=(136,))
+    plan = plan_title(bikes_mp4, tmp_path / "out", config=config)
+    assert plan.ladder.provenance is not None and plan.ladder.provenance.model == "x264_medium"
+    for r in plan.ladder.rungs:
+        assert (r.settings.codec, r.settings.preset) == ("x264", "medium")
+        assert 1 <= len(r.attempts) <= 3 and r.measured_vmaf is not None
+        assert abs(r.measured_vmaf - r.vmaf) <= 0.75, r.attempts
+    with pytest.raises(UsageError, match="no learned model predicts x264 preset slow"):
+        _config(codec="x264", preset="slow")

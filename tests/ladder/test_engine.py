@@ -103,7 +103,8 @@ def test_codec_facts_come_from_the_backends() -> None:
     assert codec_facts("svtav1").presets[0] == "13"  # fastest first
     assert codec_facts("x265").presets.index("veryfast") < codec_facts("x265").presets.index("slow")
     assert codec_facts("x265").model_for("veryfast") == "x265_veryfast"
-    assert codec_facts("x264").model_for("medium") is None
+    assert codec_facts("x264").model_for("medium") == "x264_medium"
+    assert codec_facts("x264").model_for("slow") is None  # named, never silently replaced
 
 
 def test_a_registered_backend_is_detected_by_capabilities() -> None:

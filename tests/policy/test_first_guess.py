@@ -102,7 +102,14 @@ def test_a_margin_puts_the_loops_window_at_or_above_top_vmaf() -> None:
     # just below top_vmaf at full height: declared top_vmaf + margin, first encode at its CRF
     below = [(q, v - 4.0, k) for q, v, k in BBB]
     rungs, notes = _aim([low, _rung(16.0, 93.47, 4682.2)], below, margin=0.75)
-    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 16.0 and len(notes) == 2
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 16.0 and len(notes) == 1
+    # an integer encoder moves to the whole CRF at or below the crossing (18.2 -> 18)
+    rungs, _ = _aim([low, _rung(19.0, 95.34, 3040.0)], shifted, margin=0.75, fractional=False)
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 18.0
+    # a goal beyond a flat best end: declared there, first encode at the rung's own CRF
+    flat = [(16.0, 95.3, 4682.2), (19.0, 95.3, 3040.0), (22.0, 93.81, 1972.2)]
+    rungs, _ = _aim([low, _rung(16.0, 95.3, 4682.2)], flat, margin=0.75)
+    assert rungs[-1].vmaf == 95.75 and rungs[-1].settings.q == 16.0
 
 
 def test_a_top_rung_just_below_top_vmaf_declares_it_at_full_height() -> None:

@@ -14,6 +14,12 @@ tasks are rescheduled, up to ``distributed.scheduler.allowed-failures`` times); 
 raises is retried ``retries`` times. Artifacts live in the output folder (and work folder),
 which must be a path every worker sees (a shared file system).
 
+Reach: a task travels to the workers by reference to its module (only ``__main__`` travels by
+value), so every worker must import the modules of the task function and of its arguments. A
+worker that cannot unpickles nothing and dask leaves the task waiting forever; :meth:`run`
+therefore asks every connected worker to import them first, and refuses with the module and
+the workers named. Workers that join later are not asked.
+
 Progress: title tasks post their stages as dask events (topic ``ladderforge-stage``); the
 coordinator subscribes and calls the batch's ``on_stage``.
 """
@@ -125,6 +131,7 @@ class DaskExecutor(Executor):
     ) -> Iterator[tuple[str, _R | TaskLost]]:
         distributed = _distributed()
         client = self.client
+        _check_reach(client, task, [arg for _, arg in items])
         if on_stage is not None:
             client.subscribe_topic(STAGE_TOPIC, lambda event: on_stage(*event[1]))
         pending: dict[Any, str] = {}
@@ -170,6 +177,42 @@ def _result(distributed: ModuleType, fut: Any, name: str) -> Any:
         return TaskLost(f"{name}: every worker that ran this title died ({exc})")
     except distributed.CancelledError as exc:
         return TaskLost(f"{name}: the cluster cancelled this title ({exc})")
+
+
+def _check_reach(client: Any, task: Callable[..., Any], args: Sequence[Any]) -> None:
+    """Every connected worker imports the modules the task and its arguments are pickled by
+    reference to, or :class:`ClusterError` names them and the workers that cannot."""
+    modules = {getattr(task, "__module__", None), *(type(a).__module__ for a in args)}
+    modules -= {None, "__main__", "builtins"}
+    if not modules:
+        return
+    try:
+        answers = client.run(_import_errors, sorted(modules))
+    except Exception as exc:  # whatever the cluster raised is shown
+        raise ClusterError(
+            f"the dask workers could not be asked to import {', '.join(sorted(modules))} "
+            f"({type(exc).__name__}: {exc}); is ladderforge installed on every worker?"
+        ) from exc
+    missing = {worker: errors for worker, errors in answers.items() if errors}
+    if missing:
+        worker, errors = next(iter(missing.items()))
+        raise ClusterError(
+            f"{len(missing)} of {len(answers)} dask worker(s) cannot import what the task "
+            f"{getattr(task, '__qualname__', task)!r} needs; {worker}: {'; '.join(errors)}. "
+            "Install the package that holds it on every worker, or put its folder on the "
+            "workers' PYTHONPATH"
+        )
+
+
+def _import_errors(modules: Sequence[str]) -> list[str]:
+    """On a worker: why each module does not import (empty when all do)."""
+    errors = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any failure to import is the answer
+            errors.append(f"module {name!r}: {type(exc).__name__}: {exc}")
+    return errors
 
 
 def _slug(name: str) -> str:

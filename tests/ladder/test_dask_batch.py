@@ -11,6 +11,7 @@ its first hard cut), small rungs, half-second chunks: about half a minute per te
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from ladderforge.errors import ClusterError
 from ladderforge.jobs.batch import BatchReport, run_batch
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.executor import LocalExecutor
@@ -91,6 +93,37 @@ def _wait_for(what: Callable[[], bool], timeout_s: float) -> None:
 def dask_executor() -> Iterator[DaskExecutor]:
     with DaskExecutor(local_workers=2) as ex:
         yield ex
+
+
+def test_a_task_the_workers_cannot_import_is_refused_not_left_waiting(
+    tmp_path: Path, dask_executor: DaskExecutor
+) -> None:
+    """A task function from a module only this process can import: dask used to leave the
+    title waiting forever (the workers failed to unpickle it and never said so)."""
+    folder = tmp_path / "only_here"
+    folder.mkdir()
+    (folder / "lf_only_here.py").write_text("def task(arg, env):\n    return arg\n")
+    sys.path.insert(0, str(folder))  # after the workers started: they never see it
+    try:
+        task = importlib.import_module("lf_only_here").task
+    finally:
+        sys.path.remove(str(folder))
+    outcome: dict[str, BaseException | list] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = list(dask_executor.run(task, [("t", 1)]))
+        except BaseException as exc:  # what it raised is asserted below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    sys.modules.pop("lf_only_here", None)
+    assert not worker.is_alive(), "the run waited on a task no worker can unpickle"
+    error = outcome.get("error")
+    assert isinstance(error, ClusterError), outcome
+    assert "'lf_only_here'" in str(error) and "2 of 2" in str(error), error
 
 
 def test_dask_gives_the_local_ladder(

@@ -182,8 +182,8 @@ def _result(distributed: ModuleType, fut: Any, name: str) -> Any:
 def _check_reach(client: Any, task: Callable[..., Any], args: Sequence[Any]) -> None:
     """Every connected worker imports the modules the task and its arguments are pickled by
     reference to, or :class:`ClusterError` names them and the workers that cannot."""
-    modules = {getattr(task, "__module__", None), *(type(a).__module__ for a in args)}
-    modules -= {None, "__main__", "builtins"}
+    named = [getattr(task, "__module__", None), *(type(a).__module__ for a in args)]
+    modules = {m for m in named if isinstance(m, str)} - {"__main__", "builtins"}
     if not modules:
         return
     try:

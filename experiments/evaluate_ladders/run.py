@@ -27,6 +27,11 @@ declared target, encodes per rung, and the decision CPU seconds (probe encodes +
 encodes that did not ship) with their share of the sweep's encode CPU seconds; the analysis's
 wall seconds beside them.
 
+Baselines travel: Apple's measured rungs and the sweep's hull of every title are also written to
+the committed ``baselines/<codec>_<preset>.json`` (keyed by the source file's size and frame
+count, the ffmpeg build and the sweep grid), and a run on another machine starts from them
+instead of encoding them again; ``--fresh-baselines`` measures them anyway.
+
 Resumable: a title's finished figures are kept in
 ``results/<codec>_<preset>/titles/<title>.json`` (per variant), keyed by the snapshot's
 fingerprint, the model's version and parameters and the last commit that changed the product
@@ -65,7 +70,7 @@ from ladderforge.jobs import LadderConfig, plan_title
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.jobs.fixed import plan_fixed_title
 from ladderforge.jobs.sweep import SweepConfig, rd_points, sweep
-from ladderforge.media import probe
+from ladderforge.media import ffmpeg_version, probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy import (
     BDRateError,
@@ -76,7 +81,7 @@ from ladderforge.policy import (
 )
 from ladderforge.policy.models import MODEL_VERSION, RDModel, fingerprint, load_model
 from ladderforge.store import atomic_write_json
-from ladderforge.types import Ladder
+from ladderforge.types import EncodeSettings, Ladder, RDPoint
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -85,6 +90,7 @@ RESULTS = HERE / "results"
 WITHIN = 1.0
 """A rung hits its target when its whole rendition measures within this of it (the issue's
 +-1 VMAF; the loop's own tolerance is 0.75)."""
+BASELINE_FILES = HERE / "baselines"
 BASELINES = ("hull", "exhaustive")
 """The score entries that are no variant of the product: the dense hull, exhaustive mode's ladder."""
 
@@ -161,6 +167,33 @@ def model_for(title: str, data: pl.DataFrame, cache: Path) -> Path:
     return path
 
 
+def baseline_key(src: Path) -> dict[str, Any]:
+    """What a title's Apple ladder and sweep were measured from: the source file, the ffmpeg
+    build and the sweep grid (the product commit is not in it: the baselines do not move with
+    the ladder path)."""
+    info = probe(src, hash_content=False)
+    return {
+        "source_bytes": src.stat().st_size,
+        "frames": info.frame_count,
+        "ffmpeg": ffmpeg_version(),
+        "heights": list(DEFAULT_HEIGHTS),
+        "crfs": list(DEFAULT_SWEEP_CRFS),
+    }
+
+
+def load_baselines(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def carried_baselines(known: dict[str, Any], title: str, key: dict[str, Any]) -> dict[str, Any]:
+    """The title's committed ``apple`` and ``hull`` entries when they were measured from the
+    same key (empty otherwise)."""
+    entry = known.get(title)
+    if not entry or entry.get("key") != key:
+        return {}
+    return {k: entry[k] for k in ("apple", "hull") if k in entry}
+
+
 def _bd(base: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
     try:
         return round(bd_rate(base, test), 2)
@@ -231,8 +264,8 @@ def run_variant(
 
 
 def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> dict[str, Any]:
-    """The exhaustive sweep of the reference: its upper convex hull, the ladder exhaustive mode
-    chooses from its points, its CPU seconds."""
+    """The exhaustive sweep of the reference: its points (what travels in baselines/), its
+    upper convex hull and the ladder exhaustive mode chooses from them, its CPU seconds."""
     config = SweepConfig(
         codec=codec,
         preset=preset,
@@ -244,14 +277,34 @@ def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> d
     if report.failures:
         raise RuntimeError("; ".join(report.failures.values()))
     points = rd_points(report.points, ref.stem)
-    rungs, _ = ladder_from_hull(
-        points, source_height=probe(ref, hash_content=False).height, **LadderRules().options()
+    return hull_from_points(
+        [
+            [p.settings.width, p.height, p.settings.q, p.bitrate_kbps, p.quality, p.cost_cpu_s]
+            for p in points
+        ],
+        codec=codec,
+        preset=preset,
+        source_height=probe(ref, hash_content=False).height,
     )
+
+
+def hull_from_points(
+    stored: list[list[Any]], *, codec: str, preset: str, source_height: int
+) -> dict[str, Any]:
+    """The hull entry of a title from its sweep's stored points (width, height, CRF, kbps,
+    VMAF, CPU seconds): the ladder is chosen again with today's default rules, so a rule
+    change never leaves a stale exhaustive ladder."""
+    points = [
+        RDPoint(EncodeSettings(codec, w, h, q=q, preset=preset), kbps, vmaf, cpu_s)
+        for w, h, q, kbps, vmaf, cpu_s in stored
+    ]
+    rungs, _ = ladder_from_hull(points, source_height=source_height, **LadderRules().options())
     return {
+        "points": stored,
+        "source_height": source_height,
         "pairs": [(p.bitrate_kbps, p.quality) for p in upper_convex_hull(points)],
         "ladder_pairs": [(r.bitrate_kbps, r.vmaf) for r in rungs],
         "sweep_cpu_s": round(sum(p.cost_cpu_s for p in points), 2),
-        "points": len(points),
     }
 
 
@@ -308,7 +361,8 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"{dataset}: no dataset snapshot for {args.codec} {args.preset}", file=sys.stderr)
         return 2
     data = pl.read_parquet(dataset).filter(pl.col("bitrate_kbps") > 0)
-    key = {  # what a title's stored figures were measured with: once, as this run loaded it
+    # what a title's stored figures were measured with: once, as this run loaded it
+    key: dict[str, Any] = {
         "dataset_fingerprint": fingerprint(data),
         "model_version": MODEL_VERSION,
         "model_params": RDModel().get_params(),
@@ -320,6 +374,8 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"models: held out from {dataset.name} ({data.height} rows), cached in {cache}")
     variants = [v for v in VARIANTS if v.name in args.variants]
     clips = [c for c in titles() if not args.titles or c.stem in args.titles]
+    baselines_path = BASELINE_FILES / f"{args.codec}_{args.preset}.json"
+    known = {} if args.fresh_baselines else load_baselines(baselines_path)
     done_count = 0
     for src in cost_order(clips):
         if args.max_titles and done_count >= args.max_titles:
@@ -330,6 +386,19 @@ def evaluate(args: argparse.Namespace) -> int:
             done = {"title": src.stem, **key}
             for variant in VARIANTS:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
+        title_key = baseline_key(src)
+        for name, entry in carried_baselines(known, src.stem, title_key).items():
+            if name == "apple" and not done.get("apple"):
+                done["apple"] = entry
+            elif name == "hull" and "ladder_pairs" not in done.get("hull", {}):
+                done["hull"] = entry
+        if isinstance(done.get("hull", {}).get("points"), list):  # today's rules choose
+            done["hull"] = hull_from_points(
+                done["hull"]["points"],
+                codec=args.codec,
+                preset=args.preset,
+                source_height=done["hull"]["source_height"],
+            )
         todo = [v for v in variants if v.name not in done.get("variants", {})]
         hull_done = "ladder_pairs" in done.get("hull", {})
         if not todo and (done.get("apple") or args.no_apple) and (hull_done or not args.hull):
@@ -368,6 +437,16 @@ def evaluate(args: argparse.Namespace) -> int:
             continue
         done["scores"] = score(done)
         atomic_write_json(path, done)
+        measured = {k: done[k] for k in ("apple", "hull") if done.get(k)}
+        if "hull" in measured and not isinstance(measured["hull"].get("points"), list):
+            del measured["hull"]  # measured before the hull kept its points: nothing to carry
+        if measured:  # re-read: another run may have written other titles meanwhile
+            stored = load_baselines(baselines_path)
+            entry = stored.get(src.stem, {})
+            entry = (entry if entry.get("key") == title_key else {}) | measured
+            stored[src.stem] = {"key": title_key, **{k: v for k, v in entry.items() if k != "key"}}
+            BASELINE_FILES.mkdir(exist_ok=True)
+            atomic_write_json(baselines_path, dict(sorted(stored.items())))
         done_count += 1
         cells = "  ".join(
             f"{name}: BD/Apple {s['bd_vs_apple']} within {s.get('within_1', '-')}/"
@@ -475,6 +554,11 @@ def main() -> int:
         action="store_true",
         help="leave Apple's ladder for a later run (the rungs' figures first; a run without "
         "this flag adds it)",
+    )
+    parser.add_argument(
+        "--fresh-baselines",
+        action="store_true",
+        help="measure Apple's ladder and the sweep even where baselines/ holds them",
     )
     parser.add_argument("--titles", nargs="*", default=None, help="title names (file stems)")
     parser.add_argument("--max-titles", type=int, default=0, help="stop after this many titles")

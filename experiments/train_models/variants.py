@@ -301,9 +301,11 @@ VARIANTS: dict[str, Callable[[], Any]] = {
     "curves_knn_logit": P(CurveParams, regressor="knn"),
     "gbm_log_gap_means": P(GBMVariant, space="log_gap", content=_MEANS),
     "gbm_log_gap_means_seed1": P(GBMVariant, space="log_gap", content=_MEANS, random_state=1),
+    "gbm_log_gap_means_seed2": P(GBMVariant, space="log_gap", content=_MEANS, random_state=2),
     "baseline_seed1": P(GBMVariant, random_state=1),
     "baseline_seed2": P(GBMVariant, random_state=2),
     "rdmodel_seed1": P(Baseline, random_state=1),
+    "rdmodel_seed2": P(Baseline, random_state=2),
     "gbm_log_gap_seed1": P(GBMVariant, space="log_gap", random_state=1),
     "gbm_log_gap_seed2": P(GBMVariant, space="log_gap", random_state=2),
     "gbm_log_gap_means_l31_mcs5": P(
@@ -311,6 +313,8 @@ VARIANTS: dict[str, Callable[[], Any]] = {
     ),
     "curves_gbm_log_gap": P(CurveParams, space="log_gap"),
     "curves_gbm_log_gap_means": P(CurveParams, space="log_gap", content=_MEANS),
+    "rdmodel_seeds3": P(Blend, members=[P(Baseline, random_state=k) for k in range(3)]),
+    "rdmodel_seeds5": P(Blend, members=[P(Baseline, random_state=k) for k in range(5)]),
     "blend_gbm_curves_means": P(
         Blend,
         members=[

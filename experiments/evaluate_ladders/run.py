@@ -30,7 +30,9 @@ wall seconds beside them.
 Baselines travel: Apple's measured rungs and the sweep's hull of every title are also written to
 the committed ``baselines/<codec>_<preset>.json`` (keyed by the source file's size and frame
 count, the ffmpeg build and the sweep grid), and a run on another machine starts from them
-instead of encoding them again; ``--fresh-baselines`` measures them anyway.
+instead of encoding them again; ``--fresh-baselines`` measures them anyway. Each is written as
+soon as it is measured, so a session that ends mid-campaign keeps them; ``--variants`` with no
+name measures the baselines alone.
 
 Resumable: a title's finished figures are kept in
 ``results/<codec>_<preset>/titles/<title>.json`` (per variant), keyed by the snapshot's
@@ -192,6 +194,17 @@ def carried_baselines(known: dict[str, Any], title: str, key: dict[str, Any]) ->
     if not entry or entry.get("key") != key:
         return {}
     return {k: entry[k] for k in ("apple", "hull") if k in entry}
+
+
+def remember(path: Path, title: str, key: dict[str, Any], **measured: dict[str, Any]) -> None:
+    """Add a title's freshly measured ``apple`` or ``hull`` to the committed baselines file
+    as soon as it is measured (re-read first: another run may have written other titles)."""
+    known = load_baselines(path)
+    entry = known.get(title, {})
+    entry = {k: v for k, v in entry.items() if k != "key"} if entry.get("key") == key else {}
+    known[title] = {"key": key, **entry, **measured}
+    path.parent.mkdir(exist_ok=True)
+    atomic_write_json(path, dict(sorted(known.items())))
 
 
 def _bd(base: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
@@ -424,6 +437,7 @@ def evaluate(args: argparse.Namespace) -> int:
                     ref, results / "apple", codec=args.codec, preset=args.preset
                 )
                 done["apple"] = {"pairs": _pairs(apple)}
+                remember(baselines_path, src.stem, title_key, apple=done["apple"])
             if args.hull and "ladder_pairs" not in done.get("hull", {}):
                 done["hull"] = hull_of(
                     ref,
@@ -432,21 +446,12 @@ def evaluate(args: argparse.Namespace) -> int:
                     preset=args.preset,
                     workers=args.workers,
                 )
+                remember(baselines_path, src.stem, title_key, hull=done["hull"])
         except (LadderforgeError, RuntimeError) as exc:
             print(f"{src.name}: skipped: {exc}", file=sys.stderr, flush=True)
             continue
         done["scores"] = score(done)
         atomic_write_json(path, done)
-        measured = {k: done[k] for k in ("apple", "hull") if done.get(k)}
-        if "hull" in measured and not isinstance(measured["hull"].get("points"), list):
-            del measured["hull"]  # measured before the hull kept its points: nothing to carry
-        if measured:  # re-read: another run may have written other titles meanwhile
-            stored = load_baselines(baselines_path)
-            entry = stored.get(src.stem, {})
-            entry = (entry if entry.get("key") == title_key else {}) | measured
-            stored[src.stem] = {"key": title_key, **{k: v for k, v in entry.items() if k != "key"}}
-            BASELINE_FILES.mkdir(exist_ok=True)
-            atomic_write_json(baselines_path, dict(sorted(stored.items())))
         done_count += 1
         cells = "  ".join(
             f"{name}: BD/Apple {s['bd_vs_apple']} within {s.get('within_1', '-')}/"

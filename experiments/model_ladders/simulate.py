@@ -114,6 +114,7 @@ VARIANTS = (
     Variant("probe+carry.75", 2, carry=0.75),
     Variant("probe+carry1", 2, carry=1.0),
     Variant("predict+carry.5", 0, carry=0.5),
+    Variant("probe3+carry.5", 3, carry=0.5),
 )
 
 
@@ -209,6 +210,7 @@ def plan(
             q_max=facts.q_max,
             fractional=facts.fractional_q,
             full_height=rungs[-1].settings.height >= sample.heights[0],
+            margin=CONFIG.tolerance,
         )
     return surface, rungs
 

@@ -33,6 +33,7 @@ cheaper than the moved rung as measured (``guard``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -76,6 +77,10 @@ class Variant:
     that stays goes on from its first encode)."""
     guard: bool = False
     """Replan: a moved rung goes back where its old height looks cheaper (see :func:`_move`)."""
+    probe_crfs: tuple[float, ...] = ()
+    """Probe CRFs (the grid's nearest; empty: the product's ``probe_crfs``)."""
+    probe_crfs_short: tuple[float, ...] = ()
+    """Probe CRFs at the shortest probed height (empty: ``probe_crfs``)."""
     recalibrate: bool = False
     """Rungs in order, each one's first CRF (and the loop's curve) from the calibration fitted
     again on the probes and every earlier rung's encodes; heights and targets kept."""
@@ -115,6 +120,25 @@ VARIANTS = (
     Variant("probe+carry1", 2, carry=1.0),
     Variant("predict+carry.5", 0, carry=0.5),
     Variant("probe3+carry.5", 3, carry=0.5),
+    *(
+        Variant(
+            f"probe+carry.5@{tall}" + (f"/{short}" if short else ""),
+            2,
+            carry=0.5,
+            probe_crfs=t,
+            probe_crfs_short=u,
+        )
+        for tall, short, t, u in (
+            ("19,31", "", (19, 31), ()),
+            ("22,34", "", (22, 34), ()),
+            ("19,34", "", (19, 34), ()),
+            ("22,37", "", (22, 37), ()),
+            ("16,28", "", (16, 28), ()),
+            ("19,28", "31,40", (19, 28), (31, 40)),
+            ("19,31", "25,37", (19, 31), (25, 37)),
+            ("22,31", "19,28", (22, 31), (19, 28)),
+        )
+    ),
 )
 
 
@@ -165,12 +189,29 @@ def _as_probes(model: RDModel, sample: Sample, encodes: list[Encode]) -> list[Pr
     ]
 
 
-def probes(model: RDModel, sample: Sample, n_heights: int) -> list[ProbeResult]:
+def probes(
+    model: RDModel,
+    sample: Sample,
+    n_heights: int,
+    crfs: Sequence[float] = (),
+    short_crfs: Sequence[float] = (),
+) -> list[ProbeResult]:
     """The probe encodes (the sample's own points at the probe heights and at the grid CRFs
-    nearest the probe CRFs)."""
+    nearest the probe CRFs: ``crfs``, the product's by default; ``short_crfs`` at the
+    shortest probed height)."""
     grid = sorted({float(c) for c in sample.rows["crf"]})
-    crfs = sorted({min(grid, key=lambda g: abs(g - c)) for c in CONFIG.probe_crfs})
-    encodes = [sample.encode(h, q) for h in probe_heights(sample.heights, n_heights) for q in crfs]
+
+    def on_grid(wanted: Sequence[float]) -> list[float]:
+        return sorted({min(grid, key=lambda g: abs(g - c)) for c in wanted})
+
+    tall = on_grid(crfs or CONFIG.probe_crfs)
+    short = on_grid(short_crfs) if short_crfs else tall
+    heights = probe_heights(sample.heights, n_heights)
+    encodes = [
+        sample.encode(h, q)
+        for h in heights
+        for q in (short if h == heights[-1] and len(heights) > 1 else tall)
+    ]
     return _as_probes(model, sample, encodes)
 
 
@@ -494,7 +535,11 @@ def _carrying(
 
 def play(model: RDModel, sample: Sample, variant: Variant) -> Outcome:
     """One variant on one sample: probes, ladder, loop, replans."""
-    known = probes(model, sample, variant.probe_heights) if variant.probe_heights else []
+    known = (
+        probes(model, sample, variant.probe_heights, variant.probe_crfs, variant.probe_crfs_short)
+        if variant.probe_heights
+        else []
+    )
     surface, rungs = plan(model, sample, fit_calibration(known) if known else None)
     first_loop = 1 if variant.early else MAX_ENCODES
     if variant.recalibrate:

@@ -129,7 +129,8 @@ class StoreError(LadderforgeError, RuntimeError):
 
 
 class ClusterError(LadderforgeError, ConnectionError):
-    """The dask cluster cannot be reached or started, or the ``distributed`` extra is missing."""
+    """The dask cluster cannot be reached or started, its workers cannot unpickle a task, or
+    the ``distributed`` extra is missing."""
 
 
 class ModelError(LadderforgeError, ValueError):

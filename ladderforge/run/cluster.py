@@ -14,11 +14,13 @@ tasks are rescheduled, up to ``distributed.scheduler.allowed-failures`` times); 
 raises is retried ``retries`` times. Artifacts live in the output folder (and work folder),
 which must be a path every worker sees (a shared file system).
 
-Reach: a task travels to the workers by reference to its module (only ``__main__`` travels by
-value), so every worker must import the modules of the task function and of its arguments. A
-worker that cannot unpickles nothing and dask leaves the task waiting forever; :meth:`run`
-therefore asks every connected worker to import them first, and refuses with the module and
-the workers named. Workers that join later are not asked.
+Reach: a task travels to the workers pickled, its function and its arguments' classes by
+reference to their modules (only ``__main__``, lambdas and local functions travel by value), so
+every worker must be able to import them. A worker that cannot unpickle a task fails without a
+word and dask leaves the task waiting forever; :meth:`run` therefore sends every connected
+worker the task and one argument of each type first, through ``client.run``, and refuses with
+the workers and the error named. A worker that cannot be reached at that moment is logged and
+left to dask; workers that join later are not asked (none connected: a warning says so).
 
 Progress: title tasks post their stages as dask events (topic ``ladderforge-stage``); the
 coordinator subscribes and calls the batch's ``on_stage``.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pickle
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -180,39 +183,38 @@ def _result(distributed: ModuleType, fut: Any, name: str) -> Any:
 
 
 def _check_reach(client: Any, task: Callable[..., Any], args: Sequence[Any]) -> None:
-    """Every connected worker imports the modules the task and its arguments are pickled by
-    reference to, or :class:`ClusterError` names them and the workers that cannot."""
-    named = [getattr(task, "__module__", None), *(type(a).__module__ for a in args)]
-    modules = {m for m in named if isinstance(m, str)} - {"__main__", "builtins"}
-    if not modules:
-        return
-    try:
-        answers = client.run(_import_errors, sorted(modules))
-    except Exception as exc:  # whatever the cluster raised is shown
+    """Every connected worker unpickles the task and one argument of each type, as dask will
+    send them, or :class:`ClusterError` names the workers that cannot and why."""
+    import cloudpickle  # dask's own pickler, installed with distributed
+
+    samples = list({type(a): a for a in args}.values())
+    blob = cloudpickle.dumps((task, samples))
+    what = getattr(task, "__qualname__", type(task).__qualname__)
+    answers = client.run(_unpickle_error, blob, on_error="return")
+    if not answers:
+        log.warning("no dask worker connected yet: %s was not checked on any", what)
+    failed = {}
+    for worker, answer in answers.items():
+        if isinstance(answer, BaseException):  # the worker could not be asked: dask's business
+            log.warning("dask worker %s not checked: %s: %s", worker, type(answer).__name__, answer)
+        elif answer:
+            failed[worker] = answer
+    if failed:
+        named = "; ".join(f"{w}: {e}" for w, e in sorted(failed.items()))
         raise ClusterError(
-            f"the dask workers could not be asked to import {', '.join(sorted(modules))} "
-            f"({type(exc).__name__}: {exc}); is ladderforge installed on every worker?"
-        ) from exc
-    missing = {worker: errors for worker, errors in answers.items() if errors}
-    if missing:
-        worker, errors = next(iter(missing.items()))
-        raise ClusterError(
-            f"{len(missing)} of {len(answers)} dask worker(s) cannot import what the task "
-            f"{getattr(task, '__qualname__', task)!r} needs; {worker}: {'; '.join(errors)}. "
-            "Install the package that holds it on every worker, or put its folder on the "
-            "workers' PYTHONPATH"
+            f"{len(failed)} of {len(answers)} dask worker(s) cannot unpickle the task {what!r} "
+            f"or its arguments ({named}). Install the package that holds them on every worker, "
+            "or put its folder on the workers' PYTHONPATH"
         )
 
 
-def _import_errors(modules: Sequence[str]) -> list[str]:
-    """On a worker: why each module does not import (empty when all do)."""
-    errors = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # any failure to import is the answer
-            errors.append(f"module {name!r}: {type(exc).__name__}: {exc}")
-    return errors
+def _unpickle_error(blob: bytes) -> str:
+    """On a worker: why ``blob`` does not unpickle (empty when it does)."""
+    try:
+        pickle.loads(blob)
+    except Exception as exc:  # any failure to unpickle is the answer
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def _slug(name: str) -> str:

@@ -95,24 +95,30 @@ def dask_executor() -> Iterator[DaskExecutor]:
         yield ex
 
 
-def test_a_task_the_workers_cannot_import_is_refused_not_left_waiting(
-    tmp_path: Path, dask_executor: DaskExecutor
+@pytest.mark.parametrize("where", ["task", "argument"])
+def test_a_task_the_workers_cannot_unpickle_is_refused_not_left_waiting(
+    where: str, tmp_path: Path, dask_executor: DaskExecutor
 ) -> None:
-    """A task function from a module only this process can import: dask used to leave the
-    title waiting forever (the workers failed to unpickle it and never said so)."""
+    """A task function, or a value inside a task's argument, from a module only this process
+    can import: dask used to leave the title waiting forever (the workers failed to unpickle
+    it and never said so)."""
     folder = tmp_path / "only_here"
     folder.mkdir()
-    (folder / "lf_only_here.py").write_text("def task(arg, env):\n    return arg\n")
+    (folder / "lf_only_here.py").write_text(
+        "def task(arg, env):\n    return arg\n\nclass Thing:\n    pass\n"
+    )
     sys.path.insert(0, str(folder))  # after the workers started: they never see it
     try:
-        task = importlib.import_module("lf_only_here").task
+        module = importlib.import_module("lf_only_here")
     finally:
         sys.path.remove(str(folder))
+    # a tuple's own type is builtin: only unpickling it shows what it holds
+    task, arg = (module.task, 1) if where == "task" else (len, ("t", module.Thing()))
     outcome: dict[str, BaseException | list] = {}
 
     def run() -> None:
         try:
-            outcome["result"] = list(dask_executor.run(task, [("t", 1)]))
+            outcome["result"] = list(dask_executor.run(task, [("t", arg)]))
         except BaseException as exc:  # what it raised is asserted below
             outcome["error"] = exc
 
@@ -124,6 +130,7 @@ def test_a_task_the_workers_cannot_import_is_refused_not_left_waiting(
     error = outcome.get("error")
     assert isinstance(error, ClusterError), outcome
     assert "'lf_only_here'" in str(error) and "2 of 2" in str(error), error
+    assert str(error).count("No module named 'lf_only_here'") == 2, error  # every worker named
 
 
 def test_dask_gives_the_local_ladder(

@@ -32,7 +32,9 @@ the committed ``baselines/<codec>_<preset>.json`` (keyed by the source file's si
 count, the ffmpeg build and the sweep grid), and a run on another machine starts from them
 instead of encoding them again; ``--fresh-baselines`` measures them anyway. Each is written as
 soon as it is measured, so a session that ends mid-campaign keeps them; ``--variants`` with no
-name measures the baselines alone.
+name measures the baselines alone. A title's decision share then divides this machine's
+decision CPU by a sweep's CPU measured on the machine that committed it: compare shares from
+one machine only where that matters.
 
 Resumable: a title's finished figures are kept in
 ``results/<codec>_<preset>/titles/<title>.json`` (per variant), keyed by the snapshot's
@@ -57,7 +59,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -169,21 +171,44 @@ def model_for(title: str, data: pl.DataFrame, cache: Path) -> Path:
     return path
 
 
-def baseline_key(src: Path) -> dict[str, Any]:
-    """What a title's Apple ladder and sweep were measured from: the source file, the ffmpeg
-    build and the sweep grid (the product commit is not in it: the baselines do not move with
-    the ladder path)."""
-    info = probe(src, hash_content=False)
+BASELINES_VERSION = 1
+"""Bump when Apple's ladder (``jobs/fixed``), the sweep or the measurement change what they
+measure: every committed baseline is then measured again."""
+
+
+def sweep_config(codec: str, preset: str) -> SweepConfig:
+    """The exhaustive sweep of a reference (exhaustive mode's heights x CRFs, VMAF only)."""
+    return SweepConfig(
+        codec=codec,
+        preset=preset,
+        heights=DEFAULT_HEIGHTS,
+        crfs=DEFAULT_SWEEP_CRFS,
+        metrics=("vmaf",),
+    )
+
+
+def baseline_key(src: Path, codec: str, preset: str) -> dict[str, Any]:
+    """What a title's Apple ladder and sweep were measured from: the source's content, the
+    ffmpeg build, the sweep's settings and :data:`BASELINES_VERSION`. The ladder path's commit
+    is not in it: a change of the ladder path does not re-measure the baselines (a change of
+    what they measure bumps the version)."""
+    info = probe(src)
+    sweep = sweep_config(codec, preset)
     return {
-        "source_bytes": src.stat().st_size,
+        "version": BASELINES_VERSION,
+        "content_hash": info.content_hash,
         "frames": info.frame_count,
         "ffmpeg": ffmpeg_version(),
-        "heights": list(DEFAULT_HEIGHTS),
-        "crfs": list(DEFAULT_SWEEP_CRFS),
+        "sweep": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(sweep).items()
+            if k not in ("keep_encodes", "timeout_s")
+        },
     }
 
 
 def load_baselines(path: Path) -> dict[str, Any]:
+    """The committed baselines of one codec and preset, by title (empty when none)."""
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -279,14 +304,7 @@ def run_variant(
 def hull_of(ref: Path, out: Path, *, codec: str, preset: str, workers: int) -> dict[str, Any]:
     """The exhaustive sweep of the reference: its points (what travels in baselines/), its
     upper convex hull and the ladder exhaustive mode chooses from them, its CPU seconds."""
-    config = SweepConfig(
-        codec=codec,
-        preset=preset,
-        heights=DEFAULT_HEIGHTS,
-        crfs=DEFAULT_SWEEP_CRFS,
-        metrics=("vmaf",),
-    )
-    report = sweep([ref], out, config=config, workers=workers)
+    report = sweep([ref], out, config=sweep_config(codec, preset), workers=workers)
     if report.failures:
         raise RuntimeError("; ".join(report.failures.values()))
     points = rd_points(report.points, ref.stem)
@@ -336,7 +354,7 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "bd_vs_apple": _bd(apple, hull["ladder_pairs"]) if apple else None,
                 "saving_vs_apple": _saving(apple, hull["ladder_pairs"]) if apple else None,
             }
-    for name, v in done["variants"].items():
+    for name, v in done.get("variants", {}).items():
         pairs = [tuple(p) for p in v["pairs"]]
         rungs = v["rungs"]
         decision = v["probe_cpu_s"] + v["loop_extra_cpu_s"]
@@ -389,6 +407,7 @@ def evaluate(args: argparse.Namespace) -> int:
     clips = [c for c in titles() if not args.titles or c.stem in args.titles]
     baselines_path = BASELINE_FILES / f"{args.codec}_{args.preset}.json"
     known = {} if args.fresh_baselines else load_baselines(baselines_path)
+    measured_fresh: set[str] = set()  # titles whose baselines this run measured (--fresh-...)
     done_count = 0
     for src in cost_order(clips):
         if args.max_titles and done_count >= args.max_titles:
@@ -399,7 +418,11 @@ def evaluate(args: argparse.Namespace) -> int:
             done = {"title": src.stem, **key}
             for variant in VARIANTS:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
-        title_key = baseline_key(src)
+        if args.fresh_baselines and src.stem not in measured_fresh:  # not this folder's either
+            done.pop("apple", None)
+            done.pop("hull", None)
+            measured_fresh.add(src.stem)
+        title_key = baseline_key(src, args.codec, args.preset)
         for name, entry in carried_baselines(known, src.stem, title_key).items():
             if name == "apple" and not done.get("apple"):
                 done["apple"] = entry
@@ -415,12 +438,14 @@ def evaluate(args: argparse.Namespace) -> int:
         todo = [v for v in variants if v.name not in done.get("variants", {})]
         hull_done = "ladder_pairs" in done.get("hull", {})
         if not todo and (done.get("apple") or args.no_apple) and (hull_done or not args.hull):
+            done["scores"] = score(done)  # baselines carried from baselines/ are scored too
+            atomic_write_json(path, done)
             continue
         started = time.monotonic()
         try:
             ref = reference(src, refs)
-            model = model_for(src.stem, data, cache)
             done.setdefault("variants", {})
+            model = model_for(src.stem, data, cache) if todo else Path()  # none: no variant
             for variant in todo:
                 done["variants"][variant.name] = run_variant(
                     ref,

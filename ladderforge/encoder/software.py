@@ -104,7 +104,7 @@ class X265Encoder(_X26xEncoder):
     ffmpeg_encoder = "libx265"
     codec_family = "hevc"
     default_preset = "veryfast"
-    prediction_models = (("veryfast", "x265_veryfast"),)
+    prediction_models = (("veryfast", "x265_veryfast"), ("medium", "x265_medium"))
     params_option = "-x265-params"
     params_keys = X265_PARAMS
     params_doc = "'x265 --fullhelp' or https://x265.readthedocs.io/en/master/cli.html"

@@ -192,16 +192,18 @@ def test_target_cli_with_samples_reports_the_sample_error(
     assert whole == pytest.approx(data["vmaf"], abs=0.01)
 
 
-def test_x264_medium_ladders_on_its_own_model(bikes_mp4: Path, tmp_path: Path) -> None:
-    """x264 (the H.264 rungs a ladder keeps for old players) has a model of its own, trained
-    on x264 medium sweeps:
-    predict mode chooses and loops x264 rungs on it; another x264 preset is refused by name."""
-    config = _config(codec="x264", heights=(136,))
+@pytest.mark.parametrize("codec", ["x264", "x265"])
+def test_medium_ladders_on_their_own_model(codec: str, bikes_mp4: Path, tmp_path: Path) -> None:
+    """x264 medium (the H.264 rungs a ladder keeps for old players) and x265 medium have models
+    of their own, trained on their own sweeps: predict mode chooses and loops the rungs on
+    them; a preset without a model is refused by name."""
+    config = _config(codec=codec, preset="medium", heights=(136,))
     plan = plan_title(bikes_mp4, tmp_path / "out", config=config)
-    assert plan.ladder.provenance is not None and plan.ladder.provenance.model == "x264_medium"
+    assert plan.ladder.provenance is not None
+    assert plan.ladder.provenance.model == f"{codec}_medium"
     for r in plan.ladder.rungs:
-        assert (r.settings.codec, r.settings.preset) == ("x264", "medium")
+        assert (r.settings.codec, r.settings.preset) == (codec, "medium")
         assert 1 <= len(r.attempts) <= 3 and r.measured_vmaf is not None
         assert abs(r.measured_vmaf - r.vmaf) <= 0.75, r.attempts
-    with pytest.raises(UsageError, match="no learned model predicts x264 preset slow"):
-        _config(codec="x264", preset="slow")
+    with pytest.raises(UsageError, match=f"no learned model predicts {codec} preset slow"):
+        _config(codec=codec, preset="slow")

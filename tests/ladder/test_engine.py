@@ -22,6 +22,7 @@ from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.title import plan_title
 from ladderforge.media import ffmpeg_path
 from ladderforge.policy.cost import encode_cpu_s
+from ladderforge.policy.models import load_model
 
 MODES = ("predict", "probe", "exhaustive")
 
@@ -103,8 +104,24 @@ def test_codec_facts_come_from_the_backends() -> None:
     assert codec_facts("svtav1").presets[0] == "13"  # fastest first
     assert codec_facts("x265").presets.index("veryfast") < codec_facts("x265").presets.index("slow")
     assert codec_facts("x265").model_for("veryfast") == "x265_veryfast"
+    assert codec_facts("x265").model_for("medium") == "x265_medium"
+    assert codec_facts("x265").model_for("slow") is None
     assert codec_facts("x264").model_for("medium") == "x264_medium"
     assert codec_facts("x264").model_for("slow") is None  # named, never silently replaced
+
+
+def test_every_named_model_ships_and_loads() -> None:
+    """A backend that names a model for a preset ships it: a missing or broken file fails here,
+    not in a user's first predict-mode ladder."""
+    named = [
+        (backend.name, preset, model)
+        for backend in BACKENDS.values()
+        for preset, model in backend.facts.prediction_models
+    ]
+    assert ("x265", "medium", "x265_medium") in named
+    for codec, preset, model in named:
+        loaded = load_model(name=model)
+        assert loaded.fingerprint_, (codec, preset, model)
 
 
 def test_a_registered_backend_is_detected_by_capabilities() -> None:

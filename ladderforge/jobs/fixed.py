@@ -1,11 +1,13 @@
-"""The fixed-ladder baseline as a strategy: Apple's HLS HEVC rows encoded and measured per title.
+"""The fixed-ladder baseline as a strategy: Apple's HLS rows encoded and measured per title.
 
-METRICS.md's baseline: every row of :func:`~ladderforge.policy.apple_hevc_ladder` fitted to the
-source, encoded two-pass at the row's bitrate with the same encoder and preset as the strategy it
-is compared with, and measured with VMAF (and VMAF NEG) against the source. ``OUT/<title>/`` gets
-each rendition (``<height>p_<kbps>k.mp4``) and ``<title>.ladder.json`` (mode ``fixed``; a fixed
-ladder declares only bitrates, so its "predicted" VMAF is the measured one). A title whose ladder
-JSON already exists is not redone (resume).
+METRICS.md's baseline: every row of Apple's ladder for the encoder's family
+(:func:`~ladderforge.policy.apple_ladder`: the H.264 rows for x264 and NVENC H.264, the HEVC
+rows otherwise) fitted to the source, encoded two-pass at the row's bitrate with the same
+encoder and preset as the strategy it is compared with, and measured with VMAF (and VMAF NEG)
+against the source. ``OUT/<title>/`` gets each rendition (``<height>p_<kbps>k.mp4``) and
+``<title>.ladder.json`` (mode ``fixed``; a fixed ladder declares only bitrates, so its
+"predicted" VMAF is the measured one). A title whose ladder JSON already exists is not redone
+(resume).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ladderforge.encoder import check_available, codec_facts, encode
 from ladderforge.errors import UsageError
 from ladderforge.jobs.costs import price_ladder, priced_rungs
 from ladderforge.media import ffmpeg_version, probe
-from ladderforge.policy import apple_hevc_ladder
+from ladderforge.policy import apple_ladder
 from ladderforge.policy.cost import CostModel
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, Ladder, Provenance, Rung, RungCosts
@@ -34,9 +36,10 @@ __all__ = ["FIXED_NOTE", "plan_fixed_title"]
 log = logging.getLogger(__name__)
 
 FIXED_NOTE = (
-    "fixed ladder (Apple HLS HEVC rows), two-pass at each row's bitrate; a fixed ladder declares "
-    "no VMAF, so the predicted VMAF is the measured one"
+    "fixed ladder (Apple HLS {rows} rows), two-pass at each row's bitrate; a fixed ladder "
+    "declares no VMAF, so the predicted VMAF is the measured one"
 )
+"""The fixed ladder's note; ``{rows}`` is ``H.264`` or ``HEVC``."""
 
 
 def plan_fixed_title(
@@ -67,7 +70,7 @@ def plan_fixed_title(
     info = probe(path)
     folder.mkdir(parents=True, exist_ok=True)
     rungs = []
-    for row in apple_hevc_ladder(info.width, info.height):
+    for row in apple_ladder(facts.family, info.width, info.height):
         settings = EncodeSettings(
             codec=codec,
             width=row.width,
@@ -101,7 +104,7 @@ def plan_fixed_title(
         info,
         tuple(rungs),
         mode="fixed",
-        notes=(FIXED_NOTE,),
+        notes=(FIXED_NOTE.format(rows="H.264" if facts.family == "h264" else "HEVC"),),
         provenance=Provenance(
             ladderforge=__version__,
             ffmpeg=ffmpeg_version(),

@@ -4,7 +4,14 @@ Everything here is a pure function of recorded or predicted RD points: no subpro
 I/O, no global state. The definitions follow ``METRICS.md``.
 """
 
-from ladderforge.policy.baseline import APPLE_HEVC_ROWS, FixedRung, apple_hevc_ladder
+from ladderforge.policy.baseline import (
+    APPLE_H264_ROWS,
+    APPLE_HEVC_ROWS,
+    FixedRung,
+    apple_h264_ladder,
+    apple_hevc_ladder,
+    apple_ladder,
+)
 from ladderforge.policy.bdrate import (
     BDQualityResult,
     BDRateError,
@@ -19,6 +26,7 @@ from ladderforge.policy.ladder import ladder_from_hull
 from ladderforge.policy.saving import CappedSaving, RungMatch, capped_saving, rate_for_quality
 
 __all__ = [
+    "APPLE_H264_ROWS",
     "APPLE_HEVC_ROWS",
     "BDQualityResult",
     "BDRateError",
@@ -27,7 +35,9 @@ __all__ = [
     "FixedRung",
     "RateQuality",
     "RungMatch",
+    "apple_h264_ladder",
     "apple_hevc_ladder",
+    "apple_ladder",
     "bd_quality",
     "bd_quality_result",
     "bd_rate",

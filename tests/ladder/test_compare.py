@@ -61,3 +61,20 @@ def test_apple_and_ours_on_one_title(carphone_mp4: Path, tmp_path: Path) -> None
     assert (out / "apple" / "carphone_pristine" / "144p_145k.mp4").is_file()
     report = out / "report.html"
     assert report.is_file() and "dashboard: " in result.output
+
+
+def test_apple_at_x264_is_apples_h264_ladder(carphone_mp4: Path, tmp_path: Path) -> None:
+    """x264 is compared with Apple's H.264 rows, not the HEVC rows at H.264."""
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(
+        app,
+        ["compare", str(carphone_mp4), "-o", str(out), "--strategy", "apple", "--codec", "x264"],
+    )
+    assert result.exit_code == 0, result.output
+    apple = json.loads(
+        (out / "apple" / "carphone_pristine" / "carphone_pristine.ladder.json").read_text()
+    )
+    assert [r["settings"]["bitrate_kbps"] for r in apple["rungs"]] == [145, 365, 730]
+    assert {r["settings"]["codec"] for r in apple["rungs"]} == {"x264"}
+    assert any("Apple HLS H.264 rows" in n for n in apple["notes"])
+    assert all(r["measured"]["vmaf"] > 0 for r in apple["rungs"])

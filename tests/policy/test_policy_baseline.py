@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ladderforge.errors import UsageError
-from ladderforge.policy import APPLE_HEVC_ROWS, FixedRung, apple_hevc_ladder
+from ladderforge.policy import (
+    APPLE_H264_ROWS,
+    APPLE_HEVC_ROWS,
+    FixedRung,
+    apple_h264_ladder,
+    apple_hevc_ladder,
+    apple_ladder,
+)
 
 KBPS = [145, 300, 600, 900, 1600, 2400, 3400, 4500, 5800, 8100, 11600, 16800]
 
@@ -17,6 +24,28 @@ def _sizes(rungs: list[FixedRung]) -> list[tuple[int, int]]:
 def test_table_is_apples_hevc_rows() -> None:
     assert [r.bitrate_kbps for r in APPLE_HEVC_ROWS] == KBPS
     assert all(r.width * 9 == r.height * 16 for r in APPLE_HEVC_ROWS)
+
+
+H264_KBPS = [145, 365, 730, 1100, 2000, 3000, 4500, 6000, 7800]
+
+
+def test_h264_rows_and_which_family_gets_which() -> None:
+    """The spec's H.264/AVC table for H.264 encoders: at every size it asks for more bits than
+    the HEVC rows (the codec is older); HEVC and AV1 get the HEVC rows."""
+    assert [r.bitrate_kbps for r in APPLE_H264_ROWS] == H264_KBPS
+    assert _sizes(apple_h264_ladder(1920, 1080)) == [
+        (416, 234), (640, 360), (768, 432), (768, 432), (960, 540), (1280, 720), (1280, 720),
+        (1920, 1080), (1920, 1080),
+    ]  # fmt: skip
+    assert apple_ladder("h264", 1280, 720) == apple_h264_ladder(1280, 720)
+    assert apple_ladder("hevc", 1280, 720) == apple_hevc_ladder(1280, 720)
+    assert apple_ladder("av1", 1280, 720) == apple_hevc_ladder(1280, 720)
+    # a 270-line source: H.264's 234-line row fits, HEVC's lowest (360) does not
+    assert _sizes(apple_h264_ladder(480, 270)) == [(416, 234)]
+    assert [r.bitrate_kbps for r in apple_h264_ladder(176, 144)] == [145, 365, 730]
+    assert _sizes(apple_h264_ladder(176, 144)) == [(176, 144)] * 3
+    with pytest.raises(UsageError, match="apple_h264_ladder"):
+        apple_h264_ladder(0, 144)
 
 
 @pytest.mark.parametrize(

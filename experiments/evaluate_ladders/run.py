@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model_ladders"))
 from heldout import held_out_model
 
 from ladderforge.demo_media import SHARED_CORPUS, experiment_clips
+from ladderforge.encoder import codec_facts
 from ladderforge.errors import LadderforgeError
 from ladderforge.jobs import LadderConfig, plan_title
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
@@ -78,6 +79,7 @@ from ladderforge.media import ffmpeg_version, probe
 from ladderforge.media.segments import extract_segment
 from ladderforge.policy import (
     BDRateError,
+    apple_ladder,
     bd_rate,
     capped_saving,
     ladder_from_hull,
@@ -188,14 +190,16 @@ def sweep_config(codec: str, preset: str) -> SweepConfig:
 
 
 def baseline_key(src: Path, codec: str, preset: str) -> dict[str, Any]:
-    """What a title's Apple ladder and sweep were measured from: the source's content, the
-    ffmpeg build, the sweep's settings and :data:`BASELINES_VERSION`. The ladder path's commit
-    is not in it: a change of the ladder path does not re-measure the baselines (a change of
-    what they measure bumps the version)."""
+    """What a title's Apple ladder and sweep were measured from: the source's content, Apple's
+    rows for it, the ffmpeg build, the sweep's settings and :data:`BASELINES_VERSION`. The
+    ladder path's commit is not in it: a change of the ladder path does not re-measure the
+    baselines (a change of what they measure bumps the version)."""
     info = probe(src)
     sweep = sweep_config(codec, preset)
+    rows = apple_ladder(codec_facts(codec).family, info.width, info.height)
     return {
         "version": BASELINES_VERSION,
+        "apple_rows": [[r.width, r.height, r.bitrate_kbps] for r in rows],
         "content_hash": info.content_hash,
         "frames": info.frame_count,
         "ffmpeg": ffmpeg_version(),

@@ -27,9 +27,9 @@ declared target, encodes per rung, and the decision CPU seconds (probe encodes +
 encodes that did not ship) with their share of the sweep's encode CPU seconds; the analysis's
 wall seconds beside them.
 
-Baselines travel: Apple's measured rungs and the sweep's hull of every title are also written to
-the committed ``baselines/<codec>_<preset>.json`` (keyed by the source file's size and frame
-count, the ffmpeg build and the sweep grid), and a run on another machine starts from them
+Baselines travel: Apple's measured rungs and the sweep's points of every title are also written
+to the committed ``baselines/<codec>_<preset>.json`` (keyed by :func:`baseline_key`: the
+source's content, Apple's rows for it, the ffmpeg build, the sweep's settings), and a run on another machine starts from them
 instead of encoding them again; ``--fresh-baselines`` measures them anyway. Each is written as
 soon as it is measured, so a session that ends mid-campaign keeps them; ``--variants`` with no
 name measures the baselines alone. A title's decision share then divides this machine's
@@ -411,7 +411,6 @@ def evaluate(args: argparse.Namespace) -> int:
     clips = [c for c in titles() if not args.titles or c.stem in args.titles]
     baselines_path = BASELINE_FILES / f"{args.codec}_{args.preset}.json"
     known = {} if args.fresh_baselines else load_baselines(baselines_path)
-    measured_fresh: set[str] = set()  # titles whose baselines this run measured (--fresh-...)
     done_count = 0
     for src in cost_order(clips):
         if args.max_titles and done_count >= args.max_titles:
@@ -422,10 +421,9 @@ def evaluate(args: argparse.Namespace) -> int:
             done = {"title": src.stem, **key}
             for variant in VARIANTS:
                 shutil.rmtree(results / variant.name / src.stem, ignore_errors=True)
-        if args.fresh_baselines and src.stem not in measured_fresh:  # not this folder's either
+        if args.fresh_baselines:  # not this folder's either
             done.pop("apple", None)
             done.pop("hull", None)
-            measured_fresh.add(src.stem)
         title_key = baseline_key(src, args.codec, args.preset)
         for name, entry in carried_baselines(known, src.stem, title_key).items():
             if name == "apple" and not done.get("apple"):

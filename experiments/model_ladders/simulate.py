@@ -91,6 +91,10 @@ class Variant:
     ``recalibrate`` (which wins)."""
 
 
+def _named(crfs: tuple[float, ...]) -> str:
+    return ",".join(f"{c:g}" for c in crfs)
+
+
 VARIANTS = (
     Variant("predict", 0),
     Variant("predict+replan", 0, 1),
@@ -122,21 +126,21 @@ VARIANTS = (
     Variant("probe3+carry.5", 3, carry=0.5),
     *(
         Variant(
-            f"probe+carry.5@{tall}" + (f"/{short}" if short else ""),
+            f"probe+carry.5@{_named(tall)}" + (f"/{_named(short)}" if short else ""),
             2,
             carry=0.5,
-            probe_crfs=t,
-            probe_crfs_short=u,
+            probe_crfs=tall,
+            probe_crfs_short=short,
         )
-        for tall, short, t, u in (
-            ("19,31", "", (19, 31), ()),
-            ("22,34", "", (22, 34), ()),
-            ("19,34", "", (19, 34), ()),
-            ("22,37", "", (22, 37), ()),
-            ("16,28", "", (16, 28), ()),
-            ("19,28", "31,40", (19, 28), (31, 40)),
-            ("19,31", "25,37", (19, 31), (25, 37)),
-            ("22,31", "19,28", (22, 31), (19, 28)),
+        for tall, short in (
+            ((19, 31), ()),
+            ((22, 34), ()),
+            ((19, 34), ()),
+            ((22, 37), ()),
+            ((16, 28), ()),
+            ((19, 28), (31, 40)),
+            ((19, 31), (25, 37)),
+            ((22, 31), (19, 28)),
         )
     ),
 )

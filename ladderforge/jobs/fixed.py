@@ -24,7 +24,7 @@ from ladderforge.encoder import check_available, codec_facts, encode
 from ladderforge.errors import UsageError
 from ladderforge.jobs.costs import price_ladder, priced_rungs
 from ladderforge.media import ffmpeg_version, probe
-from ladderforge.policy import apple_ladder
+from ladderforge.policy import apple_ladder, apple_rows
 from ladderforge.policy.cost import CostModel
 from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, Ladder, Provenance, Rung, RungCosts
@@ -39,7 +39,7 @@ FIXED_NOTE = (
     "fixed ladder (Apple HLS {rows} rows), two-pass at each row's bitrate; a fixed ladder "
     "declares no VMAF, so the predicted VMAF is the measured one"
 )
-"""The fixed ladder's note; ``{rows}`` is ``H.264`` or ``HEVC``."""
+"""The fixed ladder's note; ``{rows}`` names the table (:func:`~ladderforge.policy.apple_rows`)."""
 
 
 def plan_fixed_title(
@@ -104,7 +104,7 @@ def plan_fixed_title(
         info,
         tuple(rungs),
         mode="fixed",
-        notes=(FIXED_NOTE.format(rows="H.264" if facts.family == "h264" else "HEVC"),),
+        notes=(FIXED_NOTE.format(rows=apple_rows(facts.family)[0]),),
         provenance=Provenance(
             ladderforge=__version__,
             ffmpeg=ffmpeg_version(),

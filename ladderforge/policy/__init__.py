@@ -11,6 +11,7 @@ from ladderforge.policy.baseline import (
     apple_h264_ladder,
     apple_hevc_ladder,
     apple_ladder,
+    apple_rows,
 )
 from ladderforge.policy.bdrate import (
     BDQualityResult,
@@ -38,6 +39,7 @@ __all__ = [
     "apple_h264_ladder",
     "apple_hevc_ladder",
     "apple_ladder",
+    "apple_rows",
     "bd_quality",
     "bd_quality_result",
     "bd_rate",

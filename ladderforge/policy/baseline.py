@@ -34,6 +34,7 @@ __all__ = [
     "apple_h264_ladder",
     "apple_hevc_ladder",
     "apple_ladder",
+    "apple_rows",
 ]
 
 
@@ -96,11 +97,16 @@ def apple_h264_ladder(source_width: int, source_height: int) -> list[FixedRung]:
     return _fitted(APPLE_H264_ROWS, source_width, source_height, "apple_h264_ladder")
 
 
+def apple_rows(codec_family: str) -> tuple[str, tuple[FixedRung, ...]]:
+    """The name and rows of Apple's table for an encoder's family: the H.264 rows for ``h264``,
+    the HEVC rows for every other family (AV1 has no row table in the spec: HEVC's is the
+    nearer)."""
+    return ("H.264", APPLE_H264_ROWS) if codec_family == "h264" else ("HEVC", APPLE_HEVC_ROWS)
+
+
 def apple_ladder(codec_family: str, source_width: int, source_height: int) -> list[FixedRung]:
-    """Apple's fixed ladder for an encoder's family: the H.264 rows for ``h264``, the HEVC rows
-    for every other family (AV1 has no row table in the spec: HEVC's is the nearer)."""
-    fit = apple_h264_ladder if codec_family == "h264" else apple_hevc_ladder
-    return fit(source_width, source_height)
+    """Apple's fixed ladder for an encoder's family (:func:`apple_rows`) fitted to a source."""
+    return _fitted(apple_rows(codec_family)[1], source_width, source_height, "apple_ladder")
 
 
 def _fitted(

@@ -138,6 +138,12 @@ def main() -> int:
     parser.add_argument("--segment-s", type=float, default=2.0)
     parser.add_argument("--max-height", type=int, default=540)
     parser.add_argument("--presets", default=",".join(X265_PRESETS))
+    parser.add_argument(
+        "--max-titles-per-class",
+        type=int,
+        default=0,
+        help="study at most N train titles per class (0: all)",
+    )
     parser.add_argument("--train-limit", type=int, default=0, help="first N train titles (0: all)")
     parser.add_argument("--heldout-limit", type=int, default=0, help="first N held-out (0: all)")
     parser.add_argument("--sampler", default="nsga2")
@@ -156,7 +162,8 @@ def main() -> int:
         return 1
     config = TuneConfig(
         preset=args.preset, trials=args.trials, crfs=tuple(float(c) for c in args.crfs.split(",")),
-        segment_s=args.segment_s, max_height=args.max_height or None, sampler=args.sampler,
+        segment_s=args.segment_s, max_titles_per_class=args.max_titles_per_class or None,
+        max_height=args.max_height or None, sampler=args.sampler,
         seed=args.seed, workers=args.workers, margins=GuardMargins(),
     )  # fmt: skip
     print(f"studies on {len(train)} train titles, {args.trials} trials per class", flush=True)
@@ -171,6 +178,8 @@ def main() -> int:
         "ffmpeg": ffmpeg_version(),
         "load_avg": os.getloadavg(),
         "train_titles": [p.name for p in train],
+        "studied": {d["title"]: d["content_class"]
+                    for d in sets.provenance.get("sources", []) if d.get("studied", True)},
         "heldout_titles": [p.name for p in heldout],
         "tuned_sets": sets.to_dict()["sets"],
         "study": {"trials_run": report.trials_run, "trials_resumed": report.trials_resumed,
@@ -316,6 +325,10 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
         "CPU-time ratios are noisy; on very short, small segments process start-up weighs on "
         "them too).",
         f"Train titles ({len(data['train_titles'])}): {', '.join(data['train_titles'])}.",
+        f"Studied ({len(data['studied'])}, at most {args.max_titles_per_class or 'all'} per "
+        "class, spread along the class's axis): "
+        + ", ".join(f"{t} ({c})" for t, c in sorted(data["studied"].items(), key=lambda x: x[1]))
+        + ".",
         f"Held-out titles ({len(data['heldout_titles'])}): {', '.join(data['heldout_titles'])}.",
         f"Study: {data['study']}.",
         "",

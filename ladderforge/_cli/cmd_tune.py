@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
         crf: str = typer.Option(_CRFS, "--crf", help="CRF grid of every trial."),
         segment_s: float = typer.Option(_D.segment_s, help="Seconds per representative segment."),
         segments_per_title: int = typer.Option(1, help="Segments per title (by complexity)."),
+        max_titles_per_class: int = typer.Option(
+            0, help="Study at most N titles of each class, spread along its axis (0: all)."
+        ),
         max_height: int = typer.Option(
             _D.max_height, help="Segments scaled down to this height (0: no)."
         ),
@@ -72,6 +75,7 @@ def register(app: typer.Typer) -> None:
                 crfs=parse_crfs(crf),
                 segment_s=segment_s,
                 segments_per_title=segments_per_title,
+                max_titles_per_class=max_titles_per_class or None,
                 max_height=max_height or None,
                 n_subsample=subsample,
                 sampler=sampler,

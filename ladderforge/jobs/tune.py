@@ -51,6 +51,7 @@ from ladderforge.policy.tuning import (
     first_point_verdict,
     judge,
     space_for,
+    spread_titles,
     study_objectives,
     suggest,
 )
@@ -154,23 +155,35 @@ def _segments_by_class(
     report: TuneReport,
     stage: Callable[[str], None],
 ) -> tuple[dict[str, list[_Segment]], list[dict[str, Any]]]:
-    groups: dict[str, list[_Segment]] = {}
-    described = []
+    read: list[tuple[SourceInfo, Any, ContentClass]] = []
     for src in sources:
         try:
             info = probe(src)
             stage(f"{info.title}: analysing")
             profile = analyze(info.path)
-            cls = classify(profile.title)
-            scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes] or [
-                (0, info.frame_count, {})
-            ]
-            ranges = plan_probe_segments(
-                scenes,
-                frame_rate=float(info.frame_rate),
-                n_segments=config.segments_per_title,
-                segment_s=config.segment_s,
-            )
+            read.append((info, profile, classify(profile.title)))
+        except LadderforgeError as exc:
+            report.failures[str(src)] = exc.message
+    chosen = set()
+    for name in {cls.name for _, _, cls in read}:
+        spreads = [(str(i.path), c.spread) for i, _, c in read if c.name == name]
+        chosen.update(spread_titles(spreads, config.max_titles_per_class))
+    groups: dict[str, list[_Segment]] = {}
+    described = []
+    for info, profile, cls in read:
+        if str(info.path) not in chosen:
+            described.append(_describe(info, cls, [], studied=False))
+            continue
+        scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes] or [
+            (0, info.frame_count, {})
+        ]
+        ranges = plan_probe_segments(
+            scenes,
+            frame_rate=float(info.frame_rate),
+            n_segments=config.segments_per_title,
+            segment_s=config.segment_s,
+        )
+        try:
             for start, end in ranges:
                 path = work / "segments" / f"{info.content_hash[:16]}_{start:06d}_{end:06d}.mkv"
                 cut = extract_segment(info, start, end, path, max_height=config.max_height)
@@ -178,19 +191,22 @@ def _segments_by_class(
                     _Segment(f"{info.title}@{start}", probe(cut))
                 )
         except LadderforgeError as exc:
-            report.failures[str(src)] = exc.message
+            report.failures[str(info.path)] = exc.message
             continue
-        described.append(_describe(info, cls, ranges))
+        described.append(_describe(info, cls, ranges, studied=True))
     return groups, described
 
 
-def _describe(info: SourceInfo, cls: ContentClass, ranges: list[tuple[int, int]]) -> dict[str, Any]:
+def _describe(
+    info: SourceInfo, cls: ContentClass, ranges: list[tuple[int, int]], *, studied: bool
+) -> dict[str, Any]:
     return {
         "title": info.title,
         "path": str(info.path),
         "content_hash": info.content_hash,
         "content_class": cls.name,
         "class_reason": cls.reason,
+        "studied": studied,
         "segments": [list(r) for r in ranges],
     }
 

@@ -32,6 +32,10 @@ class TuneConfig:
     """Length of each representative segment."""
     segments_per_title: int = 1
     """Segments per title, spanning its scenes' complexity (1: the median scene)."""
+    max_titles_per_class: int | None = None
+    """Each class's study encodes at most this many of its titles, spread along the class's
+    axis (:func:`~ladderforge.policy.tuning.spread_titles`): a trial encodes every studied
+    segment, so the study's cost grows with it. None: every title."""
     max_height: int | None = TUNE_DEFAULTS.max_height
     """Segments are scaled down to at most this height (speed); None: the source's."""
     n_subsample: int = 1
@@ -67,9 +71,15 @@ class TuneConfig:
             raise UsageError(
                 f"The 'sampler' parameter must be 'nsga2' or 'tpe'. Got {self.sampler!r}."
             )
-        if self.trials < 1 or self.segments_per_title < 1 or self.workers < 1:
+        if (
+            self.trials < 1
+            or self.segments_per_title < 1
+            or self.workers < 1
+            or (self.max_titles_per_class is not None and self.max_titles_per_class < 1)
+        ):
             raise UsageError(
-                "The 'trials', 'segments_per_title' and 'workers' parameters must be >= 1."
+                "The 'trials', 'segments_per_title', 'max_titles_per_class' and 'workers' "
+                "parameters must be >= 1."
             )
         if len(self.crfs) < 2 or len(set(self.crfs)) != len(self.crfs):
             raise UsageError(f"The 'crfs' parameter needs >= 2 distinct CRFs. Got {self.crfs!r}.")

@@ -246,6 +246,30 @@ def test_unreadable_sources_are_left_out_and_none_left_is_an_error(
         tune([junk], tmp_path / "t2", config=config)
 
 
+def test_a_capped_class_studies_only_its_chosen_titles(
+    make_clip, clip: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # three lavfi clips of one class; a cap of one studies the middle one along its axis
+    other = make_clip(
+        tmp_path / "other.mp4", size="128x96", extra=["-preset", "ultrafast", "-qp", "30"]
+    )
+    third = make_clip(
+        tmp_path / "third.mp4", size="128x96", extra=["-preset", "ultrafast", "-qp", "45"]
+    )
+    config = TuneConfig(trials=1, crfs=(22.0, 42.0), segment_s=1.0, max_height=None,
+                        prune_rate_delta_pct=-1000, max_titles_per_class=1)  # fmt: skip
+    report = tune([clip, other, third], tmp_path / "t", config=config)
+    sources = report.sets.provenance["sources"]
+    assert len({s["content_class"] for s in sources}) == 1
+    studied = [s["title"] for s in sources if s["studied"]]
+    assert len(studied) == 1 and len(sources) == 3
+    assert report.encodes_run == 2 + 1  # one segment's default curve, then one pruned trial
+    (tuned,) = report.sets.sets
+    assert tuned.titles == tuple(studied)
+    with pytest.raises(UsageError, match="'max_titles_per_class'"):
+        TuneConfig(max_titles_per_class=0)
+
+
 def test_tune_cli_refuses_bad_options_in_one_line(run_cli, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for args, message in [
         (["--sampler", "grid"], "must be 'nsga2' or 'tpe'"),

@@ -38,6 +38,7 @@ from ladderforge.policy.tuning import (
     pick_set,
     rate_delta_pct,
     space_for,
+    spread_titles,
     study_objectives,
     suggest,
 )
@@ -145,6 +146,35 @@ def test_classes_from_recorded_title_features(title: str) -> None:
     got = classify({"screen_score_mean": screen, "ti_mean": ti, "texture_e_mean": texture})
     assert got.name == expected
     assert got.name in CONTENT_CLASSES and got.reason
+
+
+def test_a_class_spreads_along_its_own_axis() -> None:
+    # each title's spread is the feature of the rule that decided (smooth: the last one checked)
+    spreads = {
+        name: classify({"screen_score_mean": s, "ti_mean": ti, "texture_e_mean": tex}).spread
+        for name, (_, s, ti, tex) in TITLES.items()
+    }
+    assert spreads == {
+        "screen_1080p_marimo_notebook": 0.135328,
+        "sports_480p_paragliding_launch": 12.771768,
+        "foliage_720p_cereus_flower": 18.763077,
+        "nature_360p_aquarium_tank_crowd": 8.790385,
+    }
+
+
+def test_a_capped_study_keeps_both_ends_of_its_class_and_spaces_the_rest() -> None:
+    titles = [(f"t{i}", float(v)) for i, v in enumerate([9, 1, 5, 3, 7, 2, 8])]
+    # by value: t1 (1) t5 (2) t3 (3) t2 (5) t4 (7) t6 (8) t0 (9)
+    assert spread_titles(titles, 3) == ["t1", "t2", "t0"]
+    assert spread_titles(titles, 4) == ["t1", "t3", "t4", "t0"]
+    assert spread_titles(titles, 1) == ["t2"]
+    assert spread_titles(titles, None) == spread_titles(titles, 7) == spread_titles(titles, 99)
+    assert len(spread_titles(titles, None)) == 7
+    # equal values: the order (hence the choice) does not depend on the input order
+    tied = [("b", 1.0), ("a", 1.0), ("c", 1.0)]
+    assert spread_titles(tied, 2) == spread_titles(tied[::-1], 2) == ["a", "c"]
+    with pytest.raises(UsageError, match="limit >= 1"):
+        spread_titles(titles, 0)
 
 
 def test_a_missing_feature_is_named() -> None:

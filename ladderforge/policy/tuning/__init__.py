@@ -11,6 +11,7 @@ from ladderforge.policy.tuning.classes import (
     ClassRule,
     ContentClass,
     classify,
+    spread_titles,
 )
 from ladderforge.policy.tuning.guard import GuardMargins, GuardVerdict, judge
 from ladderforge.policy.tuning.objectives import (
@@ -65,6 +66,7 @@ __all__ = [
     "pick_set",
     "rate_delta_pct",
     "space_for",
+    "spread_titles",
     "study_objectives",
     "suggest",
 ]

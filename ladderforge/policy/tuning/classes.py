@@ -23,12 +23,19 @@ split the remaining titles into groups of similar size.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ladderforge.errors import UsageError
 
-__all__ = ["CLASS_RULES", "CONTENT_CLASSES", "ClassRule", "ContentClass", "classify"]
+__all__ = [
+    "CLASS_RULES",
+    "CONTENT_CLASSES",
+    "ClassRule",
+    "ContentClass",
+    "classify",
+    "spread_titles",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class ContentClass:
     """One of :data:`CONTENT_CLASSES`."""
     reason: str
     """The rule that decided, with the feature values, e.g. ``ti_mean 12.3 >= 10``."""
+    spread: float = 0.0
+    """The value of the class's own axis (its rule's feature; the fallback class: the last
+    rule's), by which :func:`spread_titles` spreads a class's study titles."""
 
 
 def classify(features: Mapping[str, object]) -> ContentClass:
@@ -72,6 +82,7 @@ def classify(features: Mapping[str, object]) -> ContentClass:
     or a scene's features). A feature a rule needs that is missing or not a finite number is a
     UsageError naming it."""
     checked = []
+    last = 0.0
     for rule in CLASS_RULES:
         value = features.get(rule.feature)
         if (
@@ -87,6 +98,25 @@ def classify(features: Mapping[str, object]) -> ContentClass:
             return ContentClass(
                 rule.name,
                 f"{rule.feature} {value:.3g} >= {rule.threshold:g} ({rule.why})",
+                float(value),
             )
         checked.append(f"{rule.feature} {value:.3g} < {rule.threshold:g}")
-    return ContentClass(FALLBACK_CLASS, "; ".join(checked) + " (low motion, little texture)")
+        last = float(value)
+    return ContentClass(FALLBACK_CLASS, "; ".join(checked) + " (low motion, little texture)", last)
+
+
+def spread_titles(spreads: Sequence[tuple[str, float]], limit: int | None) -> list[str]:
+    """At most ``limit`` of a class's titles for its study, given as (title, its
+    :attr:`ContentClass.spread`): evenly spaced in their order along the class's axis, lowest
+    and highest included, so that a capped study still sees the range of its class. Every title when
+    ``limit`` is None or not below their number; ties are broken by title so the choice is the
+    same on every run."""
+    ordered = [t for t, _ in sorted(spreads, key=lambda item: (item[1], item[0]))]
+    if limit is None or limit >= len(ordered):
+        return ordered
+    if limit < 1:
+        raise UsageError(f"spread_titles needs a limit >= 1. Got {limit!r} instead.")
+    if limit == 1:
+        return [ordered[len(ordered) // 2]]
+    step = (len(ordered) - 1) / (limit - 1)
+    return [ordered[round(i * step)] for i in range(limit)]

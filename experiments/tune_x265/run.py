@@ -14,8 +14,9 @@ front of bits vs encode CPU time against x265's own presets.
    CPU ratio against ``--preset``'s defaults; the plot shows them and the front.
 
 Everything is stored under results/<preset>/ (optuna's SQLite study, the results store): a
-killed run resumes. Writes results/<preset>/results.json, results/<preset>/pareto.png and
-RESULTS.md (with the command line).
+killed run resumes. Writes results/<preset>/results.json, RESULTS.md (with the command line)
+and its plot, plots/<preset>_pareto.png (committed with it). ``--report-only`` writes RESULTS.md
+and the plot again from results/<preset>/results.json, without encoding.
 
 Usage: python experiments/tune_x265/run.py [--preset veryfast] [--trials 30] [--train-limit N]
        [--heldout-limit N] [--presets ultrafast,...,slow] [--workers 1]
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shlex
 import statistics
@@ -129,7 +131,7 @@ def _compare(base: list[CurvePoint], test: list[CurvePoint]) -> dict[str, Any]:
     return row
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--trials", type=int, default=30)
@@ -150,7 +152,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results-md", default=str(HERE / "RESULTS.md"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="RESULTS.md and the plot from results/<preset>/results.json",
+    )
+    return parser
+
+
+def main() -> int:
+    parser = _parser()
     args = parser.parse_args()
+    if args.report_only:
+        return _report(json.loads((HERE / "results" / args.preset / "results.json").read_text()),
+                       args)  # fmt: skip
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -178,8 +193,6 @@ def main() -> int:
         "ffmpeg": ffmpeg_version(),
         "load_avg": os.getloadavg(),
         "train_titles": [p.name for p in train],
-        "studied": {d["title"]: d["content_class"]
-                    for d in sets.provenance.get("sources", []) if d.get("studied", True)},
         "heldout_titles": [p.name for p in heldout],
         "tuned_sets": sets.to_dict()["sets"],
         "study": {"trials_run": report.trials_run, "trials_resumed": report.trials_resumed,
@@ -188,9 +201,16 @@ def main() -> int:
         "summary": summary,
     }  # fmt: skip
     atomic_write_json(out / "results.json", data)
-    _plot(summary, args.preset, out / "pareto.png")
-    _write_section(Path(args.results_md), args.preset, _markdown(data, args, out))
-    print(f"wrote {out / 'results.json'}, {out / 'pareto.png'}, {args.results_md}")
+    print(f"wrote {out / 'results.json'}")
+    return _report(data, args)
+
+
+def _report(data: dict[str, Any], args: argparse.Namespace) -> int:
+    """RESULTS.md's section of the preset and its plot, from a run's results."""
+    plot = HERE / "plots" / f"{args.preset}_pareto.png"
+    _plot(data["summary"], args.preset, plot)
+    _write_section(Path(args.results_md), args.preset, _markdown(data, plot))
+    print(f"wrote {plot}, {args.results_md}")
     return 0
 
 
@@ -304,8 +324,10 @@ def _plot(summary: dict[str, Any], preset: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
+def _markdown(data: dict[str, Any], plot: Path) -> str:
     s = data["summary"]
+    args = _parser().parse_args(shlex.split(data["command"])[2:])  # the run's own flags
+    studied = {t: ts["content_class"] for ts in data["tuned_sets"] for t in ts["titles"]}
     lines = [
         f"## x265 {args.preset}",
         "",
@@ -325,9 +347,9 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
         "CPU-time ratios are noisy; on very short, small segments process start-up weighs on "
         "them too).",
         f"Train titles ({len(data['train_titles'])}): {', '.join(data['train_titles'])}.",
-        f"Studied ({len(data['studied'])}, at most {args.max_titles_per_class or 'all'} per "
+        f"Studied ({len(studied)}, at most {args.max_titles_per_class or 'all'} per "
         "class, spread along the class's axis): "
-        + ", ".join(f"{t} ({c})" for t, c in sorted(data["studied"].items(), key=lambda x: x[1]))
+        + ", ".join(f"{t} ({c})" for t, c in sorted(studied.items(), key=lambda x: x[1]))
         + ".",
         f"Held-out titles ({len(data['heldout_titles'])}): {', '.join(data['heldout_titles'])}.",
         f"Study: {data['study']}.",
@@ -377,13 +399,33 @@ def _markdown(data: dict[str, Any], args: argparse.Namespace, out: Path) -> str:
                      f"{'yes' if p['config'] in s['pareto'] else ''} |")  # fmt: skip
     lines += [
         "",
-        f"Plot: `{(out / 'pareto.png').relative_to(HERE)}` (results/ is git-ignored).",
+        *_next_preset(s, args.preset),
+        "",
+        f"![bits vs CPU time, x265 {args.preset}]({plot.relative_to(HERE)})",
         "",
     ]
     return "\n".join(lines)
 
 
 TITLE = "# tune_x265: tuned x265 vs default at the same preset, on held-out titles"
+
+
+def _next_preset(summary: dict[str, Any], preset: str) -> list[str]:
+    """The issue's other target: the tuned preset against the next slower preset, at <= 0.7x
+    its time for no more bits (medians against the default of ``preset``)."""
+    slower = X265_PRESETS[X265_PRESETS.index(preset) + 1 :] if preset in X265_PRESETS else ()
+    points = {p["config"]: p for p in summary["points"]}
+    nxt = next((p for p in slower if p in points), None)
+    if nxt is None:
+        return [f"No slower preset than {preset} was measured: no comparison with it."]
+    tuned, other = points[f"{preset}+tuned"], points[nxt]
+    time = tuned["time_ratio"] / other["time_ratio"]
+    met = tuned["bd_vmaf"] <= other["bd_vmaf"] and time <= 0.7
+    return [
+        f"{preset}+tuned against {nxt} (the next slower preset measured): BD-rate VMAF "
+        f"{tuned['bd_vmaf']:+.2f} % vs {other['bd_vmaf']:+.2f} %, at {time:.2f}x its CPU time "
+        f"(target: no more bits at <= 0.7x): {'met' if met else 'not met'}."
+    ]
 
 
 def _write_section(path: Path, preset: str, section: str) -> None:

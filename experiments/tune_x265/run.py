@@ -131,6 +131,15 @@ def _compare(base: list[CurvePoint], test: list[CurvePoint]) -> dict[str, Any]:
     return row
 
 
+def _frozen(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(sorted({k.strip() for k in args.freeze.split(",") if k.strip()}))
+
+
+def _key(args: argparse.Namespace) -> str:
+    """The run's name: its results folder, plot and RESULTS.md section (preset, frozen knobs)."""
+    return "-".join([args.preset, *(f"no-{k}" for k in _frozen(args))])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="veryfast")
@@ -146,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="study at most N train titles per class (0: all)",
     )
+    parser.add_argument("--freeze", default="", help="knobs left at the preset's value (a,b)")
     parser.add_argument("--train-limit", type=int, default=0, help="first N train titles (0: all)")
     parser.add_argument("--heldout-limit", type=int, default=0, help="first N held-out (0: all)")
     parser.add_argument("--sampler", default="nsga2")
@@ -164,12 +174,12 @@ def main() -> int:
     parser = _parser()
     args = parser.parse_args()
     if args.report_only:
-        return _report(json.loads((HERE / "results" / args.preset / "results.json").read_text()),
+        return _report(json.loads((HERE / "results" / _key(args) / "results.json").read_text()),
                        args)  # fmt: skip
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = HERE / "results" / args.preset
+    out = HERE / "results" / _key(args)
     train = _index(SHARED_CORPUS / "train")[: args.train_limit or None]
     heldout = _index(SHARED_CORPUS)[: args.heldout_limit or None]
     if not train or not heldout:
@@ -177,7 +187,7 @@ def main() -> int:
         return 1
     config = TuneConfig(
         preset=args.preset, trials=args.trials, crfs=tuple(float(c) for c in args.crfs.split(",")),
-        segment_s=args.segment_s, max_titles_per_class=args.max_titles_per_class or None,
+        segment_s=args.segment_s, freeze=_frozen(args), max_titles_per_class=args.max_titles_per_class or None,
         max_height=args.max_height or None, sampler=args.sampler,
         seed=args.seed, workers=args.workers, margins=GuardMargins(),
     )  # fmt: skip
@@ -207,9 +217,9 @@ def main() -> int:
 
 def _report(data: dict[str, Any], args: argparse.Namespace) -> int:
     """RESULTS.md's section of the preset and its plot, from a run's results."""
-    plot = HERE / "plots" / f"{args.preset}_pareto.png"
+    plot = HERE / "plots" / f"{_key(args)}_pareto.png"
     _plot(data["summary"], args.preset, plot)
-    _write_section(Path(args.results_md), args.preset, _markdown(data, plot))
+    _write_section(Path(args.results_md), _key(args), _markdown(data, plot))
     print(f"wrote {plot}, {args.results_md}")
     return 0
 
@@ -329,7 +339,8 @@ def _markdown(data: dict[str, Any], plot: Path) -> str:
     args = _parser().parse_args(shlex.split(data["command"])[2:])  # the run's own flags
     studied = {t: ts["content_class"] for ts in data["tuned_sets"] for t in ts["titles"]}
     lines = [
-        f"## x265 {args.preset}",
+        f"## x265 {args.preset}"
+        + (f", {', '.join(_frozen(args))} left at the preset's value" if _frozen(args) else ""),
         "",
         f"Command: `{data['command']}`",
         "",
@@ -436,7 +447,12 @@ def _write_section(path: Path, preset: str, section: str) -> None:
             name, _, text = part.partition(" -->\n")
             sections[name] = text.strip() + "\n"
     sections[preset] = section.strip() + "\n"
-    order = sorted(sections, key=lambda p: X265_PRESETS.index(p) if p in X265_PRESETS else 99)
+
+    def rank(key: str) -> tuple[int, str]:
+        preset = key.split("-")[0]
+        return (X265_PRESETS.index(preset) if preset in X265_PRESETS else 99, key)
+
+    order = sorted(sections, key=rank)
     text = TITLE + "\n\n" + "\n".join(f"<!-- preset: {p} -->\n{sections[p]}" for p in order)
     path.write_text(text)
 

@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
         crf: str = typer.Option(_CRFS, "--crf", help="CRF grid of every trial."),
         segment_s: float = typer.Option(_D.segment_s, help="Seconds per representative segment."),
         segments_per_title: int = typer.Option(1, help="Segments per title (by complexity)."),
+        freeze: str = typer.Option(
+            "", help="Knobs left at the preset's value, comma-separated (e.g. aq-mode)."
+        ),
         max_titles_per_class: int = typer.Option(
             0, help="Study at most N titles of each class, spread along its axis (0: all)."
         ),
@@ -76,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 segment_s=segment_s,
                 segments_per_title=segments_per_title,
                 max_titles_per_class=max_titles_per_class or None,
+                freeze=tuple(k.strip() for k in freeze.split(",") if k.strip()),
                 max_height=max_height or None,
                 n_subsample=subsample,
                 sampler=sampler,

@@ -50,7 +50,6 @@ from ladderforge.policy.tuning import (
     classify,
     first_point_verdict,
     judge,
-    space_for,
     spread_titles,
     study_objectives,
     suggest,
@@ -286,7 +285,7 @@ def _study(
 
     from ladderforge.jobs.tune_study import finished_count, open_study, resume_stale
 
-    space = space_for(config.codec)
+    space = config.space()
     study_name = f"{config.codec}.{config.preset}.{name}.{_fingerprint(config, segments)}"
     study, storage = open_study(
         work / STUDY_DB,
@@ -345,6 +344,8 @@ def _fingerprint(config: TuneConfig, segments: list[_Segment]) -> str:
         "n_subsample": config.n_subsample,
         "tool": ffmpeg_version(),
     }
+    if config.freeze:  # only then: studies without frozen knobs keep the names they had
+        key["freeze"] = list(config.freeze)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 

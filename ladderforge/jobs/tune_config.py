@@ -11,7 +11,7 @@ from ladderforge.encoder import codec_facts
 from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import TUNE_DEFAULTS
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S
-from ladderforge.policy.tuning import GuardMargins, space_for
+from ladderforge.policy.tuning import GuardMargins, SearchSpace, space_for
 
 __all__ = ["TuneConfig"]
 
@@ -36,6 +36,9 @@ class TuneConfig:
     """Each class's study encodes at most this many of its titles, spread along the class's
     axis (:func:`~ladderforge.policy.tuning.spread_titles`): a trial encodes every studied
     segment, so the study's cost grows with it. None: every title."""
+    freeze: tuple[str, ...] = ()
+    """Knobs the study leaves at the preset's value (``aq-mode``: the knobs sampled only under
+    it go too), e.g. where a platform keeps adaptive quantisation for what the metrics miss."""
     max_height: int | None = TUNE_DEFAULTS.max_height
     """Segments are scaled down to at most this height (speed); None: the source's."""
     n_subsample: int = 1
@@ -66,7 +69,8 @@ class TuneConfig:
             object.__setattr__(self, "preset", facts.default_preset)
         facts.preset_rank(str(self.preset))
         object.__setattr__(self, "crfs", tuple(float(c) for c in self.crfs))
-        space_for(self.codec)  # a UsageError when the backend has no search space
+        object.__setattr__(self, "freeze", tuple(sorted(set(self.freeze))))
+        self.space()  # a UsageError when the backend has no search space or a name is unknown
         if self.sampler not in ("nsga2", "tpe"):
             raise UsageError(
                 f"The 'sampler' parameter must be 'nsga2' or 'tpe'. Got {self.sampler!r}."
@@ -86,10 +90,15 @@ class TuneConfig:
         if not self.segment_s > 0 or not self.max_cpu_ratio > 0:
             raise UsageError("The 'segment_s' and 'max_cpu_ratio' parameters must be > 0.")
 
+    def space(self) -> SearchSpace:
+        """The backend's search space less the frozen knobs."""
+        return space_for(self.codec).without(self.freeze)
+
     def to_dict(self) -> dict[str, Any]:
         """Every setting, JSON-ready (recorded in the tuned file's provenance)."""
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["crfs"] = list(self.crfs)
+        data["freeze"] = list(self.freeze)
         data["margins"] = self.margins.to_dict()
         data["work_dir"] = str(self.work_dir) if self.work_dir else None
         return data

@@ -24,7 +24,7 @@ import pytest
 from ladderforge.encoder import build_command, get_encoder
 from ladderforge.errors import UsageError
 from ladderforge.jobs import LadderConfig, plan_title
-from ladderforge.jobs.tune import STUDY_DB, TUNED_FILE, TuneConfig, tune
+from ladderforge.jobs.tune import STUDY_DB, TUNED_FILE, TuneConfig, TuneReport, tune
 from ladderforge.media import probe
 from ladderforge.policy.tuning import TunedSet, TunedSets
 from ladderforge.store import atomic_write_json
@@ -268,6 +268,27 @@ def test_a_capped_class_studies_only_its_chosen_titles(
     assert tuned.titles == tuple(studied)
     with pytest.raises(UsageError, match="'max_titles_per_class'"):
         TuneConfig(max_titles_per_class=0)
+
+
+def test_a_frozen_knob_is_never_tried_and_gets_its_own_study(clip: Path, tmp_path: Path) -> None:
+    base = dict(trials=2, crfs=(22.0, 42.0), segment_s=1.0, max_height=None,
+                prune_rate_delta_pct=-1000)  # fmt: skip
+    frozen = tune([clip], tmp_path / "t", config=TuneConfig(**base, freeze=("aq-mode",)))
+    free = tune([clip], tmp_path / "t", config=TuneConfig(**base))
+    storage = f"sqlite:///{tmp_path / 't' / '.work' / STUDY_DB}"
+    assert len(optuna.get_all_study_names(storage)) == 2  # never mixed with the free one's
+    assert frozen.sets.provenance["config"]["freeze"] == ["aq-mode"]
+
+    def tried(report: TuneReport) -> set[str]:
+        (name,) = report.sets.provenance["studies"].values()
+        study = optuna.load_study(study_name=name, storage=storage)
+        return {k for t in study.trials for k, _ in t.user_attrs["params"]}
+
+    assert "aq-mode" in tried(free)  # every free trial samples it
+    assert tried(frozen) and tried(frozen).isdisjoint({"aq-mode", "aq-strength"})
+    assert free.encodes_reused >= 2  # the default curve came from the store
+    with pytest.raises(UsageError, match="Cannot freeze unknown knob"):
+        TuneConfig(freeze=("aq_mode",))
 
 
 def test_tune_cli_refuses_bad_options_in_one_line(run_cli, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -124,6 +124,20 @@ def test_sampled_nvenc_params_pass_the_nvenc_backend(codec: str) -> None:
         assert all(f"-{k}" in args for k, _ in params)
 
 
+def test_a_frozen_knob_leaves_the_space_with_the_knobs_that_depend_on_it() -> None:
+    space = X265_SPACE.without(["aq-mode", "sao"])
+    names = [k.name for k in space.knobs]
+    assert "aq-mode" not in names and "aq-strength" not in names and "sao" not in names
+    assert len(names) == len(X265_SPACE.knobs) - 3 and "psy-rdoq" in names
+    for seed in range(5):  # nothing frozen is ever sampled
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        params, _ = space.params(suggest(trial, space))
+        assert {k for k, _ in params}.isdisjoint({"aq-mode", "aq-strength", "sao"})
+    assert X265_SPACE.without([]) == X265_SPACE
+    with pytest.raises(UsageError, match="Cannot freeze unknown knob.*aq_mode"):
+        X265_SPACE.without(["aq_mode"])
+
+
 def test_a_backend_without_a_space_is_refused() -> None:
     with pytest.raises(UsageError, match="No tuning search space for the 'x264' backend"):
         space_for("x264")

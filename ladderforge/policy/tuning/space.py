@@ -14,7 +14,7 @@ compared with "slow" at the same or lower CPU time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,6 +102,25 @@ class SearchSpace:
                 parts.setdefault(knob.key, {})[knob.part or 0] = text
         pairs = tuple((key, ",".join(v for _, v in sorted(p.items()))) for key, p in parts.items())
         return pairs, tune
+
+    def without(self, names: Sequence[str]) -> SearchSpace:
+        """The space less the knobs ``names`` (they keep the preset's value) and the knobs
+        sampled only under one of them; unknown names are a UsageError naming the known ones."""
+        known = [k.name for k in self.knobs]
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise UsageError(
+                f"Cannot freeze unknown knob(s) {', '.join(unknown)} of the {self.codec} search "
+                f"space; known: {', '.join(known)}."
+            )
+        gone = set(names)
+        kept = []
+        for knob in self.knobs:
+            if knob.name in gone or (knob.only_if and knob.only_if[0] in gone):
+                gone.add(knob.name)
+            else:
+                kept.append(knob)
+        return SearchSpace(codec=self.codec, knobs=tuple(kept))
 
 
 def _format(knob: Knob, value: Any) -> str:

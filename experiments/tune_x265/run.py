@@ -13,13 +13,16 @@ front of bits vs encode CPU time against x265's own presets.
    ratio (CPU seconds, all CRFs). Pareto: each configuration's median BD-rate (VMAF) and median
    CPU ratio against ``--preset``'s defaults; the plot shows them and the front.
 
-Everything is stored under results/<preset>/ (optuna's SQLite study, the results store): a
-killed run resumes. Writes results/<preset>/results.json, RESULTS.md (with the command line)
-and its plot, plots/<preset>_pareto.png (committed with it). ``--report-only`` writes RESULTS.md
-and the plot again from results/<preset>/results.json, without encoding.
+A run is named by its preset and frozen knobs (``veryfast``, ``veryfast-no-aq-mode``): KEY
+below. Everything is stored under results/KEY/ (optuna's SQLite study, the results store): a
+killed run resumes. Writes results/KEY/results.json, RESULTS.md's section KEY (with the command
+line) and its plot, plots/KEY_pareto.png (committed with it). ``--report-only`` writes the
+section and the plot again from results/KEY/results.json, without encoding; ``--ship`` writes
+results/KEY's tuned sets as the package's (``ladder --tuned shipped``).
 
-Usage: python experiments/tune_x265/run.py [--preset veryfast] [--trials 30] [--train-limit N]
-       [--heldout-limit N] [--presets ultrafast,...,slow] [--workers 1]
+Usage: python experiments/tune_x265/run.py [--preset veryfast] [--trials 30] [--sampler tpe]
+       [--max-titles-per-class N] [--freeze KNOB,...] [--train-limit N] [--heldout-limit N]
+       [--presets ultrafast,...,slow] [--workers 1] [--report-only | --ship]
 """
 
 from __future__ import annotations
@@ -163,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results-md", default=str(HERE / "RESULTS.md"))
     parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="write the run's tuned sets as the package's (ladder --tuned shipped)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="RESULTS.md and the plot from results/<preset>/results.json",
@@ -173,9 +181,11 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> int:
     parser = _parser()
     args = parser.parse_args()
+    if args.ship:
+        return _ship(args)
     if args.report_only:
-        return _report(json.loads((HERE / "results" / _key(args) / "results.json").read_text()),
-                       args)  # fmt: skip
+        results = HERE / "results" / _key(args) / "results.json"
+        return _report(json.loads(results.read_text()), args)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -186,11 +196,18 @@ def main() -> int:
         print(f"no titles under {SHARED_CORPUS}", file=sys.stderr)
         return 1
     config = TuneConfig(
-        preset=args.preset, trials=args.trials, crfs=tuple(float(c) for c in args.crfs.split(",")),
-        segment_s=args.segment_s, freeze=_frozen(args), max_titles_per_class=args.max_titles_per_class or None,
-        max_height=args.max_height or None, sampler=args.sampler,
-        seed=args.seed, workers=args.workers, margins=GuardMargins(),
-    )  # fmt: skip
+        preset=args.preset,
+        trials=args.trials,
+        crfs=tuple(float(c) for c in args.crfs.split(",")),
+        segment_s=args.segment_s,
+        freeze=_frozen(args),
+        max_titles_per_class=args.max_titles_per_class or None,
+        max_height=args.max_height or None,
+        sampler=args.sampler,
+        seed=args.seed,
+        workers=args.workers,
+        margins=GuardMargins(),
+    )
     print(f"studies on {len(train)} train titles, {args.trials} trials per class", flush=True)
     report = tune(train, out / "study", config=config,
                   on_stage=lambda s: print(f"  {s}", flush=True))  # fmt: skip
@@ -213,6 +230,33 @@ def main() -> int:
     atomic_write_json(out / "results.json", data)
     print(f"wrote {out / 'results.json'}")
     return _report(data, args)
+
+
+def _ship(args: argparse.Namespace) -> int:
+    """The run's tuned.json as the package's tuned sets: each source named by its file with
+    the licence column of INDEX.tsv, no local path (the clips never ship)."""
+    from ladderforge.jobs.tuned import SHIPPED_TUNED_SETS
+
+    data = json.loads((HERE / "results" / _key(args) / "study" / "tuned.json").read_text())
+    licences = {}
+    for folder in (SHARED_CORPUS, SHARED_CORPUS / "train"):
+        with (folder / "INDEX.tsv").open(newline="") as f:
+            licences.update({r["file"]: r["license"] for r in csv.DictReader(f, delimiter="\t")})
+    prov = data["provenance"]
+    for source in prov["sources"]:
+        name = Path(source.pop("path")).name
+        if not licences.get(name):
+            print(f"{name}: no licence in the corpus INDEX.tsv; nothing shipped", file=sys.stderr)
+            return 1
+        source["file"], source["license"] = name, licences[name]
+    prov.pop("storage", None)
+    prov["config"]["work_dir"] = None
+    prov["experiment"] = (
+        f"experiments/tune_x265 ({_key(args)}; RESULTS.md has the held-out figures)"
+    )
+    atomic_write_json(SHIPPED_TUNED_SETS, data)
+    print(f"wrote {SHIPPED_TUNED_SETS}")
+    return 0
 
 
 def _report(data: dict[str, Any], args: argparse.Namespace) -> int:
@@ -358,8 +402,13 @@ def _markdown(data: dict[str, Any], plot: Path) -> str:
         "CPU-time ratios are noisy; on very short, small segments process start-up weighs on "
         "them too).",
         f"Train titles ({len(data['train_titles'])}): {', '.join(data['train_titles'])}.",
-        f"Studied ({len(studied)}, at most {args.max_titles_per_class or 'all'} per "
-        "class, spread along the class's axis): "
+        f"Studied ({len(studied)}"
+        + (
+            f", at most {args.max_titles_per_class} per class, spread along the class's axis"
+            if args.max_titles_per_class
+            else ""
+        )
+        + "): "
         + ", ".join(f"{t} ({c})" for t, c in sorted(studied.items(), key=lambda x: x[1]))
         + ".",
         f"Held-out titles ({len(data['heldout_titles'])}): {', '.join(data['heldout_titles'])}.",
@@ -439,18 +488,19 @@ def _next_preset(summary: dict[str, Any], preset: str) -> list[str]:
     ]
 
 
-def _write_section(path: Path, preset: str, section: str) -> None:
-    """RESULTS.md holds one section per preset (in x265's order); a run replaces its own."""
+def _write_section(path: Path, key: str, section: str) -> None:
+    """RESULTS.md holds one section per run name (preset and frozen knobs; in x265's preset
+    order); a run replaces its own. The marker keeps its old spelling (``preset:``)."""
     sections: dict[str, str] = {}
     if path.exists():
         for part in path.read_text().split("<!-- preset: ")[1:]:
             name, _, text = part.partition(" -->\n")
             sections[name] = text.strip() + "\n"
-    sections[preset] = section.strip() + "\n"
+    sections[key] = section.strip() + "\n"
 
-    def rank(key: str) -> tuple[int, str]:
-        preset = key.split("-")[0]
-        return (X265_PRESETS.index(preset) if preset in X265_PRESETS else 99, key)
+    def rank(name: str) -> tuple[int, str]:
+        preset = name.split("-")[0]
+        return (X265_PRESETS.index(preset) if preset in X265_PRESETS else 99, name)
 
     order = sorted(sections, key=rank)
     text = TITLE + "\n\n" + "\n".join(f"<!-- preset: {p} -->\n{sections[p]}" for p in order)

@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         segment_s: float = typer.Option(_D.segment_s, help="Seconds per representative segment."),
         segments_per_title: int = typer.Option(1, help="Segments per title (by complexity)."),
         freeze: str = typer.Option(
-            "", help="Knobs left at the preset's value, comma-separated (e.g. aq-mode)."
+            "",
+            help="Knobs left at the preset's value, by study name, comma-separated (aq-mode: "
+            "aq-strength goes too; deblock-tc: deblock-beta too).",
         ),
         max_titles_per_class: int = typer.Option(
             0, help="Study at most N titles of each class, spread along its axis (0: all)."

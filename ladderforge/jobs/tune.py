@@ -1,8 +1,9 @@
 """Encoder-knob tuning studies: real encodes and VMAF on short segments, driven by optuna.
 
 :func:`tune` groups the titles by content class (:func:`~ladderforge.policy.tuning.classify` on
-their analysis features), cuts each title's representative segment(s) (the scene of median
-complexity, :func:`~ladderforge.policy.calibrate.plan_probe_segments`), encodes them with the
+their analysis features), cuts each studied title's representative segment(s) (the scene of
+median complexity; at most ``max_titles_per_class`` titles a class:
+:mod:`ladderforge.jobs.tune_segments`), encodes them with the
 preset's default parameters over a small CRF grid, then runs one multi-objective optuna study
 per class: every trial samples the backend's knobs (:mod:`ladderforge.policy.tuning.space`),
 encodes and measures the segments at every CRF (VMAF, VMAF NEG, PSNR-Y) and is scored on bits
@@ -32,30 +33,25 @@ from pathlib import Path
 from typing import Any
 
 from ladderforge import __version__
-from ladderforge.analysis import analyze
 from ladderforge.encoder import check_available, codec_facts
 from ladderforge.errors import LadderforgeError, UsageError
 from ladderforge.jobs.sweep import SweepConfig, measure_settings
 from ladderforge.jobs.tune_config import TuneConfig
-from ladderforge.media import ffmpeg_version, probe
-from ladderforge.media.segments import extract_segment
-from ladderforge.policy.calibrate import plan_probe_segments
+from ladderforge.jobs.tune_segments import StudySegment, segments_by_class
+from ladderforge.media import ffmpeg_version
 from ladderforge.policy.tuning import (
     Candidate,
-    ContentClass,
     CurvePoint,
     TunedSet,
     TunedSets,
     class_set,
-    classify,
     first_point_verdict,
     judge,
-    spread_titles,
     study_objectives,
     suggest,
 )
 from ladderforge.store import atomic_write_json, folder_lock
-from ladderforge.types import EncodeSettings, SourceInfo, output_pix_fmt
+from ladderforge.types import EncodeSettings, output_pix_fmt
 
 __all__ = ["STUDY_DB", "TUNED_FILE", "TuneConfig", "TuneEvent", "TuneReport", "tune"]
 
@@ -79,14 +75,6 @@ class TuneEvent:
     done: int
     """Finished trials of the study so far."""
     total: int
-
-
-@dataclass
-class _Segment:
-    title: str
-    info: SourceInfo
-    """The cut segment (FFV1), probed with its content hash."""
-    baseline: list[CurvePoint] = field(default_factory=list)
 
 
 @dataclass
@@ -126,7 +114,7 @@ def tune(
         out = lock.parent
         work = config.work_dir or out / ".work"
         report = TuneReport(sets=TunedSets(()), path=out / TUNED_FILE)
-        groups, described = _segments_by_class(sources, work, config, report, stage)
+        groups, described = segments_by_class(sources, work, config, report.failures, stage)
         if not groups:
             raise UsageError(
                 "tune: no source could be read: " + "; ".join(report.failures.values())
@@ -147,71 +135,8 @@ def tune(
     return report
 
 
-def _segments_by_class(
-    sources: Sequence[str | os.PathLike[str]],
-    work: Path,
-    config: TuneConfig,
-    report: TuneReport,
-    stage: Callable[[str], None],
-) -> tuple[dict[str, list[_Segment]], list[dict[str, Any]]]:
-    read: list[tuple[SourceInfo, Any, ContentClass]] = []
-    for src in sources:
-        try:
-            info = probe(src)
-            stage(f"{info.title}: analysing")
-            profile = analyze(info.path)
-            read.append((info, profile, classify(profile.title)))
-        except LadderforgeError as exc:
-            report.failures[str(src)] = exc.message
-    chosen = set()
-    for name in {cls.name for _, _, cls in read}:
-        spreads = [(str(i.path), c.spread) for i, _, c in read if c.name == name]
-        chosen.update(spread_titles(spreads, config.max_titles_per_class))
-    groups: dict[str, list[_Segment]] = {}
-    described = []
-    for info, profile, cls in read:
-        if str(info.path) not in chosen:
-            described.append(_describe(info, cls, [], studied=False))
-            continue
-        scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes] or [
-            (0, info.frame_count, {})
-        ]
-        ranges = plan_probe_segments(
-            scenes,
-            frame_rate=float(info.frame_rate),
-            n_segments=config.segments_per_title,
-            segment_s=config.segment_s,
-        )
-        try:
-            for start, end in ranges:
-                path = work / "segments" / f"{info.content_hash[:16]}_{start:06d}_{end:06d}.mkv"
-                cut = extract_segment(info, start, end, path, max_height=config.max_height)
-                groups.setdefault(cls.name, []).append(
-                    _Segment(f"{info.title}@{start}", probe(cut))
-                )
-        except LadderforgeError as exc:
-            report.failures[str(info.path)] = exc.message
-            continue
-        described.append(_describe(info, cls, ranges, studied=True))
-    return groups, described
-
-
-def _describe(
-    info: SourceInfo, cls: ContentClass, ranges: list[tuple[int, int]], *, studied: bool
-) -> dict[str, Any]:
-    return {
-        "title": info.title,
-        "path": str(info.path),
-        "content_hash": info.content_hash,
-        "content_class": cls.name,
-        "class_reason": cls.reason,
-        "studied": studied,
-        "segments": [list(r) for r in ranges],
-    }
-
-
 def _settings(
-    seg: _Segment,
+    seg: StudySegment,
     config: TuneConfig,
     crf: float,
     params: tuple[tuple[str, str], ...],
@@ -232,7 +157,7 @@ def _settings(
 
 
 def _curve(
-    seg: _Segment,
+    seg: StudySegment,
     params: tuple[tuple[str, str], ...],
     tune_: str | None,
     crfs: Sequence[float],
@@ -275,7 +200,7 @@ def _curve(
 
 def _study(
     name: str,
-    segments: list[_Segment],
+    segments: list[StudySegment],
     work: Path,
     config: TuneConfig,
     report: TuneReport,
@@ -334,7 +259,7 @@ def _study(
     return _choose(name, study, segments, config)
 
 
-def _fingerprint(config: TuneConfig, segments: list[_Segment]) -> str:
+def _fingerprint(config: TuneConfig, segments: list[StudySegment]) -> str:
     """What a trial's objectives depend on: the segments (content hashes) and how they are
     encoded and measured. A run with another grid or other titles gets its own study instead of
     mixing its trials with incomparable ones."""
@@ -350,7 +275,7 @@ def _fingerprint(config: TuneConfig, segments: list[_Segment]) -> str:
 
 
 def _choose(
-    name: str, study: Any, segments: list[_Segment], config: TuneConfig
+    name: str, study: Any, segments: list[StudySegment], config: TuneConfig
 ) -> tuple[TunedSet, dict[str, Any]]:
     """The class's set from the Pareto trials; a summary of the study for the provenance."""
     from ladderforge.jobs.tune_study import trial_counts

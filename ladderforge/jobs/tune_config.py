@@ -37,8 +37,10 @@ class TuneConfig:
     axis (:func:`~ladderforge.policy.tuning.spread_titles`): a trial encodes every studied
     segment, so the study's cost grows with it. None: every title."""
     freeze: tuple[str, ...] = ()
-    """Knobs the study leaves at the preset's value (``aq-mode``: the knobs sampled only under
-    it go too), e.g. where a platform keeps adaptive quantisation for what the metrics miss."""
+    """Knobs (study names) the study leaves at the preset's value; the knobs sampled only under
+    one (``aq-strength`` under ``aq-mode``) and the other parts of its option go too
+    (:meth:`~ladderforge.policy.tuning.SearchSpace.without`). E.g. ``aq-mode``, where a platform
+    keeps adaptive quantisation for what the three metrics do not see."""
     max_height: int | None = TUNE_DEFAULTS.max_height
     """Segments are scaled down to at most this height (speed); None: the source's."""
     n_subsample: int = 1
@@ -69,6 +71,10 @@ class TuneConfig:
             object.__setattr__(self, "preset", facts.default_preset)
         facts.preset_rank(str(self.preset))
         object.__setattr__(self, "crfs", tuple(float(c) for c in self.crfs))
+        if isinstance(self.freeze, str):
+            raise UsageError(
+                f"The 'freeze' parameter must be a sequence of knob names. Got {self.freeze!r}."
+            )
         object.__setattr__(self, "freeze", tuple(sorted(set(self.freeze))))
         self.space()  # a UsageError when the backend has no search space or a name is unknown
         if self.sampler not in ("nsga2", "tpe"):

@@ -25,6 +25,7 @@ from ladderforge.encoder import build_command, get_encoder
 from ladderforge.errors import UsageError
 from ladderforge.jobs import LadderConfig, plan_title
 from ladderforge.jobs.tune import STUDY_DB, TUNED_FILE, TuneConfig, TuneReport, tune
+from ladderforge.jobs.tuned import SHIPPED_TUNED_SETS, read_tuned_sets
 from ladderforge.media import probe
 from ladderforge.policy.tuning import TunedSet, TunedSets
 from ladderforge.store import atomic_write_json
@@ -200,6 +201,17 @@ def test_ladder_applies_the_classes_set_and_names_it(clip: Path, tmp_path: Path,
     assert any("tuned set x265/veryfast/screen applied" in n for n in data["notes"])
 
 
+def test_ladder_tuned_shipped_applies_the_packaged_set(run_cli, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("ladder", str(clip), "-o", str(tmp_path / "o"), "--mode", "predict",
+                     "--tuned", "shipped")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "o" / "clip" / "clip.ladder.json").read_text())
+    shipped = read_tuned_sets(SHIPPED_TUNED_SETS).choose("x265", "veryfast", "screen")
+    assert shipped is not None and data["tuning"]["set"] == "x265/veryfast/screen"
+    assert data["tuning"]["params"] == [list(p) for p in shipped.params]
+    assert data["tuning"]["file"] == str(SHIPPED_TUNED_SETS)
+
+
 def test_ladder_without_a_set_for_the_class_keeps_the_defaults(clip: Path, tmp_path: Path) -> None:
     tuned = _tuned_file(tmp_path / "tuned.json", "motion", PARAMS)
     plan = plan_title(clip, tmp_path / "out", config=LadderConfig(mode="predict", tuned=tuned))
@@ -213,7 +225,6 @@ def test_ladder_cli_refuses_a_bad_tuned_file(run_cli, clip: Path, tmp_path: Path
     for value, message in [
         (str(tmp_path / "missing.json"), "cannot read"),
         (str(tmp_path / "bad.json"), "not a tuned-sets file"),
-        ("shipped", "no tuned parameter sets ship"),
     ]:
         result = run_cli("ladder", str(clip), "-o", str(tmp_path / "o"), "--tuned", value)
         assert result.returncode == 1, result.stderr
@@ -258,14 +269,16 @@ def test_a_capped_class_studies_only_its_chosen_titles(
     )
     config = TuneConfig(trials=1, crfs=(22.0, 42.0), segment_s=1.0, max_height=None,
                         prune_rate_delta_pct=-1000, max_titles_per_class=1)  # fmt: skip
-    report = tune([clip, other, third], tmp_path / "t", config=config)
+    # the same file twice counts once (and is not studied twice)
+    report = tune([clip, other, third, clip], tmp_path / "t", config=config)
     sources = report.sets.provenance["sources"]
     assert len({s["content_class"] for s in sources}) == 1
-    studied = [s["title"] for s in sources if s["studied"]]
-    assert len(studied) == 1 and len(sources) == 3
+    assert len(sources) == 3 and len({s["spread"] for s in sources}) == 3
+    (studied,) = [s for s in sources if s["studied"]]
+    assert studied["spread"] == sorted(s["spread"] for s in sources)[1]
     assert report.encodes_run == 2 + 1  # one segment's default curve, then one pruned trial
     (tuned,) = report.sets.sets
-    assert tuned.titles == tuple(studied)
+    assert tuned.titles == (studied["title"],)
     with pytest.raises(UsageError, match="'max_titles_per_class'"):
         TuneConfig(max_titles_per_class=0)
 
@@ -289,6 +302,8 @@ def test_a_frozen_knob_is_never_tried_and_gets_its_own_study(clip: Path, tmp_pat
     assert free.encodes_reused >= 2  # the default curve came from the store
     with pytest.raises(UsageError, match="Cannot freeze unknown knob"):
         TuneConfig(freeze=("aq_mode",))
+    with pytest.raises(UsageError, match="sequence of knob names"):
+        TuneConfig(freeze="aq-mode")  # type: ignore[arg-type]
 
 
 def test_tune_cli_refuses_bad_options_in_one_line(run_cli, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

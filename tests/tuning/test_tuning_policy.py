@@ -134,6 +134,11 @@ def test_a_frozen_knob_leaves_the_space_with_the_knobs_that_depend_on_it() -> No
         params, _ = space.params(suggest(trial, space))
         assert {k for k, _ in params}.isdisjoint({"aq-mode", "aq-strength", "sao"})
     assert X265_SPACE.without([]) == X265_SPACE
+    # one part of deblock frozen freezes the option: x265 reads "deblock=N" as tC = beta = N
+    parts = [k.name for k in X265_SPACE.without(["deblock-beta"]).knobs]
+    assert "deblock-tc" not in parts and "deblock-beta" not in parts
+    with pytest.raises(UsageError, match="leaves no x265 knob to tune"):
+        X265_SPACE.without([k.name for k in X265_SPACE.knobs])
     with pytest.raises(UsageError, match="Cannot freeze unknown knob.*aq_mode"):
         X265_SPACE.without(["aq_mode"])
 
@@ -322,3 +327,27 @@ def test_class_set_keeps_the_defaults_and_says_why() -> None:
     kept = class_set([Candidate(2, (("ref", "4"),), None, -5.2, 1.1, ok)], **kw)
     assert kept.accepted and kept.params == (("ref", "4"),) and kept.trial == 2
     assert kept.bd_rate_vmaf_pct == ok.bd_rate_vmaf_pct and kept.titles == ("a",)
+
+
+# --- the shipped sets ---------------------------------------------------------------------------
+
+
+def test_the_shipped_sets_cover_every_class_and_are_valid_x265_arguments() -> None:
+    from ladderforge.jobs.tuned import SHIPPED_TUNED_SETS, read_tuned_sets
+
+    shipped = read_tuned_sets(SHIPPED_TUNED_SETS)
+    backend = get_encoder("x265")
+    for name in CONTENT_CLASSES:
+        chosen = shipped.choose("x265", "veryfast", name)
+        assert chosen is not None, name
+        assert chosen.accepted and chosen.titles and chosen.bd_rate_vmaf_pct is not None
+        settings = EncodeSettings(codec="x265", width=128, height=96, q=28, preset="veryfast",
+                                  params=chosen.params, tune=chosen.tune)  # fmt: skip
+        backend.validate(settings)
+        args = backend.video_args(settings, pass_no=0, passlog=Path("unused"))
+        x265_params = args[args.index("-x265-params") + 1].split(":")
+        assert all(f"{k}={v}" in x265_params for k, v in chosen.params)
+    # the provenance names each source by file with its licence; no local path ships
+    sources = shipped.provenance["sources"]
+    assert sources and all(s["file"] and s["license"] and "path" not in s for s in sources)
+    assert all(s["license"] != "unknown" for s in sources)

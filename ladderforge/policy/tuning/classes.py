@@ -106,11 +106,11 @@ def classify(features: Mapping[str, object]) -> ContentClass:
 
 
 def spread_titles(spreads: Sequence[tuple[str, float]], limit: int | None) -> list[str]:
-    """At most ``limit`` of a class's titles for its study, given as (title, its
-    :attr:`ContentClass.spread`): evenly spaced in their order along the class's axis, lowest
-    and highest included, so that a capped study still sees the range of its class. Every title when
-    ``limit`` is None or not below their number; ties are broken by title so the choice is the
-    same on every run."""
+    """At most ``limit`` of a class's titles for its study, given as (key, its
+    :attr:`ContentClass.spread`), in their order along the class's axis: evenly spaced, lowest
+    and highest included (a limit of 1: the middle one), so that a capped study still sees the
+    range of its class. Every title, in that order, when ``limit`` is None or not below their
+    number; ties are broken by key so the choice is the same on every run."""
     ordered = [t for t, _ in sorted(spreads, key=lambda item: (item[1], item[0]))]
     if limit is None or limit >= len(ordered):
         return ordered

@@ -104,8 +104,10 @@ class SearchSpace:
         return pairs, tune
 
     def without(self, names: Sequence[str]) -> SearchSpace:
-        """The space less the knobs ``names`` (they keep the preset's value) and the knobs
-        sampled only under one of them; unknown names are a UsageError naming the known ones."""
+        """The space less the knobs ``names`` (study names, e.g. ``deblock-tc``; they keep the
+        preset's value), the other parts of the same option (freezing ``deblock-tc`` freezes
+        ``deblock-beta``: x265 reads one number as both) and the knobs sampled only under one
+        of them. Unknown names, or nothing left to sample, are a UsageError."""
         known = [k.name for k in self.knobs]
         unknown = sorted(set(names) - set(known))
         if unknown:
@@ -113,13 +115,16 @@ class SearchSpace:
                 f"Cannot freeze unknown knob(s) {', '.join(unknown)} of the {self.codec} search "
                 f"space; known: {', '.join(known)}."
             )
-        gone = set(names)
+        keys = {k.key for k in self.knobs if k.name in names}
+        gone = {k.name for k in self.knobs if k.key in keys}
         kept = []
         for knob in self.knobs:
             if knob.name in gone or (knob.only_if and knob.only_if[0] in gone):
                 gone.add(knob.name)
             else:
                 kept.append(knob)
+        if not kept:
+            raise UsageError(f"Freezing {', '.join(names)} leaves no {self.codec} knob to tune.")
         return SearchSpace(codec=self.codec, knobs=tuple(kept))
 
 

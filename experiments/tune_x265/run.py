@@ -88,9 +88,10 @@ def _segment(src: Path, work: Path, args: argparse.Namespace) -> tuple[SourceInf
     return seg, meta
 
 
-def _curve(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], crfs: list[float],
-           work: Path, workers: int) -> list[CurvePoint]:  # fmt: skip
-    settings = [
+def _curve_settings(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...],
+                    crfs: list[float]) -> list[EncodeSettings]:  # fmt: skip
+    """The segment's encodes at ``crfs`` (at its own size)."""
+    return [
         EncodeSettings(
             codec="x265",
             width=seg.width // 2 * 2,
@@ -101,9 +102,13 @@ def _curve(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], cr
         )
         for crf in crfs
     ]
+
+
+def _curve(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], crfs: list[float],
+           work: Path, workers: int) -> list[CurvePoint]:  # fmt: skip
     report = measure_settings(
         seg,
-        settings,
+        _curve_settings(seg, preset, params, crfs),
         work / "encodes",
         config=SweepConfig(preset=preset, metrics=("vmaf", "vmaf_neg", "psnr")),
         workers=workers,

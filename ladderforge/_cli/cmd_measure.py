@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         metrics: str = typer.Option(
             "vmaf,psnr,ssim,xpsnr",
             help="vmaf, vmaf_neg, vmaf_4k, vmaf_phone, vmaf_v1_3d0h, vmaf_v1_5d0h, psnr, ssim, "
-            "xpsnr.",
+            "xpsnr, cambi (banding; lower is better).",
         ),
         subsample: int = typer.Option(1, help="Score every n-th frame."),
         scaler: str = typer.Option("bicubic", help="Scaler bringing DIST to REF's grid."),

@@ -32,7 +32,7 @@ class QualityResult:
     pooled: dict[str, PooledScores]
     """Metric name -> pooled scores. Names: ``vmaf`` (the main model), ``vmaf_neg``,
     ``vmaf_4k``, ``vmaf_phone``, ``vmaf_v1`` ..., ``psnr_y``, ``psnr_cb``, ``psnr_cr``,
-    ``ssim`` (libvmaf's float_ssim), ``xpsnr_y``."""
+    ``ssim`` (libvmaf's float_ssim), ``xpsnr_y``, ``cambi`` (banding, lower is better)."""
     per_frame: dict[str, list[float]]
     """Metric name -> score of each scored frame, in frame order."""
     frame_indices: list[int]

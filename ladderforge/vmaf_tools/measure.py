@@ -1,7 +1,13 @@
-"""Full-reference quality of a distorted video against its reference: VMAF, PSNR, SSIM, XPSNR.
+"""Full-reference quality of a distorted video against its reference: VMAF, PSNR, SSIM, XPSNR,
+and banding (CAMBI).
 
 One ffmpeg run decodes both videos once and feeds libvmaf (every requested VMAF model plus its
-``psnr`` and ``float_ssim`` features) and, when asked, ffmpeg's ``xpsnr`` filter.
+``psnr``, ``float_ssim`` and ``cambi`` features) and, when asked, ffmpeg's ``xpsnr`` filter.
+
+``cambi`` is Netflix's contrast-aware banding index (libvmaf's CAMBI feature, on the distorted
+video at the reference's grid): 0 is no banding, about 5 and above is visible; lower is better,
+unlike every other metric here. It sees what VMAF and PSNR barely see: banding in flat and dark
+gradients, where adaptive quantisation spends its bits.
 
 Why our own thin wrapper rather than ffmpeg-quality-metrics (FQM): FQM has no XPSNR, runs the
 metrics as separate filters and cannot ask libvmaf for several models in one pass, pairs frames
@@ -42,7 +48,7 @@ from ladderforge.types import PooledScores, QualityResult, SourceInfo
 __all__ = ["DEFAULT_METRICS", "KNOWN_METRICS", "measure", "pool", "sampled_frames"]
 
 DEFAULT_METRICS = ("vmaf", "psnr", "ssim", "xpsnr")
-KNOWN_METRICS = (*VMAF_MODELS, "psnr", "ssim", "xpsnr")
+KNOWN_METRICS = (*VMAF_MODELS, "psnr", "ssim", "xpsnr", "cambi")
 SCALERS = ("bicubic", "bilinear", "lanczos", "spline", "neighbor", "area", "gauss")
 XPSNR_CAP_DB = 100.0
 """XPSNR of identical frames is infinite; it is reported as this value."""
@@ -132,7 +138,9 @@ def _graph(
     conform = f"fps={ref_fps.numerator}/{ref_fps.denominator}," if ref_fps else ""
     ref_chain = f"[0:v]{conform}scale=out_range=tv,{common}"
     models = [m for m in metrics if m in VMAF_MODELS]
-    features = [f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim")) if m in metrics]
+    features = [
+        f for f, m in (("psnr", "psnr"), ("float_ssim", "ssim"), ("cambi", "cambi")) if m in metrics
+    ]
     want_xpsnr = "xpsnr" in metrics
     split = ",split=2[d1][d2]" if want_xpsnr else "[d1]"
     rsplit = ",split=2[r1][r2]" if want_xpsnr else "[r1]"
@@ -317,6 +325,8 @@ def _read_vmaf_log(
         wanted.update({"psnr_y": "psnr_y", "psnr_cb": "psnr_cb", "psnr_cr": "psnr_cr"})
     if "ssim" in metrics:
         wanted["ssim"] = "float_ssim"
+    if "cambi" in metrics:
+        wanted["cambi"] = "cambi"
     if len(frames) != len(fed):
         raise MeasureError(
             f"{dist}: libvmaf scored {len(frames)} frames, expected {len(fed)}: one of the two "

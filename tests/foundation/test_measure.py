@@ -170,3 +170,23 @@ def test_measure_error_names_file(lavfi_clip: Path, tmp_path: Path) -> None:
     )
     with pytest.raises((MeasureError, ValueError), match="a.m4a"):
         measure(lavfi_clip, audio)
+
+
+def test_cambi_sees_banding_that_a_dithered_gradient_has_not(tmp_path: Path) -> None:
+    # a slow dark gradient (64 luma codes over the frame: bands of one code, a few pixels wide),
+    # dithered with noise as a camera or a good master has it, and without (what an encoder
+    # that smooths the noise away leaves)
+    def gradient(path: Path, vf: str) -> Path:
+        cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+               "-i", "gradients=size=320x240:rate=25:speed=0:c0=0x202020:c1=0x606060:seed=1",
+               "-frames:v", "5", "-vf", f"{vf}format=yuv420p", "-c:v", "ffv1", str(path)]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+        return path
+
+    dithered = gradient(tmp_path / "dithered.mkv", "format=yuv420p,noise=alls=6:allf=t,")
+    banded = gradient(tmp_path / "banded.mkv", "")
+    smooth = measure(dithered, dithered, metrics=["vmaf", "cambi"])
+    bands = measure(dithered, banded, metrics=["cambi"])
+    assert len(smooth.per_frame["cambi"]) == len(bands.per_frame["cambi"]) == 5
+    assert smooth.get("cambi") < 1 and bands.get("cambi") > 5  # about 5: visible banding
+    assert smooth.vmaf > 97

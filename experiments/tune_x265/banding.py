@@ -1,0 +1,156 @@
+"""Banding (CAMBI) of the tuned sets on the held-out titles: what the honesty guard's three
+metrics do not see.
+
+Three of the four sets of the free study turn adaptive quantisation off (``aq-mode=0``). AQ
+moves bits into flat and dark areas, where banding shows; VMAF, VMAF NEG and PSNR-Y reward
+spending them evenly instead. This script measures Netflix's banding index CAMBI (libvmaf; 0 is
+none, about 5 and above is visible) on each held-out title's evaluation segment, encoded at the
+evaluation CRFs with the preset's defaults and with the class's set of each run given, and
+compares them at equal VMAF: CAMBI as a function of VMAF (linear between the measured points),
+averaged over five VMAF levels spread across the range the two curves share.
+
+Usage: python experiments/tune_x265/banding.py [--preset veryfast] [--runs veryfast,veryfast-no-aq-mode]
+Reads results/RUN/results.json and results/RUN/study/tuned.json of each run; encodes into
+results/banding/ (stored: a rerun reuses them); writes results/banding/results.json and the
+RESULTS.md section ``banding``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from run import HERE, _curve_settings, _segment, _write_section  # the script's folder
+
+from ladderforge.demo_media import SHARED_CORPUS
+from ladderforge.jobs.sweep import SweepConfig, measure_settings
+from ladderforge.policy.tuning import TunedSets
+from ladderforge.store import atomic_write_json
+
+LEVELS = 5
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--runs", default="veryfast,veryfast-no-aq-mode")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    runs = [r for r in args.runs.split(",") if r]
+    results = {r: json.loads((HERE / "results" / r / "results.json").read_text()) for r in runs}
+    sets = {
+        r: TunedSets.from_dict(
+            json.loads((HERE / "results" / r / "study" / "tuned.json").read_text())
+        )
+        for r in runs
+    }
+    first = results[runs[0]]
+    crfs = [float(c) for c in _flag(first["command"], "--eval-crfs", "22,26,30,34,38").split(",")]
+    seg_args = argparse.Namespace(
+        segment_s=float(_flag(first["command"], "--segment-s", "2")),
+        max_height=int(_flag(first["command"], "--max-height", "540")),
+    )
+    out = HERE / "results" / "banding"
+    rows = []
+    for name in first["heldout_titles"]:
+        seg, meta = _segment(SHARED_CORPUS / name, out, seg_args)
+        curves = {"default": _measure(seg, args.preset, (), crfs, out, args.workers)}
+        for r in runs:
+            chosen = sets[r].choose("x265", args.preset, meta["class"])
+            params = chosen.params if chosen is not None and chosen.accepted else ()
+            curves[r] = (
+                _measure(seg, args.preset, params, crfs, out, args.workers) if params else None
+            )
+        row = {"title": meta["title"], "class": meta["class"], "curves": curves, "runs": {}}
+        for r in runs:
+            row["runs"][r] = _compare(curves["default"], curves[r]) if curves[r] else None
+        rows.append(row)
+        print(f"{meta['title'][:40]:40s} {meta['class']:8s} " + " ".join(
+            f"{r}: {_show(row['runs'][r])}" for r in runs), flush=True)  # fmt: skip
+    data = {"command": "python " + shlex.join(sys.argv), "runs": runs, "rows": rows}
+    atomic_write_json(out / "results.json", data)
+    _write_section(HERE / "RESULTS.md", "banding", _markdown(data))
+    print(f"wrote {out / 'results.json'}, {HERE / 'RESULTS.md'}")
+    return 0
+
+
+def _flag(command: str, flag: str, default: str) -> str:
+    parts = shlex.split(command)
+    return parts[parts.index(flag) + 1] if flag in parts else default
+
+
+def _measure(seg: Any, preset: str, params: Any, crfs: list[float], out: Path,
+             workers: int) -> list[dict[str, float]]:  # fmt: skip
+    report = measure_settings(
+        seg,
+        _curve_settings(seg, preset, tuple(tuple(p) for p in params), crfs),
+        out / "encodes",
+        config=SweepConfig(preset=preset, metrics=("vmaf", "cambi")),
+        workers=workers,
+    )
+    if report.failures:
+        raise RuntimeError(f"{seg.path}: {report.failures}")
+    by_q = {p.settings.q: p for p in report.points}
+    return [
+        {"crf": q, "kbps": by_q[q].encode.bitrate_kbps, "vmaf": by_q[q].quality.get("vmaf"),
+         "cambi": by_q[q].quality.get("cambi")}
+        for q in crfs
+    ]  # fmt: skip
+
+
+def _at(curve: list[dict[str, float]], vmafs: np.ndarray) -> np.ndarray:
+    pts = sorted(curve, key=lambda p: p["vmaf"])
+    return np.interp(vmafs, [p["vmaf"] for p in pts], [p["cambi"] for p in pts])
+
+
+def _compare(base: list[dict[str, float]], test: list[dict[str, float]]) -> dict[str, float] | None:
+    lo = max(min(p["vmaf"] for p in base), min(p["vmaf"] for p in test))
+    hi = min(max(p["vmaf"] for p in base), max(p["vmaf"] for p in test))
+    if hi <= lo:
+        return None
+    levels = np.linspace(lo, hi, LEVELS)
+    b, t = _at(base, levels), _at(test, levels)
+    return {"vmaf_lo": lo, "vmaf_hi": hi, "cambi_default": float(b.mean()),
+            "cambi_tuned": float(t.mean()), "delta": float((t - b).mean())}  # fmt: skip
+
+
+def _show(c: dict[str, float] | None) -> str:
+    return "-" if c is None else f"{c['cambi_default']:.2f} -> {c['cambi_tuned']:.2f}"
+
+
+def _markdown(data: dict[str, Any]) -> str:
+    runs = data["runs"]
+    lines = [
+        "## Banding (CAMBI) of the tuned sets, held-out titles",
+        "",
+        f"Command: `{data['command']}` (after the runs it reads)",
+        "",
+        "CAMBI (libvmaf's banding index: 0 none, about 5 and above visible; lower is better), "
+        f"mean over {LEVELS} VMAF levels across the range the default and the tuned curve share "
+        "(linear in VMAF between the measured CRF points), default -> tuned. `-`: the class's "
+        "set was not accepted (defaults) or the curves share no VMAF range.",
+        "",
+        "| title | class | " + " | ".join(runs) + " |",
+        "|---|---|" + "---|" * len(runs),
+    ]
+    for row in data["rows"]:
+        lines.append(f"| {row['title']} | {row['class']} | "
+                     + " | ".join(_show(row["runs"][r]) for r in runs) + " |")  # fmt: skip
+    medians = []
+    for r in runs:
+        deltas = [row["runs"][r]["delta"] for row in data["rows"] if row["runs"][r]]
+        medians.append(
+            f"{statistics.median(deltas):+.2f} ({len(deltas)} titles)" if deltas else "-"
+        )
+    lines += ["| **median change** | | " + " | ".join(medians) + " |", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -177,9 +177,10 @@ def test_cambi_sees_banding_that_a_dithered_gradient_has_not(tmp_path: Path) -> 
     # dithered with noise as a camera or a good master has it, and without (what an encoder
     # that smooths the noise away leaves)
     def gradient(path: Path, vf: str) -> Path:
+        src = "gradients=size=320x240:rate=25:speed=0:c0=0x202020:c1=0x606060:seed=1"
         cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-               "-i", "gradients=size=320x240:rate=25:speed=0:c0=0x202020:c1=0x606060:seed=1",
-               "-frames:v", "5", "-vf", f"{vf}format=yuv420p", "-c:v", "ffv1", str(path)]  # fmt: skip
+               "-i", src, "-frames:v", "5", "-vf", f"{vf}format=yuv420p",
+               "-c:v", "ffv1", str(path)]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True, timeout=60)
         return path
 

@@ -238,8 +238,9 @@ def main() -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    """The run's tuned.json as the package's tuned sets: each source named by its file with
-    the licence column of INDEX.tsv, no local path (the clips never ship)."""
+    """The run's tuned sets into the package's file, replacing those of its preset and keeping
+    the other presets'. Provenance per preset (``provenance.presets``): each source named by its
+    file with the licence column of INDEX.tsv, no local path (the clips never ship)."""
     from ladderforge.jobs.tuned import SHIPPED_TUNED_SETS
 
     data = json.loads((HERE / "results" / _key(args) / "study" / "tuned.json").read_text())
@@ -259,8 +260,16 @@ def _ship(args: argparse.Namespace) -> int:
     prov["experiment"] = (
         f"experiments/tune_x265 ({_key(args)}; RESULTS.md has the held-out figures)"
     )
-    atomic_write_json(SHIPPED_TUNED_SETS, data)
-    print(f"wrote {SHIPPED_TUNED_SETS}")
+    shipped = (
+        json.loads(SHIPPED_TUNED_SETS.read_text())
+        if SHIPPED_TUNED_SETS.is_file()
+        else {"schema": data["schema"], "provenance": {"presets": {}}, "sets": []}
+    )
+    keep = [s for s in shipped["sets"] if s["preset"] != args.preset]
+    shipped["sets"] = keep + data["sets"]
+    shipped["provenance"]["presets"][args.preset] = prov
+    atomic_write_json(SHIPPED_TUNED_SETS, shipped)
+    print(f"wrote {SHIPPED_TUNED_SETS} ({args.preset}: {len(data['sets'])} sets)")
     return 0
 
 

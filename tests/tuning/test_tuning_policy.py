@@ -337,17 +337,23 @@ def test_the_shipped_sets_cover_every_class_and_are_valid_x265_arguments() -> No
 
     shipped = read_tuned_sets(SHIPPED_TUNED_SETS)
     backend = get_encoder("x265")
-    for name in CONTENT_CLASSES:
-        chosen = shipped.choose("x265", "veryfast", name)
-        assert chosen is not None, name
-        assert chosen.accepted and chosen.titles and chosen.bd_rate_vmaf_pct is not None
-        settings = EncodeSettings(codec="x265", width=128, height=96, q=28, preset="veryfast",
+    presets = sorted({s.preset for s in shipped.sets})
+    assert "veryfast" in presets  # the backend's default preset
+    for preset, name in [(p, c) for p in presets for c in CONTENT_CLASSES]:
+        chosen = shipped.choose("x265", preset, name)
+        assert chosen is not None and chosen.titles, (preset, name)
+        if not chosen.accepted:  # the defaults kept, and why
+            assert chosen.params == () and chosen.note
+            continue
+        assert chosen.bd_rate_vmaf_pct is not None and chosen.bd_rate_vmaf_pct < 0
+        settings = EncodeSettings(codec="x265", width=128, height=96, q=28, preset=preset,
                                   params=chosen.params, tune=chosen.tune)  # fmt: skip
         backend.validate(settings)
         args = backend.video_args(settings, pass_no=0, passlog=Path("unused"))
         x265_params = args[args.index("-x265-params") + 1].split(":")
         assert all(f"{k}={v}" in x265_params for k, v in chosen.params)
-    # the provenance names each source by file with its licence; no local path ships
-    sources = shipped.provenance["sources"]
-    assert sources and all(s["file"] and s["license"] and "path" not in s for s in sources)
-    assert all(s["license"] != "unknown" for s in sources)
+    # each preset's provenance names each source by file with its licence; no local path ships
+    for preset in presets:
+        sources = shipped.provenance["presets"][preset]["sources"]
+        assert sources and all(s["file"] and s["license"] and "path" not in s for s in sources)
+        assert all(s["license"] != "unknown" for s in sources)

@@ -22,9 +22,9 @@ from ladderforge.types import TuningRef
 __all__ = ["SHIPPED_TUNED_SETS", "check_tuned_file", "read_tuned_sets", "tuning_for"]
 
 SHIPPED_TUNED_SETS = Path(__file__).resolve().parents[1] / "policy" / "tuning" / "tuned_sets.json"
-"""The sets that ship with the package (``ladder --tuned shipped``): x265 veryfast, one per
-content class, from experiments/tune_x265 (its RESULTS.md has the held-out figures; the file's
-provenance names the training titles with their licences)."""
+"""The sets that ship with the package (``ladder --tuned shipped``): x265 veryfast and medium,
+one per content class, from experiments/tune_x265 (its RESULTS.md has the held-out figures;
+the file's provenance names the training titles with their licences)."""
 
 
 def read_tuned_sets(path: str | os.PathLike[str]) -> TunedSets:

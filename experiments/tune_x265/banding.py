@@ -9,7 +9,8 @@ evaluation CRFs with the preset's defaults and with the class's set of each run 
 compares them at equal VMAF: CAMBI as a function of VMAF (linear between the measured points),
 averaged over five VMAF levels spread across the range the two curves share.
 
-Usage: python experiments/tune_x265/banding.py [--preset veryfast] [--runs veryfast,veryfast-no-aq-mode]
+Usage: python experiments/tune_x265/banding.py [--runs veryfast,veryfast-no-aq-mode] (runs of one
+preset; the preset, CRFs and segments are those of the first run's command)
 Reads results/RUN/results.json and results/RUN/study/tuned.json of each run; encodes into
 results/banding/ (stored: a rerun reuses them); writes results/banding/results.json and the
 RESULTS.md section ``banding``.
@@ -38,7 +39,6 @@ LEVELS = 5
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--runs", default="veryfast,veryfast-no-aq-mode")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -51,6 +51,10 @@ def main() -> int:
         for r in runs
     }
     first = results[runs[0]]
+    preset = _flag(first["command"], "--preset", "veryfast")
+    if any(_flag(r["command"], "--preset", "veryfast") != preset for r in results.values()):
+        print(f"the runs {', '.join(runs)} tuned different presets", file=sys.stderr)
+        return 1
     crfs = [float(c) for c in _flag(first["command"], "--eval-crfs", "22,26,30,34,38").split(",")]
     seg_args = argparse.Namespace(
         segment_s=float(_flag(first["command"], "--segment-s", "2")),
@@ -60,13 +64,11 @@ def main() -> int:
     rows = []
     for name in first["heldout_titles"]:
         seg, meta = _segment(SHARED_CORPUS / name, out, seg_args)
-        curves = {"default": _measure(seg, args.preset, (), crfs, out, args.workers)}
+        curves = {"default": _measure(seg, preset, (), crfs, out, args.workers)}
         for r in runs:
-            chosen = sets[r].choose("x265", args.preset, meta["class"])
+            chosen = sets[r].choose("x265", preset, meta["class"])
             params = chosen.params if chosen is not None and chosen.accepted else ()
-            curves[r] = (
-                _measure(seg, args.preset, params, crfs, out, args.workers) if params else None
-            )
+            curves[r] = _measure(seg, preset, params, crfs, out, args.workers) if params else None
         row = {"title": meta["title"], "class": meta["class"], "curves": curves, "runs": {}}
         for r in runs:
             row["runs"][r] = _compare(curves["default"], curves[r]) if curves[r] else None

@@ -17,8 +17,9 @@ A run is named by its preset and frozen knobs (``veryfast``, ``veryfast-no-aq-mo
 below. Everything is stored under results/KEY/ (optuna's SQLite study, the results store): a
 killed run resumes. Writes results/KEY/results.json, RESULTS.md's section KEY (with the command
 line) and its plot, plots/KEY_pareto.png (committed with it). ``--report-only`` writes the
-section and the plot again from results/KEY/results.json, without encoding; ``--ship`` writes
-results/KEY's tuned sets as the package's (``ladder --tuned shipped``).
+section and the plot again from results/KEY/results.json, without encoding; ``--ship`` puts
+results/KEY's tuned sets into the package's file (``ladder --tuned shipped``) in place of those of
+the same codec and preset, keeping the others.
 
 Usage: python experiments/tune_x265/run.py [--preset veryfast] [--trials 30] [--sampler tpe]
        [--max-titles-per-class N] [--freeze KNOB,...] [--train-limit N] [--heldout-limit N]
@@ -173,7 +174,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ship",
         action="store_true",
-        help="write the run's tuned sets as the package's (ladder --tuned shipped)",
+        help="the run's sets into the package's file (ladder --tuned shipped), in place of its "
+        "preset's",
     )
     parser.add_argument(
         "--report-only",
@@ -265,9 +267,15 @@ def _ship(args: argparse.Namespace) -> int:
         if SHIPPED_TUNED_SETS.is_file()
         else {"schema": data["schema"], "provenance": {"presets": {}}, "sets": []}
     )
-    keep = [s for s in shipped["sets"] if s["preset"] != args.preset]
+    if shipped.get("schema") != data["schema"] or "presets" not in shipped["provenance"]:
+        print(f"{SHIPPED_TUNED_SETS}: not a shipped-sets file of schema {data['schema']} with "
+              "provenance per preset; move it away to start a new one", file=sys.stderr)  # fmt: skip
+        return 1
+    TunedSets.from_dict(shipped, where=str(SHIPPED_TUNED_SETS))  # readable before it is changed
+    mine = {(s["codec"], s["preset"]) for s in data["sets"]}
+    keep = [s for s in shipped["sets"] if (s["codec"], s["preset"]) not in mine]
     shipped["sets"] = keep + data["sets"]
-    shipped["provenance"]["presets"][args.preset] = prov
+    shipped["provenance"]["presets"][f"x265 {args.preset}"] = prov
     atomic_write_json(SHIPPED_TUNED_SETS, shipped)
     print(f"wrote {SHIPPED_TUNED_SETS} ({args.preset}: {len(data['sets'])} sets)")
     return 0

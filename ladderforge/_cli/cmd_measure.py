@@ -64,6 +64,11 @@ def register(app: typer.Typer) -> None:
                 f"{p.min:.3f}",
             )
         print_table(table)
+        if result.per_frame.get("cambi"):
+            console.print(
+                "cambi (banding): lower is better, so its 1% low, p5 and min are its best frames; "
+                f"the worst frame scored {max(result.per_frame['cambi']):.3f}"
+            )
         console.print(
             f"frames scored: {len(result.frame_indices)} of {result.frames_ref}; grid "
             f"{result.display_width}x{result.display_height}, scaler {result.scaler}"

@@ -32,8 +32,9 @@ def read_tuned_sets(path: str | os.PathLike[str]) -> TunedSets:
     file = Path(path)
     if file == SHIPPED_TUNED_SETS and not file.is_file():
         raise UsageError(
-            "no tuned parameter sets ship with this version of ladderforge yet; run "
-            "'ladderforge tune TITLES... -o DIR' and pass '--tuned DIR/tuned.json'"
+            f"{file}: the shipped tuned sets are missing from this installation (reinstall "
+            "ladderforge); or run 'ladderforge tune TITLES... -o DIR' and pass "
+            "'--tuned DIR/tuned.json'"
         )
     try:
         data = json.loads(file.read_text())

@@ -12,8 +12,8 @@ averaged over five VMAF levels spread across the range the two curves share.
 Usage: python experiments/tune_x265/banding.py [--runs veryfast,veryfast-no-aq-mode] (runs of one
 preset; the preset, CRFs and segments are those of the first run's command)
 Reads results/RUN/results.json and results/RUN/study/tuned.json of each run; encodes into
-results/banding/ (stored: a rerun reuses them); writes results/banding/results.json and the
-RESULTS.md section ``banding``.
+results/banding/ (stored: a rerun reuses them); writes results/banding/results-RUNS.json and
+the RESULTS.md section ``banding RUNS``.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def main() -> int:
         segment_s=float(_flag(first["command"], "--segment-s", "2")),
         max_height=int(_flag(first["command"], "--max-height", "540")),
     )
+    section = f"banding {','.join(runs)}"  # RESULTS.md's
     out = HERE / "results" / "banding"
     rows = []
     for name in first["heldout_titles"]:
@@ -76,9 +77,10 @@ def main() -> int:
         print(f"{meta['title'][:40]:40s} {meta['class']:8s} " + " ".join(
             f"{r}: {_show(row['runs'][r])}" for r in runs), flush=True)  # fmt: skip
     data = {"command": "python " + shlex.join(sys.argv), "runs": runs, "rows": rows}
-    atomic_write_json(out / "results.json", data)
-    _write_section(HERE / "RESULTS.md", "banding", _markdown(data))
-    print(f"wrote {out / 'results.json'}, {HERE / 'RESULTS.md'}")
+    path = out / f"results-{'_'.join(runs)}.json"
+    atomic_write_json(path, data)
+    _write_section(HERE / "RESULTS.md", section, _markdown(data))
+    print(f"wrote {path}, {HERE / 'RESULTS.md'}")
     return 0
 
 
@@ -129,7 +131,7 @@ def _show(c: dict[str, float] | None) -> str:
 def _markdown(data: dict[str, Any]) -> str:
     runs = data["runs"]
     lines = [
-        "## Banding (CAMBI) of the tuned sets, held-out titles",
+        f"## Banding (CAMBI) of the tuned sets, held-out titles: {', '.join(runs)}",
         "",
         f"Command: `{data['command']}` (after the runs it reads)",
         "",

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from run import HERE, _curve_settings, _segment, _write_section  # the script's folder
+from run import HERE, _measured, _parser, _segment, _write_section  # the script's folder
 
 from ladderforge.demo_media import SHARED_CORPUS
-from ladderforge.jobs.sweep import SweepConfig, measure_settings
 from ladderforge.policy.tuning import TunedSets
 from ladderforge.store import atomic_write_json
 
@@ -50,21 +49,19 @@ def main() -> int:
         )
         for r in runs
     }
-    first = results[runs[0]]
-    preset = _flag(first["command"], "--preset", "veryfast")
-    if any(_flag(r["command"], "--preset", "veryfast") != preset for r in results.values()):
+    # each run's own flags (run.py's parser, its defaults included)
+    flags = {r: _parser().parse_args(shlex.split(d["command"])[2:]) for r, d in results.items()}
+    first = flags[runs[0]]
+    preset = first.preset
+    if any(f.preset != preset for f in flags.values()):
         print(f"the runs {', '.join(runs)} tuned different presets", file=sys.stderr)
         return 1
-    crfs = [float(c) for c in _flag(first["command"], "--eval-crfs", "22,26,30,34,38").split(",")]
-    seg_args = argparse.Namespace(
-        segment_s=float(_flag(first["command"], "--segment-s", "2")),
-        max_height=int(_flag(first["command"], "--max-height", "540")),
-    )
+    crfs = [float(c) for c in first.eval_crfs.split(",")]
     section = f"banding {','.join(runs)}"  # RESULTS.md's
     out = HERE / "results" / "banding"
     rows = []
-    for name in first["heldout_titles"]:
-        seg, meta = _segment(SHARED_CORPUS / name, out, seg_args)
+    for name in results[runs[0]]["heldout_titles"]:
+        seg, meta = _segment(SHARED_CORPUS / name, out, first)
         curves = {"default": _measure(seg, preset, (), crfs, out, args.workers)}
         for r in runs:
             chosen = sets[r].choose("x265", preset, meta["class"])
@@ -84,23 +81,9 @@ def main() -> int:
     return 0
 
 
-def _flag(command: str, flag: str, default: str) -> str:
-    parts = shlex.split(command)
-    return parts[parts.index(flag) + 1] if flag in parts else default
-
-
 def _measure(seg: Any, preset: str, params: Any, crfs: list[float], out: Path,
              workers: int) -> list[dict[str, float]]:  # fmt: skip
-    report = measure_settings(
-        seg,
-        _curve_settings(seg, preset, tuple(tuple(p) for p in params), crfs),
-        out / "encodes",
-        config=SweepConfig(preset=preset, metrics=("vmaf", "cambi")),
-        workers=workers,
-    )
-    if report.failures:
-        raise RuntimeError(f"{seg.path}: {report.failures}")
-    by_q = {p.settings.q: p for p in report.points}
+    by_q = _measured(seg, preset, params, crfs, out, workers, ("vmaf", "cambi"))
     return [
         {"crf": q, "kbps": by_q[q].encode.bitrate_kbps, "vmaf": by_q[q].quality.get("vmaf"),
          "cambi": by_q[q].quality.get("cambi")}

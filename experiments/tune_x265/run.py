@@ -89,10 +89,10 @@ def _segment(src: Path, work: Path, args: argparse.Namespace) -> tuple[SourceInf
     return seg, meta
 
 
-def _curve_settings(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...],
-                    crfs: list[float]) -> list[EncodeSettings]:  # fmt: skip
-    """The segment's encodes at ``crfs`` (at its own size)."""
-    return [
+def _measured(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], crfs: list[float],
+              work: Path, workers: int, metrics: tuple[str, ...]) -> dict[float, Any]:  # fmt: skip
+    """The segment encoded (at its own size) and measured at ``crfs``: CRF -> sweep point."""
+    settings = [
         EncodeSettings(
             codec="x265",
             width=seg.width // 2 * 2,
@@ -103,20 +103,21 @@ def _curve_settings(seg: SourceInfo, preset: str, params: tuple[tuple[str, str],
         )
         for crf in crfs
     ]
-
-
-def _curve(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], crfs: list[float],
-           work: Path, workers: int) -> list[CurvePoint]:  # fmt: skip
     report = measure_settings(
         seg,
-        _curve_settings(seg, preset, params, crfs),
+        settings,
         work / "encodes",
-        config=SweepConfig(preset=preset, metrics=("vmaf", "vmaf_neg", "psnr")),
+        config=SweepConfig(preset=preset, metrics=metrics),
         workers=workers,
     )
     if report.failures:
         raise RuntimeError(f"{seg.path}: {report.failures}")
-    by_q = {p.settings.q: p for p in report.points}
+    return {float(p.settings.q or 0): p for p in report.points}
+
+
+def _curve(seg: SourceInfo, preset: str, params: tuple[tuple[str, str], ...], crfs: list[float],
+           work: Path, workers: int) -> list[CurvePoint]:  # fmt: skip
+    by_q = _measured(seg, preset, params, crfs, work, workers, ("vmaf", "vmaf_neg", "psnr"))
     return [
         CurvePoint(
             q,

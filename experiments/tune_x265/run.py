@@ -43,9 +43,8 @@ from ladderforge.analysis import analyze
 from ladderforge.demo_media import SHARED_CORPUS
 from ladderforge.jobs.sweep import SweepConfig, measure_settings
 from ladderforge.jobs.tune import TuneConfig, tune
+from ladderforge.jobs.tune_segments import cut_segments
 from ladderforge.media import ffmpeg_version, probe
-from ladderforge.media.segments import extract_segment
-from ladderforge.policy.calibrate import plan_probe_segments
 from ladderforge.policy.tuning import (
     CurvePoint,
     GuardMargins,
@@ -75,15 +74,9 @@ def _segment(src: Path, work: Path, args: argparse.Namespace) -> tuple[SourceInf
     info = probe(src)
     profile = analyze(info.path)
     cls = classify(profile.title)
-    scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes]
-    ((start, end),) = plan_probe_segments(
-        scenes or [(0, info.frame_count, {})],
-        frame_rate=float(info.frame_rate),
-        n_segments=1,
-        segment_s=args.segment_s,
+    (((start, end), seg),) = cut_segments(
+        info, profile, work, n_segments=1, segment_s=args.segment_s, max_height=args.max_height
     )
-    path = work / "segments" / f"{info.content_hash[:16]}_{start:06d}_{end:06d}.mkv"
-    seg = probe(extract_segment(info, start, end, path, max_height=args.max_height))
     meta = {"title": info.title, "class": cls.name, "class_reason": cls.reason,
             "segment": [start, end], "segment_size": f"{seg.width}x{seg.height}"}  # fmt: skip
     return seg, meta

@@ -22,7 +22,7 @@ from ladderforge.policy.calibrate import plan_probe_segments
 from ladderforge.policy.tuning import ContentClass, CurvePoint, classify, spread_titles
 from ladderforge.types import SourceInfo
 
-__all__ = ["StudySegment", "segments_by_class"]
+__all__ = ["StudySegment", "cut_segments", "segments_by_class"]
 
 
 @dataclass
@@ -93,26 +93,47 @@ def segments_by_class(
     return groups, described
 
 
-def _cut(
-    title: _Title, work: Path, config: TuneConfig
-) -> tuple[list[tuple[int, int]], list[StudySegment]]:
-    """A title's segments, all or none."""
-    info, profile = title.info, title.profile
+def cut_segments(
+    info: SourceInfo,
+    profile: Any,
+    work: Path,
+    *,
+    n_segments: int,
+    segment_s: float,
+    max_height: int | None,
+) -> list[tuple[tuple[int, int], SourceInfo]]:
+    """A title's representative segments (``n_segments`` scenes spanning its complexity, each
+    ``segment_s`` long, scaled to at most ``max_height``), cut losslessly into ``work/segments``
+    and probed: ((start, end) frames, the segment) each."""
     scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes] or [
         (0, info.frame_count, {})
     ]
     ranges = plan_probe_segments(
-        scenes,
-        frame_rate=float(info.frame_rate),
-        n_segments=config.segments_per_title,
-        segment_s=config.segment_s,
+        scenes, frame_rate=float(info.frame_rate), n_segments=n_segments, segment_s=segment_s
     )
     cut = []
     for start, end in ranges:
         path = work / "segments" / f"{info.content_hash[:16]}_{start:06d}_{end:06d}.mkv"
-        seg = extract_segment(info, start, end, path, max_height=config.max_height)
-        cut.append(StudySegment(f"{info.title}@{start}", probe(seg)))
-    return ranges, cut
+        cut.append(
+            ((start, end), probe(extract_segment(info, start, end, path, max_height=max_height)))
+        )
+    return cut
+
+
+def _cut(
+    title: _Title, work: Path, config: TuneConfig
+) -> tuple[list[tuple[int, int]], list[StudySegment]]:
+    """A title's segments, all or none."""
+    cut = cut_segments(
+        title.info,
+        title.profile,
+        work,
+        n_segments=config.segments_per_title,
+        segment_s=config.segment_s,
+        max_height=config.max_height,
+    )
+    segments = [StudySegment(f"{title.info.title}@{start}", seg) for (start, _), seg in cut]
+    return [r for r, _ in cut], segments
 
 
 def _describe(title: _Title, ranges: list[tuple[int, int]], *, studied: bool) -> dict[str, Any]:

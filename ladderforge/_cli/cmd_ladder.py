@@ -75,6 +75,13 @@ _ReplanHeights = Annotated[
         help="Closed loop: after each rung's first encode, move rungs to the cheapest height.",
     ),
 ]
+_RefillGaps = Annotated[
+    bool,
+    typer.Option(
+        "--refill-gaps/--no-refill-gaps",
+        help="Closed loop: add a rung where two measure more than --max-rate-ratio apart.",
+    ),
+]
 _Tolerance = Annotated[
     float, typer.Option(help="Closed loop: ship a rung within this VMAF of its target.")
 ]
@@ -211,6 +218,7 @@ def register(app: typer.Typer) -> None:
         open_loop: _OpenLoop = False,
         probe_heights: _ProbeHeights = 2,
         replan_heights: _ReplanHeights = False,
+        refill_gaps: _RefillGaps = True,
         tolerance: _Tolerance = 0.75,
         max_encodes: _MaxEncodes = 3,
         segment_type: _SegmentType = "fmp4",

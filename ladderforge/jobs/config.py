@@ -91,6 +91,10 @@ class LadderConfig:
     open_loop: bool = False
     """Encode each rung once at its predicted CRF (no correction): today's behaviour before the
     closed loop, kept for comparison."""
+    refill_gaps: bool = True
+    """Closed loop: where neighbouring rungs measure more than ``max_rate_ratio`` apart in
+    bitrate, add a rung between them at the mean of their VMAFs, looped like the others (see
+    :mod:`ladderforge.policy.refill`)."""
     tolerance: float = 0.75
     """Closed loop: a rung ships when its whole rendition's VMAF is within this of its target."""
     max_encodes: int = 3

@@ -56,8 +56,9 @@ from ladderforge.encoder.codec_string import codecs_from_stream
 from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
-from ladderforge.jobs.replan import replanned_loops
+from ladderforge.jobs.replan import Looped, replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
+from ladderforge.policy.curve import quantise
 from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
@@ -69,10 +70,13 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
+from ladderforge.policy.refill import cheapest_height, widest_gap
+from ladderforge.policy.target import next_q
 from ladderforge.types import (
     ChunkRecord,
     Rung,
     RungAttempt,
+    RungCosts,
     RungFiles,
     candidate_sizes,
 )
@@ -119,44 +123,221 @@ def encode_rungs(
         if looped is not None:  # the rung at its final height, its loop done
             rung = looped[i - 1].rung
         what = f"rung {i}/{len(rungs)} {rung.settings.height}p"
-        # per-scene in predict/probe mode: a single-CRF first pass, then chunks anchored on it
-        anchored = job.config.per_scene and mode.anchors_per_scene
-        plan = rung_plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
-        s = rung.settings
-        notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
-        encode = Encoder(job, rung, plan, what, i)
-        attempts: list[RungAttempt] = []
-        if looped is not None:
-            shipped, attempts = looped[i - 1].shipped, list(looped[i - 1].attempts)
-            notes += [f"{s.width}x{s.height} rung: {n}" for n in looped[i - 1].notes]
-        elif job.config.closed_loop:
-            curve = mode.rung_curve(job, rung)
-            first, carry_notes = _carried(job, rung, curve, errors.get(s.height))
-            shipped, attempts, loop_notes = closed_loop(job, mode, rung, encode, first=first)
-            notes += [f"{s.width}x{s.height} rung: {n}" for n in [*carry_notes, *loop_notes]]
-            error = curve_error(curve, attempts[0])
-            if error is not None and job.enhancer is None:  # delivered VMAF: not the curve's
-                errors[s.height] = error
-        else:
-            shipped = encode.at(0.0)
-        if anchored:
-            shipped, plan, pass_notes = _per_scene_pass(job, mode, rung, shipped, what, i)
-            notes += [f"{s.width}x{s.height} rung: {n}" for n in pass_notes]
-        measured = _measured_rung(job, rung, plan, shipped)
-        if attempts:
-            measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
-        job.stage(f"{what}: packaging")
-        media = package_hls(
-            shipped.encoded.output_path,
-            job.deliver / measured.name,
-            codec=s.codec,
-            segment_type=job.config.segment_type,
-            timeout_s=job.config.timeout_s,
+        floor = job.config.top_vmaf if i == len(rungs) else None
+        done, media, rung_notes = _encode_rung(
+            job, mode, rung, i, what, errors, looped[i - 1] if looped else None, floor=floor
         )
-        packaged[measured.name] = media
-        out.append(replace(measured, files=_files(job, measured, media, shipped)))
+        notes += rung_notes
+        packaged[done.name] = media
+        out.append(done)
+    if refills(job, mode, replanned=looped is not None):
+        out, packaged, refill_notes = _refill_gaps(job, mode, out, packaged, errors)
+        notes += refill_notes
     shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
     return out, packaged, notes
+
+
+def _encode_rung(
+    job: TitleJob,
+    mode: Mode,
+    rung: Rung,
+    i: int,
+    what: str,
+    errors: dict[int, float],
+    looped: Looped | None,
+    *,
+    first: float | None = None,
+    floor: float | None = None,
+) -> tuple[Rung, MediaPlaylist, list[str]]:
+    """One rung encoded (closed loop unless open-loop), measured and packaged: the measured
+    rung with its files, its media playlist and notes. ``i`` names its rendition file;
+    ``errors`` (first-encode errors by height) is read and updated; ``looped``: the rung's
+    loop already run by the height replan; ``first``: the first encode's CRF offset (None:
+    the carried one); ``floor``: the top rung's ``top_vmaf`` (see
+    :func:`~ladderforge.jobs.rungs_loop.closed_loop`)."""
+    notes: list[str] = []
+    # per-scene in predict/probe mode: a single-CRF first pass, then chunks anchored on it
+    anchored = job.config.per_scene and mode.anchors_per_scene
+    plan = rung_plan(job, mode, rung, per_scene=job.config.per_scene and not anchored)
+    s = rung.settings
+    notes += [f"{s.width}x{s.height} CRF {s.q:g} rung: {n}" for n in plan.notes]
+    encode = Encoder(job, rung, plan, what, i)
+    attempts: list[RungAttempt] = []
+    if looped is not None:
+        shipped, attempts = looped.shipped, list(looped.attempts)
+        notes += [f"{s.width}x{s.height} rung: {n}" for n in looped.notes]
+    elif job.config.closed_loop:
+        curve = mode.rung_curve(job, rung)
+        carry_notes: list[str] = []
+        if first is None:
+            first, carry_notes = _carried(job, rung, curve, errors.get(s.height))
+        shipped, attempts, loop_notes = closed_loop(
+            job, mode, rung, encode, first=first, floor=floor
+        )
+        notes += [f"{s.width}x{s.height} rung: {n}" for n in [*carry_notes, *loop_notes]]
+        error = curve_error(curve, attempts[0])
+        if error is not None and job.enhancer is None:  # delivered VMAF: not the curve's
+            errors[s.height] = error
+    else:
+        shipped = encode.at(0.0)
+    if anchored:
+        shipped, plan, pass_notes = _per_scene_pass(job, mode, rung, shipped, what, i)
+        notes += [f"{s.width}x{s.height} rung: {n}" for n in pass_notes]
+    measured = _measured_rung(job, rung, plan, shipped)
+    if attempts:
+        measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
+    job.stage(f"{what}: packaging")
+    media = package_hls(
+        shipped.encoded.output_path,
+        job.deliver / measured.name,
+        codec=s.codec,
+        segment_type=job.config.segment_type,
+        timeout_s=job.config.timeout_s,
+    )
+    return replace(measured, files=_files(job, measured, media, shipped)), media, notes
+
+
+def refills(job: TitleJob, mode: Mode, *, replanned: bool) -> bool:
+    """Whether gaps the measured rungs open are refilled (:func:`_refill_gaps`): closed-loop
+    ladders chosen by the spacing rules (not by value, whose gaps are chosen), with
+    ``refill_gaps``, not replanned (whose loops run apart) and not enhanced (whose loop steers
+    on delivered VMAF)."""
+    config = job.config
+    return (
+        config.refill_gaps
+        and config.closed_loop
+        and mode.closed_loop
+        and not replanned
+        and job.enhancer is None
+        and config.cost_lambda is None
+        and config.budget_usd is None
+    )
+
+
+def _refill_gaps(
+    job: TitleJob,
+    mode: Mode,
+    rungs: list[Rung],
+    packaged: dict[str, MediaPlaylist],
+    errors: dict[int, float],
+) -> tuple[list[Rung], dict[str, MediaPlaylist], list[str]]:
+    """Where neighbouring measured rungs lie more than ``max_rate_ratio`` apart in bitrate,
+    add a rung between them at the mean of their VMAFs (:mod:`ladderforge.policy.refill`),
+    the widest gap first, until none is left or the ladder has ``max_rungs``. Its height is
+    the cheapest by the mode's curves between the neighbours' heights; its first CRF comes from
+    the neighbours' measured encodes at that height (corrected along the mode's curve, as the
+    loop's next step would be), else from the curve with the carried error; then it loops like
+    every rung. A rung that measures outside its neighbours' bitrates is dropped (a dominated
+    point) and its gap is not tried again."""
+    config, info = job.config, job.info
+    spacing = RungSpacing.of(config.ladder_options())
+    rungs = sorted(rungs, key=_kbps)
+    notes: list[str] = []
+    tried: set[tuple[str, str]] = set()
+    index = len(rungs)
+    while len(rungs) < config.max_rungs:
+        names = [r.name for r in rungs]
+        skip = frozenset(i for i in range(len(rungs) - 1) if (names[i], names[i + 1]) in tried)
+        gap = widest_gap([(_kbps(r), _vmaf(r)) for r in rungs], spacing, skip=skip)
+        if gap is None:
+            break
+        low, high = rungs[gap.low], rungs[gap.low + 1]
+        tried.add((low.name, high.name))
+        lo_h, hi_h = sorted((low.settings.height, high.settings.height))
+        sizes = [
+            (w, h)
+            for w, h in candidate_sizes(info.width, info.height, config.heights)
+            if spacing.allow_resolution_dips or lo_h <= h <= hi_h
+        ]
+        base = low.settings
+        probe = {h: replace(low, settings=base.with_(width=w, height=h)) for w, h in sizes}
+        curves = {h: mode.rung_points(job, r) for h, r in probe.items()}
+        choice = cheapest_height({h: c for h, c in curves.items() if c}, gap.target_vmaf)
+        if choice is None:
+            notes.append(
+                f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
+                f"no height's curve reaches VMAF {gap.target_vmaf:.1f}"
+            )
+            continue
+        height, crf, kbps = choice
+        q, how = _refill_first_q(job, mode, probe[height], crf, gap.target_vmaf, rungs, errors)
+        index += 1
+        rung = Rung(
+            settings=probe[height].settings.with_(q=q),
+            bitrate_kbps=kbps,
+            vmaf=gap.target_vmaf,
+            cost=RungCosts(),
+        )
+        what = f"rung {index} {height}p (gap {gap.ratio:.1f}x)"
+        done, media, rung_notes = _encode_rung(
+            job, mode, rung, index, what, errors, None, first=0.0
+        )
+        between = _kbps(low) < _kbps(done) < _kbps(high) and _vmaf(low) < _vmaf(done) < _vmaf(high)
+        if not between:
+            notes.append(
+                f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
+                f"the rung added between measured {_kbps(done):.0f} kbps at VMAF "
+                f"{_vmaf(done):.2f}, not between them"
+            )
+            shutil.rmtree(job.deliver / done.name, ignore_errors=True)
+            job.loop_cpu_s += done.cost.encode_cpu_s_measured or 0.0  # spent, not shipped
+            continue
+        notes += rung_notes
+        notes.append(
+            f"{done.name} rung added: the {low.name} and {high.name} rungs measured "
+            f"{gap.ratio:.1f}x apart in bitrate (more than max_rate_ratio "
+            f"{spacing.max_rate_ratio:g}); it aimed at VMAF {gap.target_vmaf:.2f}, first "
+            f"encode at CRF {q:g} ({how})"
+        )
+        packaged[done.name] = media
+        rungs = sorted([*rungs, done], key=_kbps)
+    return rungs, packaged, notes
+
+
+def _refill_first_q(
+    job: TitleJob,
+    mode: Mode,
+    rung: Rung,
+    crf: float,
+    target: float,
+    measured: Sequence[Rung],
+    errors: dict[int, float],
+) -> tuple[float, str]:
+    """The first CRF of a rung added in a gap, and how it was found: from the shipped encodes
+    of measured rungs at its height (the loop's next step as if they were its own attempts),
+    else ``crf`` (the mode's curve) moved by the carried error of its height."""
+    facts = job.facts
+    curve = mode.rung_curve(job, rung)
+    mine = [
+        RungAttempt(float(r.settings.q or 0), _vmaf(r), _kbps(r), 0.0)
+        for r in measured
+        if r.settings.height == rung.settings.height
+    ]
+    if mine:
+        mine.sort(key=lambda a: abs(a.vmaf - target), reverse=True)  # the nearest last
+        q = next_q(
+            mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
+            fractional=facts.fractional_q,
+        )  # fmt: skip
+        if q is not None:
+            return q, "from the measured rungs at its height"
+    q = quantise(min(max(crf, facts.q_min), facts.q_max), facts.fractional_q)
+    error = errors.get(rung.settings.height)
+    if error is None or not curve:
+        return q, "the mode's curve"
+    moved = carried_first_q(
+        curve, q, error, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
+    )
+    return moved, "the mode's curve, corrected by an earlier rung's error at its height"
+
+
+def _kbps(rung: Rung) -> float:
+    measured = rung.measured_bitrate_kbps
+    return measured if measured is not None else rung.bitrate_kbps
+
+
+def _vmaf(rung: Rung) -> float:
+    return rung.measured_vmaf if rung.measured_vmaf is not None else rung.vmaf
 
 
 def _carried(

@@ -152,12 +152,20 @@ def _measure_stored(
 
 
 def closed_loop(
-    job: TitleJob, mode: Mode, rung: Rung, encode: Encoder, *, first: float = 0.0
+    job: TitleJob,
+    mode: Mode,
+    rung: Rung,
+    encode: Encoder,
+    *,
+    first: float = 0.0,
+    floor: float | None = None,
 ) -> tuple[Shipped, list[RungAttempt], list[str]]:
     """Encode until the whole rendition lands within tolerance of the rung's declared VMAF, at
     most ``max_encodes`` times (enhanced ladders: on delivered VMAF, then, where no attempt may
     ship, on plain VMAF), first at ``first`` CRF steps from the rung's own; the extra encodes'
-    CPU seconds go to the title's decision."""
+    CPU seconds go to the title's decision. ``floor``: the top rung's ``top_vmaf``; where the
+    rung declared at least that and no attempt lands within tolerance, the closest attempt at
+    or above it ships (the floor the top rung promises), when there is one."""
     config = job.config
     enhanced = job.enhancer is not None
     tries = [encode.at(first)]
@@ -177,7 +185,8 @@ def closed_loop(
             f"--enhanced; CRF {best.q:g} ships (delivered VMAF {best.vmaf:.2f})"
         )
     elif best is None:
-        best = pick(attempts, rung.vmaf, config.tolerance)
+        promised = floor if floor is not None and rung.vmaf >= floor else None
+        best = pick(attempts, rung.vmaf, config.tolerance, floor=promised)
     shipped = tries[_index(attempts, best)]
     if shipped is not tries[-1]:  # the rendition file holds the last: join the shipped again
         shipped = encode.at(shipped.q - float(rung.settings.q or 0))

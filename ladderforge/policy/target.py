@@ -168,14 +168,23 @@ def _finish(
     return q
 
 
-def pick(attempts: Sequence[RungAttempt], target: float, tolerance: float) -> RungAttempt:
-    """The attempt to ship: the cheapest within tolerance, else the closest to the target."""
+def pick(
+    attempts: Sequence[RungAttempt],
+    target: float,
+    tolerance: float,
+    *,
+    floor: float | None = None,
+) -> RungAttempt:
+    """The attempt to ship: the cheapest within tolerance, else the closest to the target
+    (with ``floor``: the closest of those at or above it, where there is one: a top rung
+    promises ``top_vmaf`` as a floor)."""
     if not attempts:
         raise UsageError("The 'attempts' parameter of pick must not be empty.")
     good = [a for a in attempts if within(a.vmaf, target, tolerance)]
     if good:
         return min(good, key=lambda a: a.kbps)
-    return min(attempts, key=lambda a: abs(a.vmaf - target))
+    above = [a for a in attempts if floor is not None and a.vmaf >= floor]
+    return min(above or attempts, key=lambda a: abs(a.vmaf - target))
 
 
 def pick_enhanced(

@@ -115,6 +115,17 @@ def test_pick_ships_the_cheapest_within_tolerance_else_the_closest() -> None:
         next_q([], 90.0, q_min=0, q_max=51)
 
 
+def test_a_top_rung_off_target_ships_an_attempt_at_its_floor() -> None:
+    """Measured on a lavfi clip (x265, 2026-12-04): a top rung declared 95.75 measured 96.85
+    and 94.84; the closest (94.84) breaks the top_vmaf promise, the floor ships 96.85."""
+    high, low = RungAttempt(24.3, 96.85, 234.0), RungAttempt(27.1, 94.84, 184.0)
+    assert pick([high, low], 95.75, 0.75) == low
+    assert pick([high, low], 95.75, 0.75, floor=95.0) == high
+    assert pick([low], 95.75, 0.75, floor=95.0) == low  # nothing at the floor: the closest
+    within_window = RungAttempt(26.0, 95.2, 200.0)
+    assert pick([high, low, within_window], 95.75, 0.75, floor=95.0) == within_window
+
+
 def enhanced_encoder(table: list[tuple[float, float, float]], gain: float, off_from: float):  # type: ignore[no-untyped-def]
     """A fake enhanced encode: the recorded plain curve, and a stage that adds ``gain`` VMAF
     below CRF ``off_from`` and that the guard switches off from there (delivered = plain)."""

@@ -112,9 +112,11 @@ class Variant:
 VARIANTS = (
     Variant("probe"),
     Variant("probe3+replan", {"probe_heights": 3, "replan_heights": True}),
+    Variant("probe-share.25", {"probe_share": 0.25}),
 )
 """``probe``: the product's default (probe mode, closed loop). ``probe3+replan``: three probe
-heights and the rungs moved to their cheapest height after their first encode."""
+heights and the rungs moved to their cheapest height after their first encode.
+``probe-share.25``: the probe segments cover at most a quarter of the title (``probe_share``)."""
 
 
 def titles() -> list[Path]:

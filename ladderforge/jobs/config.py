@@ -56,6 +56,10 @@ class LadderConfig:
     """Probe mode: short segments spanning the title's complexity."""
     probe_segment_s: float = 2.0
     """Probe mode: length of each segment."""
+    probe_share: float | None = None
+    """Probe mode: the segments together cover at most this share of the title (each cut
+    shorter, not below 0.5 s; see :func:`ladderforge.policy.calibrate.probe_segment_s`);
+    None: ``probe_segment_s`` each."""
     probe_crfs: tuple[float, ...] = (24, 34)
     """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
     probe_heights: int = 2
@@ -165,6 +169,10 @@ class LadderConfig:
         if self.probe_heights not in (2, 3):
             raise UsageError(
                 f"The 'probe_heights' parameter must be 2 or 3. Got {self.probe_heights!r} instead."
+            )
+        if self.probe_share is not None and not 0 < self.probe_share <= 1:
+            raise UsageError(
+                f"The 'probe_share' parameter must be in (0, 1]. Got {self.probe_share!r} instead."
             )
         if self.replan_heights and (
             self.mode not in ("predict", "probe") or not self.encodes or self.open_loop

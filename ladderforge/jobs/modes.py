@@ -36,7 +36,12 @@ from ladderforge.jobs.config import LadderConfig, models_available
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.probes import run_probes
 from ladderforge.jobs.sweep import SweepConfig, sweep
-from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
+from ladderforge.policy.calibrate import (
+    Calibration,
+    ProbeResult,
+    fit_calibration,
+    probe_segment_s,
+)
 from ladderforge.policy.per_scene import SceneOption
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_scenes, surface_points
@@ -192,7 +197,13 @@ class ProbeMode(PredictMode):
     def planned_encodes(
         cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
     ) -> list[tuple[int, int, int]]:
-        seg = min(frames, round(config.probe_segment_s * fps))
+        length = probe_segment_s(
+            config.probe_segment_s,
+            duration_s=frames / fps,
+            segments=config.probe_segments,
+            share=config.probe_share,
+        )
+        seg = min(frames, round(length * fps))
         chosen = probe_height_choice([h for _, h in sizes], config.probe_heights)
         heights = [size for size in sizes if size[1] in chosen]
         per_size = config.probe_segments * len(config.probe_crfs)

@@ -16,6 +16,7 @@ from ladderforge.policy.calibrate import (
     ProbeResult,
     fit_calibration,
     plan_probe_segments,
+    probe_segment_s,
 )
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
@@ -35,11 +36,17 @@ def run_probes(job: TitleJob) -> Calibration:
     """Encode and measure the probe segments at the probe CRFs and heights; fit the
     calibration. Records the probes and their CPU seconds on ``job``."""
     config = job.config
+    scenes = job.scenes()
     segments = plan_probe_segments(
-        job.scenes(),
+        scenes,
         frame_rate=job.fps,
         n_segments=config.probe_segments,
-        segment_s=config.probe_segment_s,
+        segment_s=probe_segment_s(
+            config.probe_segment_s,
+            duration_s=job.info.frame_count / job.fps,
+            segments=min(config.probe_segments, len(scenes)),
+            share=config.probe_share,
+        ),
     )
     heights = probe_heights(job)
     for start, end in segments:

@@ -22,11 +22,13 @@ import numpy as np
 from ladderforge.errors import UsageError
 
 __all__ = [
+    "MIN_PROBE_S",
     "Calibration",
     "HeightCorrection",
     "ProbeResult",
     "fit_calibration",
     "plan_probe_segments",
+    "probe_segment_s",
 ]
 
 _SLOPE_LIMIT_VMAF = 1.5
@@ -39,6 +41,25 @@ def _complexity(features: Mapping[str, float]) -> float:
     texture = float(features.get("texture_e_mean", 0.0) or 0.0)
     motion = float(features.get("ti_mean", 0.0) or 0.0)
     return math.log1p(max(texture, 0.0)) + math.log1p(max(motion, 0.0))
+
+
+MIN_PROBE_S = 0.5
+"""The shortest probe segment :func:`probe_segment_s` cuts (12 frames at 24 fps)."""
+
+
+def probe_segment_s(
+    segment_s: float, *, duration_s: float, segments: int, share: float | None
+) -> float:
+    """The length of each probe segment: ``segment_s``, or with ``share`` no longer than the
+    title's ``duration_s`` x ``share`` spread over its ``segments`` (never below
+    :data:`MIN_PROBE_S` unless ``segment_s`` is): on a short title the probes would otherwise
+    cover most of it, at every probed height and CRF, and cost as much as the encodes they
+    decide."""
+    if share is None:
+        return segment_s
+    if not 0 < share <= 1 or segments < 1:
+        raise UsageError("share must be in (0, 1] and segments at least 1.")
+    return min(segment_s, max(MIN_PROBE_S, share * duration_s / segments))
 
 
 def plan_probe_segments(

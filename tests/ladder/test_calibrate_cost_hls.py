@@ -12,7 +12,13 @@ import pytest
 from ladderforge.encoder import codec_facts
 from ladderforge.encoder.hls import codecs_string, master_playlist
 from ladderforge.errors import UsageError
-from ladderforge.policy.calibrate import ProbeResult, fit_calibration, plan_probe_segments
+from ladderforge.policy.calibrate import (
+    MIN_PROBE_S,
+    ProbeResult,
+    fit_calibration,
+    plan_probe_segments,
+    probe_segment_s,
+)
 from ladderforge.policy.cost import CostModel, RungSpend, encode_cpu_s, ladder_costs
 from ladderforge.types import EncodeSettings, Ladder, Rung
 
@@ -36,6 +42,17 @@ def test_probe_segments_short_scene_and_errors() -> None:
     assert plan_probe_segments([(0, 10, {})], frame_rate=25) == [(0, 10)]
     with pytest.raises(UsageError):
         plan_probe_segments([], frame_rate=25)
+
+
+def test_a_probe_share_shortens_the_segments_of_a_short_title() -> None:
+    assert probe_segment_s(2.0, duration_s=60.0, segments=3, share=None) == 2.0
+    assert probe_segment_s(2.0, duration_s=60.0, segments=3, share=0.25) == 2.0  # long: as set
+    assert probe_segment_s(2.0, duration_s=12.0, segments=3, share=0.25) == pytest.approx(1.0)
+    assert probe_segment_s(2.0, duration_s=2.4, segments=1, share=0.25) == pytest.approx(0.6)
+    assert probe_segment_s(2.0, duration_s=1.5, segments=1, share=0.25) == MIN_PROBE_S
+    assert probe_segment_s(0.2, duration_s=1.5, segments=1, share=0.25) == 0.2  # never longer
+    with pytest.raises(UsageError):
+        probe_segment_s(2.0, duration_s=2.4, segments=1, share=0.0)
 
 
 def test_calibration_recovers_offset_and_slope() -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 import m3u8
 import pytest
 
+from ladderforge.errors import UsageError
 from ladderforge.jobs.batch import run_batch
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.title import plan_title
+from ladderforge.media import probe
 
 
 def test_predict_mode_spends_no_encode(bikes_mp4: Path, tmp_path: Path) -> None:
@@ -47,6 +49,25 @@ def test_probe_mode_calibrates_on_a_real_clip(bikes_mp4: Path, tmp_path: Path) -
         return (p.height, p.crf, p.measured_kbps)  # type: ignore[attr-defined]
 
     assert sorted(again.probes, key=key) == sorted(plan.probes, key=key)
+
+
+def test_a_probe_share_probes_less_of_a_short_title(bikes_mp4: Path, tmp_path: Path) -> None:
+    """bikes is 10 s at 25 fps: with probe_share 0.1 its two 1 s probe segments (25 frames)
+    become 0.5 s each (12 frames)."""
+    base = {"mode": "probe", "probe_segments": 2, "probe_segment_s": 1.0, "heights": (136,)}
+    full = plan_title(bikes_mp4, tmp_path / "a", config=LadderConfig(**base, keep_work=True))
+    part = plan_title(
+        bikes_mp4, tmp_path / "b", config=LadderConfig(**base, probe_share=0.1, keep_work=True)
+    )
+    assert len(part.probes) == len(full.probes) == 4
+    assert 0 < part.decision_cpu_s < full.decision_cpu_s
+
+    def frames(out: Path) -> list[int]:
+        return sorted(probe(p).frame_count for p in (out / ".work").rglob("segments/*.mkv"))
+
+    assert frames(tmp_path / "a") == [25, 25] and frames(tmp_path / "b") == [12, 12]
+    with pytest.raises(UsageError, match="probe_share"):
+        LadderConfig(**base, probe_share=1.5)
 
 
 def test_batch_with_one_bad_title(bikes_mp4: Path, tmp_path: Path, run_cli) -> None:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -63,6 +64,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model_ladders"))
@@ -250,6 +252,30 @@ def _saving(base: list[tuple[float, float]], test: list[tuple[float, float]]) ->
     return None if saving is None else round(saving * 100, 2)
 
 
+def _on_chords(
+    hull: list[tuple[float, float]], pairs: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The hull's own points at the ladder's VMAFs: log-kbps linear in VMAF between the hull's
+    neighbouring points (the convex hull is a polyline), for the ladder's points inside its
+    VMAF range. A ladder of these rungs spends exactly the hull's bits at its qualities."""
+    hull = sorted(hull, key=lambda p: p[1])
+    vs = [v for _, v in hull]
+    logs = [math.log(r) for r, _ in hull]
+    return [(math.exp(float(np.interp(v, vs, logs))), v) for _, v in pairs if vs[0] <= v <= vs[-1]]
+
+
+def _over_hull(hull: list[tuple[float, float]], pairs: list[tuple[float, float]]) -> float | None:
+    """Mean of the ladder's rungs' kbps over the hull's at their VMAFs (log ratio, as %)."""
+    ideal = _on_chords(hull, pairs)
+    inside = [
+        p for p in pairs if hull and min(v for _, v in hull) <= p[1] <= max(v for _, v in hull)
+    ]
+    if not ideal:
+        return None
+    logs = [math.log(r / i) for (r, _), (i, _) in zip(inside, ideal, strict=True)]
+    return round((math.exp(sum(logs) / len(logs)) - 1) * 100, 2)
+
+
 def _pairs(ladder: Ladder) -> list[tuple[float, float]]:
     return [
         (r.measured_bitrate_kbps, r.measured_vmaf)
@@ -371,6 +397,13 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "bd_vs_exhaustive": (
                 _bd(hull["ladder_pairs"], pairs) if hull and "ladder_pairs" in hull else None
             ),
+            # how much of bd_vs_hull is the rungs' placement: the hull's own points at the
+            # ladder's VMAFs against the hull (what these VMAFs cost a perfect ladder), and the
+            # ladder's kbps over the hull's at its rungs' VMAFs
+            "bd_vs_hull_of_ideal_rungs": (
+                _bd(hull["pairs"], _on_chords(hull["pairs"], pairs)) if hull else None
+            ),
+            "over_hull_pct": _over_hull(hull["pairs"], pairs) if hull else None,
             "rungs": len(rungs),
             "within_1": sum(
                 r["target"] is not None and abs(r["vmaf"] - r["target"]) <= WITHIN for r in rungs
@@ -500,6 +533,8 @@ def report(results: Path) -> int:
     """Medians over the finished titles, printed and written to results/<codec>_<preset>.json."""
     rows = [json.loads(p.read_text()) for p in sorted((results / "titles").glob("*.json"))]
     rows = [r for r in rows if "scores" in r]
+    for row in rows:  # today's figures from the stored measurements
+        row["scores"] = score(row)
     names = sorted(
         {n for r in rows for n in r["scores"]}, key=lambda n: (n not in BASELINES, n != "hull", n)
     )
@@ -517,6 +552,10 @@ def report(results: Path) -> int:
             entry |= {
                 "median_bd_vs_hull": _median([s["bd_vs_hull"] for s in scored]),
                 "median_bd_vs_exhaustive": _median([s.get("bd_vs_exhaustive") for s in scored]),
+                "median_bd_vs_hull_of_ideal_rungs": _median(
+                    [s.get("bd_vs_hull_of_ideal_rungs") for s in scored]
+                ),
+                "median_over_hull_pct": _median([s.get("over_hull_pct") for s in scored]),
                 "rungs": rungs,
                 "within_1_share": round(sum(s["within_1"] for s in scored) / rungs, 4)
                 if rungs
@@ -548,8 +587,9 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
     """One table row per title and variant: the figures RESULTS.md quotes."""
     lines = [
         "| title | ladder | rungs | within +-1 (1st encode) | encodes/rung | BD vs Apple | "
-        "capped saving | BD vs hull | BD vs exhaustive | decision CPU / sweep |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "capped saving | BD vs hull | BD vs exhaustive | decision CPU / sweep | "
+        "kbps over hull at its VMAFs | ideal rungs' BD vs hull |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         for name in names:
@@ -558,7 +598,7 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
                 continue
             if name in BASELINES:
                 cells = ["", "", "", _cell(s["bd_vs_apple"]), _cell(s["saving_vs_apple"])]
-                cells += ["", "", ""]
+                cells += ["", "", "", "", ""]
             else:
                 share = s["decision_share_of_sweep"]
                 cells = [
@@ -570,6 +610,8 @@ def markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
                     _cell(s["bd_vs_hull"]),
                     _cell(s.get("bd_vs_exhaustive")),
                     "n/a" if share is None else f"{share:.0%}",
+                    _cell(s.get("over_hull_pct")),
+                    _cell(s.get("bd_vs_hull_of_ideal_rungs")),
                 ]
             lines.append(f"| {row['title']} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

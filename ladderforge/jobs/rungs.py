@@ -70,7 +70,7 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.refill import cheapest_height, widest_gap
+from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
 from ladderforge.policy.target import next_q
 from ladderforge.types import (
     ChunkRecord,
@@ -131,8 +131,9 @@ def encode_rungs(
         packaged[done.name] = media
         out.append(done)
     if refills(job, mode, replanned=looped is not None):
-        out, packaged, refill_notes = _refill_gaps(job, mode, out, packaged, errors)
-        notes += refill_notes
+        out, dropped, drop_notes = _drop_dominated(job, out, packaged)
+        out, packaged, refill_notes = _refill_gaps(job, mode, out, packaged, errors, dropped)
+        notes += [*drop_notes, *refill_notes]
     shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
     return out, packaged, notes
 
@@ -198,7 +199,8 @@ def _encode_rung(
 
 
 def refills(job: TitleJob, mode: Mode, *, replanned: bool) -> bool:
-    """Whether gaps the measured rungs open are refilled (:func:`_refill_gaps`): closed-loop
+    """Whether rungs the measured ones beat are dropped (:func:`_drop_dominated`) and gaps the
+    measured rungs open are refilled (:func:`_refill_gaps`): closed-loop
     ladders chosen by the spacing rules (not by value, whose gaps are chosen), with
     ``refill_gaps``, not replanned (whose loops run apart) and not enhanced (whose loop steers
     on delivered VMAF)."""
@@ -214,17 +216,46 @@ def refills(job: TitleJob, mode: Mode, *, replanned: bool) -> bool:
     )
 
 
+def _drop_dominated(
+    job: TitleJob, rungs: list[Rung], packaged: dict[str, MediaPlaylist]
+) -> tuple[list[Rung], list[Rung], list[str]]:
+    """The measured rungs without those another rung beats (no more kbps for no less VMAF,
+    :func:`ladderforge.policy.refill.dominated`), the dropped ones, and a note for each; a
+    dropped rung's files are removed and its encode counts as spent on the decision."""
+    rungs = sorted(rungs, key=_kbps)
+    drop = set(dominated([(_kbps(r), _vmaf(r)) for r in rungs]))
+    notes = []
+    for i in sorted(drop):
+        r = rungs[i]
+        beaten_by = next(
+            o for j, o in enumerate(rungs)
+            if j not in drop and _kbps(o) <= _kbps(r) and _vmaf(o) >= _vmaf(r)
+        )  # fmt: skip
+        notes.append(
+            f"{r.name} rung dropped: it measured {_kbps(r):.0f} kbps at VMAF {_vmaf(r):.2f}, "
+            f"and the {beaten_by.name} rung gives VMAF {_vmaf(beaten_by):.2f} for "
+            f"{_kbps(beaten_by):.0f} kbps"
+        )
+        packaged.pop(r.name, None)
+        shutil.rmtree(job.deliver / r.name, ignore_errors=True)
+        job.loop_cpu_s += r.cost.encode_cpu_s_measured or 0.0  # spent, not shipped
+    return [r for i, r in enumerate(rungs) if i not in drop], [rungs[i] for i in drop], notes
+
+
 def _refill_gaps(
     job: TitleJob,
     mode: Mode,
     rungs: list[Rung],
     packaged: dict[str, MediaPlaylist],
     errors: dict[int, float],
+    dropped: Sequence[Rung] = (),
 ) -> tuple[list[Rung], dict[str, MediaPlaylist], list[str]]:
     """Where neighbouring measured rungs lie more than ``max_rate_ratio`` apart in bitrate,
     add a rung between them at the mean of their VMAFs (:mod:`ladderforge.policy.refill`),
     the widest gap first, until none is left or the ladder has ``max_rungs``. Its height is
-    the cheapest by the mode's curves between the neighbours' heights; its first CRF comes from
+    the cheapest by the mode's curves between the neighbours' heights, each curve moved onto the
+    measured rung (shipped or ``dropped``) nearest the target at its height
+    (:func:`~ladderforge.policy.refill.anchored_curve`); its first CRF comes from
     the neighbours' measured encodes at that height (corrected along the mode's curve, as the
     loop's next step would be), else from the curve with the carried error; then it loops like
     every rung. A rung that measures outside its neighbours' bitrates is dropped (a dominated
@@ -252,7 +283,10 @@ def _refill_gaps(
         base = low.settings
         probe = {h: replace(low, settings=base.with_(width=w, height=h)) for w, h in sizes}
         curves = {h: mode.rung_points(job, r) for h, r in probe.items()}
-        choice = cheapest_height({h: c for h, c in curves.items() if c}, gap.target_vmaf)
+        curves = {
+            h: _anchored(c, [*rungs, *dropped], h, gap.target_vmaf) for h, c in curves.items() if c
+        }
+        choice = cheapest_height(curves, gap.target_vmaf)
         if choice is None:
             notes.append(
                 f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
@@ -292,6 +326,18 @@ def _refill_gaps(
         packaged[done.name] = media
         rungs = sorted([*rungs, done], key=_kbps)
     return rungs, packaged, notes
+
+
+def _anchored(
+    curve: list[tuple[float, float, float]], measured: Sequence[Rung], height: int, target: float
+) -> list[tuple[float, float, float]]:
+    """The mode's curve at ``height`` moved onto the measured rung there nearest ``target``
+    (as it is where none was measured)."""
+    mine = [r for r in measured if r.settings.height == height and r.measured_vmaf is not None]
+    if not mine:
+        return curve
+    near = min(mine, key=lambda r: abs(_vmaf(r) - target))
+    return anchored_curve(curve, (float(near.settings.q or 0), _vmaf(near), _kbps(near)))
 
 
 def _refill_first_q(

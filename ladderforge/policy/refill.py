@@ -23,7 +23,7 @@ import numpy as np
 
 from ladderforge.policy.ladder import RungSpacing
 
-__all__ = ["Gap", "cheapest_height", "widest_gap"]
+__all__ = ["Gap", "anchored_curve", "cheapest_height", "dominated", "widest_gap"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,34 @@ def widest_gap(
         if best is None or ratio > best.ratio:
             best = Gap(i, ratio, (v_lo + v_hi) / 2)
     return best
+
+
+def dominated(measured: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the rungs, given as measured (kbps, VMAF), that another rung beats: no more
+    kbps for no less VMAF, better in one (a player switching to such a rung pays more for less;
+    the ladder was chosen on predictions that the encodes did not bear out)."""
+    return [
+        i
+        for i, (r, v) in enumerate(measured)
+        if any(
+            j != i and r2 <= r and v2 >= v and (r2 < r or v2 > v)
+            for j, (r2, v2) in enumerate(measured)
+        )
+    ]
+
+
+def anchored_curve(
+    curve: Sequence[tuple[float, float, float]], anchor: tuple[float, float, float]
+) -> list[tuple[float, float, float]]:
+    """A predicted (CRF, VMAF, kbps) curve moved onto a measured ``anchor`` (CRF, VMAF, kbps)
+    at its height: VMAF shifted and kbps scaled by what the curve misses there (CRF-linear
+    between the curve's points, held at its ends)."""
+    pts = sorted(curve)
+    qs = [p[0] for p in pts]
+    q, vmaf, kbps = anchor
+    dv = vmaf - float(np.interp(q, qs, [p[1] for p in pts]))
+    scale = kbps / math.exp(float(np.interp(q, qs, np.log([p[2] for p in pts]))))
+    return [(c, v + dv, k * scale) for c, v, k in pts]
 
 
 def cheapest_height(

@@ -43,14 +43,8 @@ def clip(make_clip, tmp_path: Path) -> Path:
 
 
 def _plan(src: Path, out: Path, **kw: object):
-    config = LadderConfig(
-        mode="predict",
-        encode=True,
-        heights=(180,),
-        min_chunk_s=0.4,
-        **kw,  # type: ignore[arg-type]
-    )
-    return plan_title(src, out, config=config)
+    options = {"mode": "predict", "encode": True, "heights": (180,), "min_chunk_s": 0.4, **kw}
+    return plan_title(src, out, config=LadderConfig(**options))  # type: ignore[arg-type]
 
 
 def _ratios(rungs) -> list[float]:
@@ -95,3 +89,43 @@ def test_a_gap_the_measured_rates_open_gets_a_rung(
         assert (title / r.name).is_dir()
     data = json.loads((title / f"{clip.stem}.ladder.json").read_text())
     assert [r["name"] for r in data["rungs"]] == [r.name for r in rungs]
+
+
+class CheapShortHeight:
+    """The shipped model with the short height's bitrates cut to a third: the ladder puts its
+    upper rungs there, and they measure dearer than the tall height's at more VMAF."""
+
+    def __init__(self, short: int) -> None:
+        self.base, self.short = default_model(), short
+
+    def predict(self, rows: object) -> Prediction:
+        p = self.base.predict(rows)  # type: ignore[arg-type]
+        short = rows["height"].to_numpy() == self.short  # type: ignore[index]
+        return Prediction(p.vmaf, np.where(short, p.bitrate_kbps / 3.0, p.bitrate_kbps))
+
+
+def test_a_rung_another_beats_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, clip: Path, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(context_mod, "shipped_model", lambda name: CheapShortHeight(90))
+    plain = _plan(clip, tmp_path / "plain", heights=(180, 90), refill_gaps=False)
+    measured = [(r.measured_bitrate_kbps, r.measured_vmaf) for r in plain.ladder.rungs]
+    beaten = [
+        (r, v)
+        for r, v in measured
+        if any(r2 <= r and v2 > v for r2, v2 in measured)  # type: ignore[operator]
+    ]
+    assert beaten, measured  # the biased model's ladder ships a rung another beats
+
+    plan = _plan(clip, tmp_path / "kept", heights=(180, 90))
+    rungs = plan.ladder.rungs
+    kbps = [r.measured_bitrate_kbps for r in rungs]
+    vmaf = [r.measured_vmaf for r in rungs]
+    assert kbps == sorted(kbps) and vmaf == sorted(vmaf)  # type: ignore[type-var]
+    drops = [n for n in plan.ladder.notes if "rung dropped" in n]
+    assert len(drops) >= len(beaten)
+    title = tmp_path / "kept" / clip.stem
+    master = (title / "master.m3u8").read_text()
+    assert all(f"{r.name}/" in master for r in rungs)
+    dropped = {n.split(" ")[0] for n in drops}
+    assert not any((title / name).exists() or f"{name}/" in master for name in dropped)

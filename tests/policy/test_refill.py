@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ladderforge.policy.ladder import RungSpacing
-from ladderforge.policy.refill import cheapest_height, widest_gap
+from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
 
 SPACING = RungSpacing(min_step_vmaf=3.0, min_rate_ratio=1.5, max_rate_ratio=2.0)
 
@@ -38,3 +38,20 @@ def test_the_cheapest_height_that_reaches_the_target() -> None:
     assert height == 360 and crf == pytest.approx(32.4)
     assert kbps == pytest.approx(110.0 * (170.0 / 110.0) ** 0.4)
     assert cheapest_height(curves, 99.0) is None
+
+
+def test_a_rung_another_beats_is_dominated() -> None:
+    # measured 2026-12-04 (x265 medium, talkinghead_512p_man_greenscreen): a 270p rung at
+    # 183 kbps / 87.96 above a 512p one at 174 kbps / 91.15
+    rungs = [(17.3, 50.7), (59.9, 82.9), (174.4, 91.15), (182.7, 87.96), (696.2, 95.13)]
+    assert dominated(rungs) == [3]
+    assert dominated([(100.0, 80.0), (100.0, 80.0)]) == []  # equal: neither beats the other
+    assert dominated([(100.0, 80.0), (100.0, 81.0)]) == [0]
+    assert dominated([(100.0, 80.0), (200.0, 90.0)]) == []
+
+
+def test_a_curve_moved_onto_a_measured_rung() -> None:
+    curve = [(20.0, 90.0, 400.0), (30.0, 80.0, 150.0)]
+    moved = anchored_curve(curve, (25.0, 82.0, 2 * (400.0 * 150.0) ** 0.5))
+    # at CRF 25 the curve said 85 and sqrt(400 x 150) = 245 kbps: 3 VMAF lower, twice the kbps
+    assert moved == pytest.approx([(20.0, 87.0, 800.0), (30.0, 77.0, 300.0)])

@@ -240,6 +240,23 @@ class LadderConfig:
         return not self.open_loop and (MODES[self.mode].closed_loop or self.enhanced is not None)
 
     @property
+    def refills(self) -> bool:
+        """Whether the closed loop drops rungs the measured ones beat and refills the gaps
+        the measured rungs open (see :mod:`ladderforge.jobs.rungs`): ``refill_gaps`` on a
+        closed-loop ladder chosen by the spacing rules (not by value, whose gaps are chosen),
+        not replanned (whose loops run apart) and not enhanced (whose loop steers on delivered
+        VMAF)."""
+        return (
+            self.refill_gaps
+            and self.encodes
+            and self.closed_loop
+            and not self.replan_heights
+            and self.enhanced is None
+            and self.cost_lambda is None
+            and self.budget_usd is None
+        )
+
+    @property
     def max_encodes_per_rung(self) -> int:
         """Most full-length encodes of one rung: 1 without the closed loop, ``max_encodes``
         with it, twice that with ``enhanced`` (the loop on delivered VMAF, then, where it found

@@ -57,7 +57,9 @@ def estimate(titles: Sequence[TitleSource], config: LadderConfig) -> list[TitleE
         planned = MODES[config.mode].planned_encodes(config, sizes, frames, float(info.frame_rate))
         decision = len(planned)
         decision_cpu = sum(cpu(w, h, n) for w, h, n in planned)
-        rungs = config.max_rungs * config.max_encodes_per_rung if config.encodes else 0
+        # the closed loop may add as many rungs again in the gaps the measured rungs open
+        refill = 2 if config.refills else 1
+        rungs = refill * config.max_rungs * config.max_encodes_per_rung if config.encodes else 0
         out.append(
             TitleEstimate(
                 title=t.title,

@@ -130,7 +130,7 @@ def encode_rungs(
         notes += rung_notes
         packaged[done.name] = media
         out.append(done)
-    if refills(job, mode, replanned=looped is not None):
+    if job.config.refills:
         out, dropped, drop_notes = _drop_dominated(job, out, packaged)
         out, packaged, refill_notes = _refill_gaps(job, mode, out, packaged, errors, dropped)
         notes += [*drop_notes, *refill_notes]
@@ -198,24 +198,6 @@ def _encode_rung(
     return replace(measured, files=_files(job, measured, media, shipped)), media, notes
 
 
-def refills(job: TitleJob, mode: Mode, *, replanned: bool) -> bool:
-    """Whether rungs the measured ones beat are dropped (:func:`_drop_dominated`) and gaps the
-    measured rungs open are refilled (:func:`_refill_gaps`): closed-loop
-    ladders chosen by the spacing rules (not by value, whose gaps are chosen), with
-    ``refill_gaps``, not replanned (whose loops run apart) and not enhanced (whose loop steers
-    on delivered VMAF)."""
-    config = job.config
-    return (
-        config.refill_gaps
-        and config.closed_loop
-        and mode.closed_loop
-        and not replanned
-        and job.enhancer is None
-        and config.cost_lambda is None
-        and config.budget_usd is None
-    )
-
-
 def _drop_dominated(
     job: TitleJob, rungs: list[Rung], packaged: dict[str, MediaPlaylist]
 ) -> tuple[list[Rung], list[Rung], list[str]]:
@@ -259,14 +241,15 @@ def _refill_gaps(
     the neighbours' measured encodes at that height (corrected along the mode's curve, as the
     loop's next step would be), else from the curve with the carried error; then it loops like
     every rung. A rung that measures outside its neighbours' bitrates is dropped (a dominated
-    point) and its gap is not tried again."""
+    point) and its gap is not tried again; at most ``max_rungs`` rungs are looped here."""
     config, info = job.config, job.info
     spacing = RungSpacing.of(config.ladder_options())
     rungs = sorted(rungs, key=_kbps)
     notes: list[str] = []
     tried: set[tuple[str, str]] = set()
     index = len(rungs)
-    while len(rungs) < config.max_rungs:
+    loops = config.max_rungs  # at most this many rungs looped for the gaps (the dry run's bound)
+    while len(rungs) < config.max_rungs and loops > 0:
         names = [r.name for r in rungs]
         skip = frozenset(i for i in range(len(rungs) - 1) if (names[i], names[i + 1]) in tried)
         gap = widest_gap([(_kbps(r), _vmaf(r)) for r in rungs], spacing, skip=skip)
@@ -303,6 +286,7 @@ def _refill_gaps(
             cost=RungCosts(),
         )
         what = f"rung {index} {height}p (gap {gap.ratio:.1f}x)"
+        loops -= 1
         done, media, rung_notes = _encode_rung(
             job, mode, rung, index, what, errors, None, first=0.0
         )

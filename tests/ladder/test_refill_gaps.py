@@ -129,3 +129,15 @@ def test_a_rung_another_beats_is_dropped(
     assert all(f"{r.name}/" in master for r in rungs)
     dropped = {n.split(" ")[0] for n in drops}
     assert not any((title / name).exists() or f"{name}/" in master for name in dropped)
+
+
+def test_the_dry_run_bounds_the_rungs_a_refill_may_add(bikes_mp4: Path) -> None:
+    from ladderforge.jobs.batch import TitleSource
+    from ladderforge.jobs.dry_run import estimate
+
+    title = [TitleSource(bikes_mp4)]
+    on, off = LadderConfig(encode=True), LadderConfig(encode=True, refill_gaps=False)
+    assert on.refills and not off.refills
+    assert not LadderConfig(encode=True, cost_lambda=1.0).refills  # a cost-chosen ladder's gaps
+    assert estimate(title, off)[0].rung_encodes == off.max_rungs * 3
+    assert estimate(title, on)[0].rung_encodes == 2 * on.max_rungs * 3

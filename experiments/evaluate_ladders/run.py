@@ -255,23 +255,24 @@ def _saving(base: list[tuple[float, float]], test: list[tuple[float, float]]) ->
 def _on_chords(
     hull: list[tuple[float, float]], pairs: list[tuple[float, float]]
 ) -> list[tuple[float, float]]:
-    """The hull's own points at the ladder's VMAFs: log-kbps linear in VMAF between the hull's
-    neighbouring points (the convex hull is a polyline), for the ladder's points inside its
-    VMAF range. A ladder of these rungs spends exactly the hull's bits at its qualities."""
+    """The hull's own points at the ladder's VMAFs: kbps linear in VMAF between the hull's
+    neighbouring points (the upper convex hull of (kbps, VMAF) is that polyline), for the
+    ladder's points inside its VMAF range. A ladder of these rungs spends the hull's bits at
+    its qualities."""
+    if not hull:
+        return []
     hull = sorted(hull, key=lambda p: p[1])
-    vs = [v for _, v in hull]
-    logs = [math.log(r) for r, _ in hull]
-    return [(math.exp(float(np.interp(v, vs, logs))), v) for _, v in pairs if vs[0] <= v <= vs[-1]]
+    vs, rates = [v for _, v in hull], [r for r, _ in hull]
+    return [(float(np.interp(v, vs, rates)), v) for _, v in pairs if vs[0] <= v <= vs[-1]]
 
 
 def _over_hull(hull: list[tuple[float, float]], pairs: list[tuple[float, float]]) -> float | None:
     """Mean of the ladder's rungs' kbps over the hull's at their VMAFs (log ratio, as %)."""
     ideal = _on_chords(hull, pairs)
-    inside = [
-        p for p in pairs if hull and min(v for _, v in hull) <= p[1] <= max(v for _, v in hull)
-    ]
     if not ideal:
         return None
+    low, high = min(v for _, v in hull), max(v for _, v in hull)
+    inside = [p for p in pairs if low <= p[1] <= high]
     logs = [math.log(r / i) for (r, _), (i, _) in zip(inside, ideal, strict=True)]
     return round((math.exp(sum(logs) / len(logs)) - 1) * 100, 2)
 

@@ -2,7 +2,8 @@
 running a single encode (sources are probed, nothing is analysed or encoded).
 
 The figures are upper bounds from the configuration alone: the ladder is not chosen yet, so
-every rung is counted at the tallest candidate size, ``max_rungs`` rungs, and
+every rung is counted at the tallest candidate size, ``max_rungs`` rungs (twice that where
+the closed loop may refill gaps: :attr:`~ladderforge.jobs.config.LadderConfig.refills`), and
 :attr:`~ladderforge.jobs.config.LadderConfig.max_encodes_per_rung` encodes per rung (the closed
 loop's, ``--enhanced`` included). Encode CPU seconds come from the cost model's
 measured speeds (:func:`ladderforge.policy.cost.encode_cpu_s`); measurement (VMAF) time is not

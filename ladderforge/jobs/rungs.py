@@ -30,6 +30,11 @@ curve's best point the first encode stays at the rung's own CRF.
 Cost-chosen ladders (``cost_lambda``/``budget_usd``), open-loop and plan-only ladders keep the
 grid's top rung.
 
+After every rung is looped and measured, and before any is packaged, where
+:attr:`~ladderforge.jobs.config.LadderConfig.refills` says so, a rung another measured rung
+beats is dropped and a gap the measured rungs open wider than ``max_rate_ratio`` gets a rung
+of its own (:mod:`ladderforge.jobs.rungs_refill`).
+
 Replanned heights (``replan_heights``, predict and probe modes): every rung's first encode
 comes first, the rungs may move to other heights on the surface recalibrated on them, and each
 loop runs at the rung's final height (:mod:`ladderforge.jobs.replan`); the per-scene pass and
@@ -58,7 +63,7 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import Looped, replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
-from ladderforge.policy.curve import quantise
+from ladderforge.jobs.rungs_refill import Encoded, drop_dominated, refill_gaps
 from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
@@ -70,13 +75,10 @@ from ladderforge.policy.per_scene import (
     rung_chunks,
     should_keep_per_scene,
 )
-from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
-from ladderforge.policy.target import next_q
 from ladderforge.types import (
     ChunkRecord,
     Rung,
     RungAttempt,
-    RungCosts,
     RungFiles,
     candidate_sizes,
 )
@@ -113,32 +115,49 @@ def encode_rungs(
     """Encode every rung chunk by chunk, measure it against the source, package it as HLS.
 
     Returns the measured rungs, each rung's media playlist by rung name, and notes."""
-    out: list[Rung] = []
-    packaged: dict[str, MediaPlaylist] = {}
     notes: list[str] = []
     replans = job.config.replan_heights and job.config.closed_loop
     looped = replanned_loops(job, mode, rungs) if replans else None
     errors: dict[int, float] = {}  # the latest first encode's error from the model, by height
+    encoded: list[Encoded] = []
     for i, rung in enumerate(rungs, 1):
         if looped is not None:  # the rung at its final height, its loop done
             rung = looped[i - 1].rung
         what = f"rung {i}/{len(rungs)} {rung.settings.height}p"
         floor = job.config.top_vmaf if i == len(rungs) else None
-        done, media, rung_notes = _encode_rung(
+        done, shipped, rung_notes = _loop_rung(
             job, mode, rung, i, what, errors, looped[i - 1] if looped else None, floor=floor
         )
         notes += rung_notes
-        packaged[done.name] = media
-        out.append(done)
+        encoded.append((done, shipped))
     if job.config.refills:
-        out, dropped, drop_notes = _drop_dominated(job, out, packaged)
-        out, packaged, refill_notes = _refill_gaps(job, mode, out, packaged, errors, dropped)
+        encoded, dropped, drop_notes = drop_dominated(job, encoded)
+
+        def loop(rung: Rung, index: int, what: str) -> tuple[Rung, Shipped, list[str]]:
+            return _loop_rung(job, mode, rung, index, what, errors, None, first=0.0)
+
+        encoded, refill_notes = refill_gaps(
+            job, mode, encoded, loop, errors=errors, dropped=dropped, next_index=len(rungs)
+        )
         notes += [*drop_notes, *refill_notes]
+    out: list[Rung] = []
+    packaged: dict[str, MediaPlaylist] = {}
+    for done, shipped in encoded:
+        job.stage(f"{done.name}: packaging")
+        media = package_hls(
+            shipped.encoded.output_path,
+            job.deliver / done.name,
+            codec=done.settings.codec,
+            segment_type=job.config.segment_type,
+            timeout_s=job.config.timeout_s,
+        )
+        packaged[done.name] = media
+        out.append(replace(done, files=_files(job, done, media, shipped)))
     shutil.rmtree(job.work / "chunks" / "src", ignore_errors=True)  # lossless chunk sources
     return out, packaged, notes
 
 
-def _encode_rung(
+def _loop_rung(
     job: TitleJob,
     mode: Mode,
     rung: Rung,
@@ -149,13 +168,13 @@ def _encode_rung(
     *,
     first: float | None = None,
     floor: float | None = None,
-) -> tuple[Rung, MediaPlaylist, list[str]]:
-    """One rung encoded (closed loop unless open-loop), measured and packaged: the measured
-    rung with its files, its media playlist and notes. ``i`` names its rendition file;
-    ``errors`` (first-encode errors by height) is read and updated; ``looped``: the rung's
-    loop already run by the height replan; ``first``: the first encode's CRF offset (None:
-    the carried one); ``floor``: the top rung's ``top_vmaf`` (see
-    :func:`~ladderforge.jobs.rungs_loop.closed_loop`)."""
+) -> tuple[Rung, Shipped, list[str]]:
+    """One rung encoded (closed loop unless open-loop) and measured, not packaged: the
+    measured rung, the encode that ships it, notes. ``i`` numbers its rendition file;
+    ``errors`` (first-encode errors by height) is updated with this rung's, and read for its
+    carried first CRF when ``first`` (the first encode's CRF offset) is None; ``looped``:
+    the rung's loop already run by the height replan; ``floor``: the top rung's
+    ``top_vmaf`` (see :func:`~ladderforge.jobs.rungs_loop.closed_loop`)."""
     notes: list[str] = []
     # per-scene in predict/probe mode: a single-CRF first pass, then chunks anchored on it
     anchored = job.config.per_scene and mode.anchors_per_scene
@@ -187,187 +206,7 @@ def _encode_rung(
     measured = _measured_rung(job, rung, plan, shipped)
     if attempts:
         measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
-    job.stage(f"{what}: packaging")
-    media = package_hls(
-        shipped.encoded.output_path,
-        job.deliver / measured.name,
-        codec=s.codec,
-        segment_type=job.config.segment_type,
-        timeout_s=job.config.timeout_s,
-    )
-    return replace(measured, files=_files(job, measured, media, shipped)), media, notes
-
-
-def _drop_dominated(
-    job: TitleJob, rungs: list[Rung], packaged: dict[str, MediaPlaylist]
-) -> tuple[list[Rung], list[Rung], list[str]]:
-    """The measured rungs without those another rung beats (no more kbps for no less VMAF,
-    :func:`ladderforge.policy.refill.dominated`), the dropped ones, and a note for each; a
-    dropped rung's files are removed and its encode counts as spent on the decision."""
-    rungs = sorted(rungs, key=_kbps)
-    drop = set(dominated([(_kbps(r), _vmaf(r)) for r in rungs]))
-    notes = []
-    for i in sorted(drop):
-        r = rungs[i]
-        beaten_by = next(
-            o for j, o in enumerate(rungs)
-            if j not in drop and _kbps(o) <= _kbps(r) and _vmaf(o) >= _vmaf(r)
-        )  # fmt: skip
-        notes.append(
-            f"{r.name} rung dropped: it measured {_kbps(r):.0f} kbps at VMAF {_vmaf(r):.2f}, "
-            f"and the {beaten_by.name} rung gives VMAF {_vmaf(beaten_by):.2f} for "
-            f"{_kbps(beaten_by):.0f} kbps"
-        )
-        packaged.pop(r.name, None)
-        shutil.rmtree(job.deliver / r.name, ignore_errors=True)
-        job.loop_cpu_s += r.cost.encode_cpu_s_measured or 0.0  # spent, not shipped
-    return [r for i, r in enumerate(rungs) if i not in drop], [rungs[i] for i in drop], notes
-
-
-def _refill_gaps(
-    job: TitleJob,
-    mode: Mode,
-    rungs: list[Rung],
-    packaged: dict[str, MediaPlaylist],
-    errors: dict[int, float],
-    dropped: Sequence[Rung] = (),
-) -> tuple[list[Rung], dict[str, MediaPlaylist], list[str]]:
-    """Where neighbouring measured rungs lie more than ``max_rate_ratio`` apart in bitrate,
-    add a rung between them at the mean of their VMAFs (:mod:`ladderforge.policy.refill`),
-    the widest gap first, until none is left or the ladder has ``max_rungs``. Its height is
-    the cheapest by the mode's curves between the neighbours' heights, each curve moved onto the
-    measured rung (shipped or ``dropped``) nearest the target at its height
-    (:func:`~ladderforge.policy.refill.anchored_curve`); its first CRF comes from
-    the neighbours' measured encodes at that height (corrected along the mode's curve, as the
-    loop's next step would be), else from the curve with the carried error; then it loops like
-    every rung. A rung that measures outside its neighbours' bitrates is dropped (a dominated
-    point) and its gap is not tried again; at most ``max_rungs`` rungs are looped here."""
-    config, info = job.config, job.info
-    spacing = RungSpacing.of(config.ladder_options())
-    rungs = sorted(rungs, key=_kbps)
-    notes: list[str] = []
-    tried: set[tuple[str, str]] = set()
-    index = len(rungs)
-    loops = config.max_rungs  # at most this many rungs looped for the gaps (the dry run's bound)
-    while len(rungs) < config.max_rungs and loops > 0:
-        names = [r.name for r in rungs]
-        skip = frozenset(i for i in range(len(rungs) - 1) if (names[i], names[i + 1]) in tried)
-        gap = widest_gap([(_kbps(r), _vmaf(r)) for r in rungs], spacing, skip=skip)
-        if gap is None:
-            break
-        low, high = rungs[gap.low], rungs[gap.low + 1]
-        tried.add((low.name, high.name))
-        lo_h, hi_h = sorted((low.settings.height, high.settings.height))
-        sizes = [
-            (w, h)
-            for w, h in candidate_sizes(info.width, info.height, config.heights)
-            if spacing.allow_resolution_dips or lo_h <= h <= hi_h
-        ]
-        base = low.settings
-        probe = {h: replace(low, settings=base.with_(width=w, height=h)) for w, h in sizes}
-        curves = {h: mode.rung_points(job, r) for h, r in probe.items()}
-        curves = {
-            h: _anchored(c, [*rungs, *dropped], h, gap.target_vmaf) for h, c in curves.items() if c
-        }
-        choice = cheapest_height(curves, gap.target_vmaf)
-        if choice is None:
-            notes.append(
-                f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
-                f"no height's curve reaches VMAF {gap.target_vmaf:.1f}"
-            )
-            continue
-        height, crf, kbps = choice
-        q, how = _refill_first_q(job, mode, probe[height], crf, gap.target_vmaf, rungs, errors)
-        index += 1
-        rung = Rung(
-            settings=probe[height].settings.with_(q=q),
-            bitrate_kbps=kbps,
-            vmaf=gap.target_vmaf,
-            cost=RungCosts(),
-        )
-        what = f"rung {index} {height}p (gap {gap.ratio:.1f}x)"
-        loops -= 1
-        done, media, rung_notes = _encode_rung(
-            job, mode, rung, index, what, errors, None, first=0.0
-        )
-        between = _kbps(low) < _kbps(done) < _kbps(high) and _vmaf(low) < _vmaf(done) < _vmaf(high)
-        if not between:
-            notes.append(
-                f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
-                f"the rung added between measured {_kbps(done):.0f} kbps at VMAF "
-                f"{_vmaf(done):.2f}, not between them"
-            )
-            shutil.rmtree(job.deliver / done.name, ignore_errors=True)
-            job.loop_cpu_s += done.cost.encode_cpu_s_measured or 0.0  # spent, not shipped
-            continue
-        notes += rung_notes
-        notes.append(
-            f"{done.name} rung added: the {low.name} and {high.name} rungs measured "
-            f"{gap.ratio:.1f}x apart in bitrate (more than max_rate_ratio "
-            f"{spacing.max_rate_ratio:g}); it aimed at VMAF {gap.target_vmaf:.2f}, first "
-            f"encode at CRF {q:g} ({how})"
-        )
-        packaged[done.name] = media
-        rungs = sorted([*rungs, done], key=_kbps)
-    return rungs, packaged, notes
-
-
-def _anchored(
-    curve: list[tuple[float, float, float]], measured: Sequence[Rung], height: int, target: float
-) -> list[tuple[float, float, float]]:
-    """The mode's curve at ``height`` moved onto the measured rung there nearest ``target``
-    (as it is where none was measured)."""
-    mine = [r for r in measured if r.settings.height == height and r.measured_vmaf is not None]
-    if not mine:
-        return curve
-    near = min(mine, key=lambda r: abs(_vmaf(r) - target))
-    return anchored_curve(curve, (float(near.settings.q or 0), _vmaf(near), _kbps(near)))
-
-
-def _refill_first_q(
-    job: TitleJob,
-    mode: Mode,
-    rung: Rung,
-    crf: float,
-    target: float,
-    measured: Sequence[Rung],
-    errors: dict[int, float],
-) -> tuple[float, str]:
-    """The first CRF of a rung added in a gap, and how it was found: from the shipped encodes
-    of measured rungs at its height (the loop's next step as if they were its own attempts),
-    else ``crf`` (the mode's curve) moved by the carried error of its height."""
-    facts = job.facts
-    curve = mode.rung_curve(job, rung)
-    mine = [
-        RungAttempt(float(r.settings.q or 0), _vmaf(r), _kbps(r), 0.0)
-        for r in measured
-        if r.settings.height == rung.settings.height
-    ]
-    if mine:
-        mine.sort(key=lambda a: abs(a.vmaf - target), reverse=True)  # the nearest last
-        q = next_q(
-            mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-            fractional=facts.fractional_q,
-        )  # fmt: skip
-        if q is not None:
-            return q, "from the measured rungs at its height"
-    q = quantise(min(max(crf, facts.q_min), facts.q_max), facts.fractional_q)
-    error = errors.get(rung.settings.height)
-    if error is None or not curve:
-        return q, "the mode's curve"
-    moved = carried_first_q(
-        curve, q, error, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
-    )
-    return moved, "the mode's curve, corrected by an earlier rung's error at its height"
-
-
-def _kbps(rung: Rung) -> float:
-    measured = rung.measured_bitrate_kbps
-    return measured if measured is not None else rung.bitrate_kbps
-
-
-def _vmaf(rung: Rung) -> float:
-    return rung.measured_vmaf if rung.measured_vmaf is not None else rung.vmaf
+    return measured, shipped, notes
 
 
 def _carried(

@@ -58,7 +58,10 @@ def probe_segment_s(
     if share is None:
         return segment_s
     if not 0 < share <= 1 or segments < 1:
-        raise UsageError("share must be in (0, 1] and segments at least 1.")
+        raise UsageError(
+            "The 'share' parameter of probe_segment_s must be in (0, 1] and 'segments' at "
+            f"least 1. Got {share!r} and {segments!r} instead."
+        )
     return min(segment_s, max(MIN_PROBE_S, share * duration_s / segments))
 
 

@@ -141,3 +141,11 @@ def test_the_dry_run_bounds_the_rungs_a_refill_may_add(bikes_mp4: Path) -> None:
     assert not LadderConfig(encode=True, cost_lambda=1.0).refills  # a cost-chosen ladder's gaps
     assert estimate(title, off)[0].rung_encodes == off.max_rungs * 3
     assert estimate(title, on)[0].rung_encodes == 2 * on.max_rungs * 3
+
+
+def test_an_added_rung_gets_its_own_vbv_cap(squeezed: None, clip: Path, tmp_path: Path) -> None:
+    plan = _plan(clip, tmp_path / "capped", vbv="capped")
+    assert any("rung added" in n for n in plan.ladder.notes)
+    for r in plan.ladder.rungs:  # each capped on its own declared rate, none on a neighbour's
+        assert r.settings.maxrate_kbps == pytest.approx(1.5 * r.bitrate_kbps, abs=0.1)
+        assert r.settings.bufsize_kbits == pytest.approx(2 * r.settings.maxrate_kbps, abs=0.1)

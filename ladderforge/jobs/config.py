@@ -56,6 +56,10 @@ class LadderConfig:
     """Probe mode: short segments spanning the title's complexity."""
     probe_segment_s: float = 2.0
     """Probe mode: length of each segment."""
+    whole_probe_s: float | None = None
+    """Probe mode: a title no longer than this (seconds) is probed whole, as one segment, and
+    its probes, whole renditions themselves, give the closed loop's first CRF of every rung at
+    a probed height (:func:`ladderforge.policy.first_guess.first_q_from_points`); None: never."""
     probe_share: float | None = None
     """Probe mode: the segments together cover at most this share of the title (each cut
     shorter, not below 0.5 s; see :func:`ladderforge.policy.calibrate.probe_segment_s`);
@@ -169,6 +173,10 @@ class LadderConfig:
         if self.probe_heights not in (2, 3):
             raise UsageError(
                 f"The 'probe_heights' parameter must be 2 or 3. Got {self.probe_heights!r} instead."
+            )
+        if self.whole_probe_s is not None and not self.whole_probe_s > 0:
+            raise UsageError(
+                f"The 'whole_probe_s' parameter must be > 0. Got {self.whole_probe_s!r} instead."
             )
         if self.probe_share is not None and not 0 < self.probe_share <= 1:
             raise UsageError(

@@ -63,6 +63,8 @@ class TitleJob:
     loop_cpu_s: float = 0.0
     """CPU seconds of closed-loop encodes that did not ship (beyond one encode per rung)."""
     probes: list[ProbeResult] = field(default_factory=list)
+    probed_whole: bool = False
+    """Probe mode: the probes are whole renditions of the title (``whole_probe_s``)."""
     surface: pl.DataFrame | None = None
     """The predicted RD surface (predict and probe modes)."""
     runner: ChunkRunner | None = None

@@ -37,20 +37,26 @@ def run_probes(job: TitleJob) -> Calibration:
     calibration. Records the probes and their CPU seconds on ``job``."""
     config = job.config
     scenes = job.scenes()
-    segments = plan_probe_segments(
-        scenes,
-        frame_rate=job.fps,
-        n_segments=config.probe_segments,
-        segment_s=probe_segment_s(
-            config.probe_segment_s,
-            duration_s=job.info.frame_count / job.fps,
-            segments=min(config.probe_segments, len(scenes)),
-            share=config.probe_share,
-        ),
+    duration_s = job.info.frame_count / job.fps
+    job.probed_whole = config.whole_probe_s is not None and duration_s <= config.whole_probe_s
+    segments = (
+        [(0, job.info.frame_count)]
+        if job.probed_whole
+        else plan_probe_segments(
+            scenes,
+            frame_rate=job.fps,
+            n_segments=config.probe_segments,
+            segment_s=probe_segment_s(
+                config.probe_segment_s,
+                duration_s=duration_s,
+                segments=min(config.probe_segments, len(scenes)),
+                share=config.probe_share,
+            ),
+        )
     )
     heights = probe_heights(job)
     for start, end in segments:
-        out = job.work / "segments" / f"{start:06d}.mkv"
+        out = job.work / "segments" / f"{start:06d}-{end:06d}.mkv"  # reused by a rerun
         seg = probe(extract_segment(job.info, start, end, out, timeout_s=config.timeout_s))
         report = measure_settings(
             seg,

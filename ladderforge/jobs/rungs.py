@@ -64,7 +64,12 @@ from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import Looped, replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
 from ladderforge.jobs.rungs_refill import Encoded, drop_dominated, refill_gaps
-from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error
+from ladderforge.policy.first_guess import (
+    aim_top,
+    carried_first_q,
+    curve_error,
+    first_q_from_points,
+)
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
     RungChunks,
@@ -190,6 +195,8 @@ def _loop_rung(
         curve = mode.rung_curve(job, rung)
         carry_notes: list[str] = []
         if first is None:
+            first, carry_notes = _seeded(job, rung, curve)
+        if first is None:
             first, carry_notes = _carried(job, rung, curve, errors.get(s.height))
         shipped, attempts, loop_notes = closed_loop(
             job, mode, rung, encode, first=first, floor=floor
@@ -207,6 +214,31 @@ def _loop_rung(
     if attempts:
         measured = replace(measured, target_vmaf=rung.vmaf, attempts=tuple(attempts))
     return measured, shipped, notes
+
+
+def _seeded(
+    job: TitleJob, rung: Rung, curve: list[tuple[float, float]]
+) -> tuple[float | None, list[str]]:
+    """Where the probes are whole renditions of the title (``whole_probe_s``) at the rung's
+    height: the first encode's CRF offset from the rung's own, the loop's next step from them
+    (:func:`ladderforge.policy.first_guess.first_q_from_points`), and its note; else None."""
+    if not job.probed_whole:
+        return None, []
+    height = rung.settings.height
+    points = [
+        RungAttempt(p.crf, p.measured_vmaf, p.measured_kbps, 0.0)
+        for p in job.probes
+        if p.height == height
+    ]
+    facts, base = job.facts, float(rung.settings.q or 0)
+    q = first_q_from_points(
+        points, rung.vmaf, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
+        fractional=facts.fractional_q,
+    )  # fmt: skip
+    if q is None:
+        return None, []
+    measured = ", ".join(f"CRF {a.q:g}: {a.vmaf:.2f}" for a in sorted(points, key=lambda a: a.q))
+    return q - base, [f"first encode at CRF {q:g}, from the whole-title probes ({measured})"]
 
 
 def _carried(

@@ -25,10 +25,9 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode
 from ladderforge.jobs.rungs_loop import Shipped
 from ladderforge.policy.curve import quantise
-from ladderforge.policy.first_guess import carried_first_q
+from ladderforge.policy.first_guess import carried_first_q, first_q_from_points
 from ladderforge.policy.ladder import RungSpacing, cap_rungs
 from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
-from ladderforge.policy.target import next_q
 from ladderforge.types import Rung, RungAttempt, RungCosts, candidate_sizes
 
 __all__ = ["Encoded", "LoopRung", "drop_dominated", "refill_gaps"]
@@ -209,14 +208,12 @@ def _first_q(
         for r in measured
         if r.settings.height == rung.settings.height
     ]
-    if mine:
-        mine.sort(key=lambda a: abs(a.vmaf - target), reverse=True)
-        q = next_q(
-            mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-            fractional=facts.fractional_q,
-        )  # fmt: skip
-        if q is not None:
-            return q, "from the measured rungs at its height"
+    q = first_q_from_points(
+        mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
+        fractional=facts.fractional_q,
+    )  # fmt: skip
+    if q is not None:
+        return q, "from the measured rungs at its height"
     q = quantise(min(max(crf, facts.q_min), facts.q_max), facts.fractional_q)
     error = errors.get(rung.settings.height)
     if error is None or not curve:

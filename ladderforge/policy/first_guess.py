@@ -15,9 +15,18 @@ import numpy as np
 from ladderforge.errors import UsageError
 from ladderforge.policy.curve import MAX_STEP, ModelCurve, quantise
 from ladderforge.policy.ladder import RungSpacing, point_from_rung
+from ladderforge.policy.target import next_q
 from ladderforge.types import Rung, RungAttempt
 
-__all__ = ["CARRY", "TOP_REACH", "aim_top", "carried_first_q", "curve_error", "first_q"]
+__all__ = [
+    "CARRY",
+    "TOP_REACH",
+    "aim_top",
+    "carried_first_q",
+    "curve_error",
+    "first_q",
+    "first_q_from_points",
+]
 
 
 def first_q(
@@ -38,6 +47,25 @@ def first_q(
     else:
         q = default if default is not None else (q_min + q_max) / 2
     return quantise(min(max(q, q_min), q_max), fractional)
+
+
+def first_q_from_points(
+    points: Sequence[RungAttempt],
+    target: float,
+    *,
+    curve: Sequence[tuple[float, float]],
+    q_min: float,
+    q_max: float,
+    fractional: bool = True,
+) -> float | None:
+    """The first CRF of a rung at a height where whole renditions of the title were measured
+    already (probes of the whole title, rungs at that height): the closed loop's next step
+    (:func:`ladderforge.policy.target.next_q`) as if they were the rung's own attempts, the
+    one nearest ``target`` taken last; None without points (or where no step is left)."""
+    if not points:
+        return None
+    ordered = sorted(points, key=lambda a: abs(a.vmaf - target), reverse=True)
+    return next_q(ordered, target, curve=curve, q_min=q_min, q_max=q_max, fractional=fractional)
 
 
 CARRY = 0.5

@@ -58,8 +58,10 @@ class LadderConfig:
     """Probe mode: length of each segment."""
     whole_probe_s: float | None = None
     """Probe mode: a title no longer than this (seconds) is probed whole, as one segment, and
-    its probes, whole renditions themselves, give the closed loop's first CRF of every rung at
-    a probed height (:func:`ladderforge.policy.first_guess.first_q_from_points`); None: never."""
+    its probes, whole renditions themselves, give the closed loop's first CRF of the rungs the
+    ladder chose at a probed height (:func:`ladderforge.policy.first_guess.first_q_from_points`;
+    not a top rung declared above the model's best, not with ``replan_heights`` or
+    ``enhanced``; a rung added in a gap starts from the rungs measured); None: never."""
     probe_share: float | None = None
     """Probe mode: the segments together cover at most this share of the title (each cut
     shorter, not below 0.5 s; see :func:`ladderforge.policy.calibrate.probe_segment_s`);

@@ -204,9 +204,12 @@ class ProbeMode(PredictMode):
             share=config.probe_share,
         )
         seg = min(frames, round(length * fps))
+        segments = config.probe_segments
+        if config.whole_probe_s is not None and frames / fps <= config.whole_probe_s:
+            seg, segments = frames, 1  # probed whole
         chosen = probe_height_choice([h for _, h in sizes], config.probe_heights)
         heights = [size for size in sizes if size[1] in chosen]
-        per_size = config.probe_segments * len(config.probe_crfs)
+        per_size = segments * len(config.probe_crfs)
         return [(w, h, seg) for w, h in heights for _ in range(per_size)]
 
 

@@ -63,7 +63,12 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import Looped, replanned_loops
 from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
-from ladderforge.jobs.rungs_refill import Encoded, drop_dominated, refill_gaps
+from ladderforge.jobs.rungs_refill import (
+    Encoded,
+    count_unshipped,
+    drop_dominated,
+    refill_gaps,
+)
 from ladderforge.policy.first_guess import (
     aim_top,
     carried_first_q,
@@ -136,18 +141,23 @@ def encode_rungs(
         notes += rung_notes
         encoded.append((done, shipped))
     if job.config.refills:
-        encoded, dropped, drop_notes = drop_dominated(job, encoded)
+        encoded, dropped, drop_notes = drop_dominated(encoded)
 
         def loop(rung: Rung, index: int, what: str) -> tuple[Rung, Shipped, list[str]]:
             return _loop_rung(job, mode, rung, index, what, errors, None, first=0.0)
 
-        encoded, refill_notes = refill_gaps(
-            job, mode, encoded, loop, errors=errors, dropped=dropped, next_index=len(rungs)
-        )
+        encoded, rejected, refill_notes = refill_gaps(
+            job, mode, encoded, loop, errors=errors, dropped=[r for r, _ in dropped],
+            next_index=len(rungs),
+        )  # fmt: skip
+        count_unshipped(job, [*dropped, *rejected], encoded)
         notes += [*drop_notes, *refill_notes]
     out: list[Rung] = []
     packaged: dict[str, MediaPlaylist] = {}
     for done, shipped in encoded:
+        if done.name in packaged:  # two loops that ended on the same encode: one rung
+            notes.append(f"a second {done.name} rung dropped: the same encode as one kept")
+            continue
         job.stage(f"{done.name}: packaging")
         media = package_hls(
             shipped.encoded.output_path,
@@ -220,9 +230,13 @@ def _seeded(
     job: TitleJob, rung: Rung, curve: list[tuple[float, float]]
 ) -> tuple[float | None, list[str]]:
     """Where the probes are whole renditions of the title (``whole_probe_s``) at the rung's
-    height: the first encode's CRF offset from the rung's own, the loop's next step from them
-    (:func:`ladderforge.policy.first_guess.first_q_from_points`), and its note; else None."""
-    if not job.probed_whole:
+    height: the first encode's CRF offset from the rung's own, found from them
+    (:func:`ladderforge.policy.first_guess.first_q_from_points`), and its note; else None
+    (and on enhanced ladders, whose loop steers on delivered VMAF, and for a top rung declared
+    above the model's best, which :func:`aim_top_rung` starts at its own CRF)."""
+    if not job.probed_whole or job.enhancer is not None:  # delivered VMAF: not the probes'
+        return None, []
+    if curve and rung.vmaf > max(v for _, v in curve):  # aim_top: starts at its own CRF
         return None, []
     height = rung.settings.height
     points = [
@@ -233,7 +247,7 @@ def _seeded(
     facts, base = job.facts, float(rung.settings.q or 0)
     q = first_q_from_points(
         points, rung.vmaf, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-        fractional=facts.fractional_q,
+        fractional=facts.fractional_q, tolerance=job.config.tolerance,
     )  # fmt: skip
     if q is None:
         return None, []

@@ -30,7 +30,7 @@ from ladderforge.policy.ladder import RungSpacing, cap_rungs
 from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
 from ladderforge.types import Rung, RungAttempt, RungCosts, candidate_sizes
 
-__all__ = ["Encoded", "LoopRung", "drop_dominated", "refill_gaps"]
+__all__ = ["Encoded", "LoopRung", "count_unshipped", "drop_dominated", "refill_gaps"]
 
 Encoded = tuple[Rung, Shipped]
 """A measured rung (not yet packaged) and the encode that ships it."""
@@ -51,18 +51,18 @@ def vmaf(rung: Rung) -> float:
     return rung.measured_vmaf if rung.measured_vmaf is not None else rung.vmaf
 
 
-def _spent(job: TitleJob, gone: Shipped, kept: Sequence[Encoded]) -> None:
-    """Count the chunk encodes of ``gone`` that no kept rung ships as decision CPU."""
+def count_unshipped(job: TitleJob, gone: Sequence[Encoded], kept: Sequence[Encoded]) -> None:
+    """Count the chunk encodes of the ``gone`` rungs (dropped, or tried in a gap and not added)
+    that no ``kept`` rung ships as decision CPU, each once."""
     used = {r.output_path for _, s in kept for r in s.encoded.results}
-    job.loop_cpu_s += sum(r.cpu_s for r in gone.encoded.results if r.output_path not in used)
+    spent = {r.output_path: r.cpu_s for _, s in gone for r in s.encoded.results}
+    job.loop_cpu_s += sum(cpu for path, cpu in spent.items() if path not in used)
 
 
-def drop_dominated(
-    job: TitleJob, encoded: Sequence[Encoded]
-) -> tuple[list[Encoded], list[Rung], list[str]]:
+def drop_dominated(encoded: Sequence[Encoded]) -> tuple[list[Encoded], list[Encoded], list[str]]:
     """The rungs (sorted by measured kbps) without those another beats (no more kbps for no
     less VMAF, :func:`ladderforge.policy.refill.dominated`) or identical to one kept, the
-    dropped rungs, and a note for each."""
+    dropped ones, and a note for each (their encodes: :func:`count_unshipped`)."""
     ordered = sorted(encoded, key=lambda e: (kbps(e[0]), vmaf(e[0])))
     points = [(kbps(r), vmaf(r)) for r, _ in ordered]
     drop = set(dominated(points))
@@ -70,14 +70,16 @@ def drop_dominated(
     kept = [e for i, e in enumerate(ordered) if i not in drop]
     notes = []
     for i in sorted(drop):
-        r, shipped = ordered[i]
+        r = ordered[i][0]
         best = next(o for o, _ in kept if kbps(o) <= kbps(r) and vmaf(o) >= vmaf(r))
+        if (kbps(best), vmaf(best)) == (kbps(r), vmaf(r)):
+            notes.append(f"a second {r.name} rung dropped: the same encode as one kept")
+            continue
         notes.append(
             f"{r.name} rung dropped: it measured {kbps(r):.0f} kbps at VMAF {vmaf(r):.2f}, "
             f"and the {best.name} rung gives VMAF {vmaf(best):.2f} for {kbps(best):.0f} kbps"
         )
-        _spent(job, shipped, kept)
-    return kept, [ordered[i][0] for i in sorted(drop)], notes
+    return kept, [ordered[i] for i in sorted(drop)], notes
 
 
 def refill_gaps(
@@ -89,7 +91,7 @@ def refill_gaps(
     errors: Mapping[int, float],
     dropped: Sequence[Rung] = (),
     next_index: int,
-) -> tuple[list[Encoded], list[str]]:
+) -> tuple[list[Encoded], list[Encoded], list[str]]:
     """Where neighbouring measured rungs lie more than ``max_rate_ratio`` apart in bitrate,
     add a rung between them at the mean of their VMAFs, the widest gap first, until none is
     left, the ladder has ``max_rungs`` or ``max_rungs`` rungs were looped here.
@@ -102,11 +104,13 @@ def refill_gaps(
     rung's first encode measured at that height (``errors``, by height). Then ``loop`` loops
     it like every rung (its rendition numbered from ``next_index`` on), capped by
     ``vbv_ratio`` where ``vbv`` is capped. A rung that measures outside its neighbours'
-    bitrates or VMAFs is not added, and its gap is not tried again."""
+    bitrates or VMAFs is not added, and its gap is not tried again. Returns the rungs, those
+    tried and not added, and notes."""
     config, info = job.config, job.info
     spacing = RungSpacing.of(config.ladder_options())
     encoded = sorted(encoded, key=lambda e: kbps(e[0]))
     notes: list[str] = []
+    rejected: list[Encoded] = []
     tried: set[tuple[str, str]] = set()
     index, loops = next_index, config.max_rungs
     while len(encoded) < config.max_rungs and loops > 0:
@@ -163,7 +167,7 @@ def refill_gaps(
                 f"the rung tried between measured {kbps(done):.0f} kbps at VMAF "
                 f"{vmaf(done):.2f}, not between them"
             )
-            _spent(job, shipped, encoded)
+            rejected.append((done, shipped))
             continue
         notes += loop_notes
         notes.append(
@@ -173,7 +177,7 @@ def refill_gaps(
             f"encode at CRF {q:g} ({how})"
         )
         encoded = sorted([*encoded, (done, shipped)], key=lambda e: kbps(e[0]))
-    return encoded, notes
+    return encoded, rejected, notes
 
 
 def _anchored(
@@ -210,7 +214,7 @@ def _first_q(
     ]
     q = first_q_from_points(
         mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-        fractional=facts.fractional_q,
+        fractional=facts.fractional_q, tolerance=job.config.tolerance,
     )  # fmt: skip
     if q is not None:
         return q, "from the measured rungs at its height"

@@ -57,14 +57,18 @@ def first_q_from_points(
     q_min: float,
     q_max: float,
     fractional: bool = True,
+    tolerance: float = 0.0,
 ) -> float | None:
     """The first CRF of a rung at a height where whole renditions of the title were measured
-    already (probes of the whole title, rungs at that height): the closed loop's next step
+    already (probes of the whole title, rungs at that height): the CRF of the point nearest
+    ``target`` where it lies within ``tolerance`` of it, else the closed loop's next step
     (:func:`ladderforge.policy.target.next_q`) as if they were the rung's own attempts, the
     one nearest ``target`` taken last; None without points (or where no step is left)."""
     if not points:
         return None
     ordered = sorted(points, key=lambda a: abs(a.vmaf - target), reverse=True)
+    if abs(ordered[-1].vmaf - target) <= tolerance:
+        return ordered[-1].q
     return next_q(ordered, target, curve=curve, q_min=q_min, q_max=q_max, fractional=fractional)
 
 

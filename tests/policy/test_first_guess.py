@@ -126,3 +126,20 @@ def test_a_top_rung_just_below_top_vmaf_declares_it_at_full_height() -> None:
     far = [(q, v - drop, k) for q, v, k in BBB]
     worst = _rung(16.0, 97.47 - drop, 4682.2)
     assert _aim([low, worst], far) == ([low, worst], [])
+
+
+def test_a_first_guess_from_measured_points() -> None:
+    from ladderforge.policy.first_guess import first_q_from_points
+
+    probes = [RungAttempt(24.0, 93.0, 500.0), RungAttempt(34.0, 85.0, 150.0)]
+    curve = [(float(q), 117.0 - q) for q in range(16, 47)]  # 1 VMAF per CRF step
+    # between the two: the straight line's CRF (the model's shape agrees with it here)
+    assert first_q_from_points(probes, 89.0, curve=curve, q_min=0, q_max=51) == 29.0
+    # a point within tolerance of the target is the answer, for an integer encoder too (the
+    # loop's next step never repeats a tried CRF: a probe is not one of the rung's attempts)
+    for fractional in (True, False):
+        q = first_q_from_points(
+            probes, 92.8, curve=curve, q_min=0, q_max=63, fractional=fractional, tolerance=0.75
+        )
+        assert q == 24.0
+    assert first_q_from_points([], 90.0, curve=curve, q_min=0, q_max=51) is None

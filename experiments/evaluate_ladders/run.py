@@ -116,12 +116,14 @@ VARIANTS = (
     Variant("probe3+replan", {"probe_heights": 3, "replan_heights": True}),
     Variant("probe-share.25", {"probe_share": 0.25}),
     Variant("probe-whole4", {"whole_probe_s": 4.0}),
+    Variant("probe-seg7", {"probe_segments": 7}),
 )
 """``probe``: the product's default (probe mode, closed loop). ``probe3+replan``: three probe
 heights and the rungs moved to their cheapest height after their first encode.
 ``probe-share.25``: the probe segments cover at most a quarter of the title (``probe_share``).
 ``probe-whole4``: a title of at most 4 s is probed whole, and its probes give the first CRF of
-the rungs at the probed heights (``whole_probe_s``)."""
+the rungs at the probed heights (``whole_probe_s``). ``probe-seg7``: seven probe segments
+spanning the title's complexity instead of three (a title with fewer scenes probes each)."""
 
 
 def titles() -> list[Path]:

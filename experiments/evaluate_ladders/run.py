@@ -391,6 +391,7 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
             out["exhaustive"] = {
                 "bd_vs_apple": _bd(apple, hull["ladder_pairs"]) if apple else None,
                 "saving_vs_apple": _saving(apple, hull["ladder_pairs"]) if apple else None,
+                "bd_vs_hull": _bd(hull["pairs"], hull["ladder_pairs"]),
             }
     for name, v in done.get("variants", {}).items():
         pairs = [tuple(p) for p in v["pairs"]]
@@ -559,6 +560,7 @@ def report(results: Path) -> int:
             "titles_with_apple": sum(bool(r.get("apple")) for r in rows if name in r["scores"]),
             "median_bd_vs_apple": _median([s["bd_vs_apple"] for s in scored]),
             "median_saving_vs_apple": _median([s["saving_vs_apple"] for s in scored]),
+            "median_bd_vs_hull": _median([s.get("bd_vs_hull") for s in scored]),
         }
         if name not in BASELINES:
             rungs = sum(s["rungs"] for s in scored)

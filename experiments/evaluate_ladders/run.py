@@ -259,27 +259,22 @@ def _saving(base: list[tuple[float, float]], test: list[tuple[float, float]]) ->
 
 def _on_chords(
     hull: list[tuple[float, float]], pairs: list[tuple[float, float]]
-) -> list[tuple[float, float]]:
-    """The hull's own points at the ladder's VMAFs: kbps linear in VMAF between the hull's
-    neighbouring points (the upper convex hull of (kbps, VMAF) is that polyline), for the
-    ladder's points inside its VMAF range. A ladder of these rungs spends the hull's bits at
-    its qualities."""
+) -> list[tuple[float, float, float]]:
+    """(ladder kbps, hull kbps, VMAF) for the ladder's points inside the hull's VMAF range,
+    the hull's kbps linear in VMAF between its neighbouring points (the upper convex hull of
+    (kbps, VMAF) is that polyline): a ladder of rungs at the hull's kbps spends the hull's
+    bits at its qualities."""
     if not hull:
         return []
     hull = sorted(hull, key=lambda p: p[1])
     vs, rates = [v for _, v in hull], [r for r, _ in hull]
-    return [(float(np.interp(v, vs, rates)), v) for _, v in pairs if vs[0] <= v <= vs[-1]]
+    return [(r, float(np.interp(v, vs, rates)), v) for r, v in pairs if vs[0] <= v <= vs[-1]]
 
 
 def _over_hull(hull: list[tuple[float, float]], pairs: list[tuple[float, float]]) -> float | None:
     """Mean of the ladder's rungs' kbps over the hull's at their VMAFs (log ratio, as %)."""
-    ideal = _on_chords(hull, pairs)
-    if not ideal:
-        return None
-    low, high = min(v for _, v in hull), max(v for _, v in hull)
-    inside = [p for p in pairs if low <= p[1] <= high]
-    logs = [math.log(r / i) for (r, _), (i, _) in zip(inside, ideal, strict=True)]
-    return round((math.exp(sum(logs) / len(logs)) - 1) * 100, 2)
+    logs = [math.log(r / ideal) for r, ideal, _ in _on_chords(hull, pairs)]
+    return round((math.exp(sum(logs) / len(logs)) - 1) * 100, 2) if logs else None
 
 
 def _pairs(ladder: Ladder) -> list[tuple[float, float]]:
@@ -408,7 +403,9 @@ def score(done: dict[str, Any]) -> dict[str, dict[str, Any]]:
             # ladder's VMAFs against the hull (what these VMAFs cost a perfect ladder), and the
             # ladder's kbps over the hull's at its rungs' VMAFs
             "bd_vs_hull_of_ideal_rungs": (
-                _bd(hull["pairs"], _on_chords(hull["pairs"], pairs)) if hull else None
+                _bd(hull["pairs"], [(i, v) for _, i, v in _on_chords(hull["pairs"], pairs)])
+                if hull
+                else None
             ),
             "over_hull_pct": _over_hull(hull["pairs"], pairs) if hull else None,
             "rungs": len(rungs),

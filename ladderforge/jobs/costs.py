@@ -93,7 +93,7 @@ def price_ladder(
         _spend(rungs, device, info.frame_count), duration_s=info.duration_s, model=model
     )
     shares = tuple(c.view_share for c in costs)
-    vmaf = [r.measured_vmaf if r.measured_vmaf is not None else r.vmaf for r in rungs]
+    vmaf = [r.known_vmaf for r in rungs]
     return LadderCost(
         view_hours=model.expected_view_hours,
         encode_usd=sum(c.encode_usd for c in costs),

@@ -34,14 +34,9 @@ from ladderforge.encoder.verify import range_bitrates_kbps
 from ladderforge.errors import UsageError
 from ladderforge.jobs.config import LadderConfig, models_available
 from ladderforge.jobs.context import TitleJob
-from ladderforge.jobs.probes import run_probes
+from ladderforge.jobs.probes import probe_length_s, probes_whole, run_probes
 from ladderforge.jobs.sweep import SweepConfig, sweep
-from ladderforge.policy.calibrate import (
-    Calibration,
-    ProbeResult,
-    fit_calibration,
-    probe_segment_s,
-)
+from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.per_scene import SceneOption
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_scenes, surface_points
@@ -197,16 +192,10 @@ class ProbeMode(PredictMode):
     def planned_encodes(
         cls, config: LadderConfig, sizes: list[tuple[int, int]], frames: int, fps: float
     ) -> list[tuple[int, int, int]]:
-        length = probe_segment_s(
-            config.probe_segment_s,
-            duration_s=frames / fps,
-            segments=config.probe_segments,
-            share=config.probe_share,
-        )
-        seg = min(frames, round(length * fps))
-        segments = config.probe_segments
-        if config.whole_probe_s is not None and frames / fps <= config.whole_probe_s:
-            seg, segments = frames, 1  # probed whole
+        duration_s, segments = frames / fps, config.probe_segments
+        seg = min(frames, round(probe_length_s(config, duration_s, segments) * fps))
+        if probes_whole(config, duration_s):
+            seg, segments = frames, 1
         chosen = probe_height_choice([h for _, h in sizes], config.probe_heights)
         heights = [size for size in sizes if size[1] in chosen]
         per_size = segments * len(config.probe_crfs)

@@ -7,6 +7,7 @@ Which segments to probe and how to correct a prediction is policy
 from __future__ import annotations
 
 from ladderforge.errors import UsageError
+from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.sweep import SweepConfig, measure_settings
 from ladderforge.media import probe
@@ -22,7 +23,7 @@ from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
 from ladderforge.types import candidate_sizes
 
-__all__ = ["probe_heights", "run_probes"]
+__all__ = ["probe_heights", "probe_length_s", "probes_whole", "run_probes"]
 
 
 def probe_heights(job: TitleJob) -> list[int]:
@@ -32,13 +33,26 @@ def probe_heights(job: TitleJob) -> list[int]:
     return probe_height_choice([h for _, h in sizes], job.config.probe_heights)
 
 
+def probes_whole(config: LadderConfig, duration_s: float) -> bool:
+    """Whether a title this long is probed whole (``whole_probe_s``)."""
+    return config.whole_probe_s is not None and duration_s <= config.whole_probe_s
+
+
+def probe_length_s(config: LadderConfig, duration_s: float, segments: int) -> float:
+    """Each of ``segments`` probe segments' length in a title this long
+    (:func:`ladderforge.policy.calibrate.probe_segment_s`)."""
+    return probe_segment_s(
+        config.probe_segment_s, duration_s=duration_s, segments=segments, share=config.probe_share
+    )
+
+
 def run_probes(job: TitleJob) -> Calibration:
     """Encode and measure the probe segments at the probe CRFs and heights; fit the
     calibration. Records the probes and their CPU seconds on ``job``."""
     config = job.config
     scenes = job.scenes()
     duration_s = job.info.frame_count / job.fps
-    job.probed_whole = config.whole_probe_s is not None and duration_s <= config.whole_probe_s
+    job.probed_whole = probes_whole(config, duration_s)
     segments = (
         [(0, job.info.frame_count)]
         if job.probed_whole
@@ -46,12 +60,7 @@ def run_probes(job: TitleJob) -> Calibration:
             scenes,
             frame_rate=job.fps,
             n_segments=config.probe_segments,
-            segment_s=probe_segment_s(
-                config.probe_segment_s,
-                duration_s=duration_s,
-                segments=min(config.probe_segments, len(scenes)),
-                share=config.probe_share,
-            ),
+            segment_s=probe_length_s(config, duration_s, min(config.probe_segments, len(scenes))),
         )
     )
     heights = probe_heights(job)

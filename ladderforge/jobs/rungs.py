@@ -62,19 +62,20 @@ from ladderforge.encoder.hls import MediaPlaylist, package_hls
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode, chunk_scores
 from ladderforge.jobs.replan import Looped, replanned_loops
-from ladderforge.jobs.rungs_loop import Encoder, Shipped, closed_loop, rung_plan
+from ladderforge.jobs.rungs_loop import (
+    Encoder,
+    Shipped,
+    closed_loop,
+    first_q_measured,
+    rung_plan,
+)
 from ladderforge.jobs.rungs_refill import (
     Encoded,
     count_unshipped,
     drop_dominated,
     refill_gaps,
 )
-from ladderforge.policy.first_guess import (
-    aim_top,
-    carried_first_q,
-    curve_error,
-    first_q_from_points,
-)
+from ladderforge.policy.first_guess import aim_top, carried_first_q, curve_error
 from ladderforge.policy.ladder import RungSpacing
 from ladderforge.policy.per_scene import (
     RungChunks,
@@ -238,21 +239,17 @@ def _seeded(
         return None, []
     if curve and rung.vmaf > max(v for _, v in curve):  # aim_top: starts at its own CRF
         return None, []
-    height = rung.settings.height
-    points = [
-        RungAttempt(p.crf, p.measured_vmaf, p.measured_kbps, 0.0)
+    points = sorted(
+        (p.crf, p.measured_vmaf, p.measured_kbps)
         for p in job.probes
-        if p.height == height
-    ]
-    facts, base = job.facts, float(rung.settings.q or 0)
-    q = first_q_from_points(
-        points, rung.vmaf, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-        fractional=facts.fractional_q, tolerance=job.config.tolerance,
-    )  # fmt: skip
+        if p.height == rung.settings.height
+    )
+    q = first_q_measured(job, curve, points, rung.vmaf)
     if q is None:
         return None, []
-    measured = ", ".join(f"CRF {a.q:g}: {a.vmaf:.2f}" for a in sorted(points, key=lambda a: a.q))
-    return q - base, [f"first encode at CRF {q:g}, from the whole-title probes ({measured})"]
+    measured = ", ".join(f"CRF {crf:g}: {vmaf:.2f}" for crf, vmaf, _ in points)
+    note = f"first encode at CRF {q:g}, from the whole-title probes ({measured})"
+    return q - float(rung.settings.q or 0), [note]
 
 
 def _carried(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ladderforge.encoder.chunks import ChunkedEncode, encode_chunked
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode
+from ladderforge.policy.first_guess import first_q_from_points
 from ladderforge.policy.per_scene import RungChunks, rung_chunks
 from ladderforge.policy.target import (
     as_plain,
@@ -28,7 +29,7 @@ from ladderforge.store import atomic_write_json
 from ladderforge.types import EncodeSettings, QualityResult, Rung, RungAttempt, RungEnhance
 from ladderforge.vmaf_tools import measure
 
-__all__ = ["Encoder", "Shipped", "closed_loop", "rung_plan"]
+__all__ = ["Encoder", "Shipped", "closed_loop", "first_q_measured", "rung_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,27 @@ def _steer(
         if q is None:
             return
         tries.append(encode.at(q - base))
+
+
+def first_q_measured(
+    job: TitleJob,
+    curve: Sequence[tuple[float, float]],
+    points: Sequence[tuple[float, float, float]],
+    target: float,
+) -> float | None:
+    """A rung's first CRF from (CRF, VMAF, kbps) measured for whole renditions at its height
+    (:func:`ladderforge.policy.first_guess.first_q_from_points`, within the loop's tolerance
+    and the encoder's range); None without points."""
+    facts = job.facts
+    return first_q_from_points(
+        [RungAttempt(q, vmaf, kbps, 0.0) for q, vmaf, kbps in points],
+        target,
+        curve=curve,
+        q_min=facts.q_min,
+        q_max=facts.q_max,
+        fractional=facts.fractional_q,
+        tolerance=job.config.tolerance,
+    )
 
 
 def _index(attempts: Sequence[RungAttempt], chosen: RungAttempt) -> int:

@@ -23,12 +23,12 @@ from dataclasses import replace
 
 from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import Mode
-from ladderforge.jobs.rungs_loop import Shipped
+from ladderforge.jobs.rungs_loop import Shipped, first_q_measured
 from ladderforge.policy.curve import quantise
-from ladderforge.policy.first_guess import carried_first_q, first_q_from_points
+from ladderforge.policy.first_guess import carried_first_q
 from ladderforge.policy.ladder import RungSpacing, cap_rungs
 from ladderforge.policy.refill import anchored_curve, cheapest_height, dominated, widest_gap
-from ladderforge.types import Rung, RungAttempt, RungCosts, candidate_sizes
+from ladderforge.types import Rung, RungCosts, candidate_sizes
 
 __all__ = ["Encoded", "LoopRung", "count_unshipped", "drop_dominated", "refill_gaps"]
 
@@ -38,17 +38,6 @@ Encoded = tuple[Rung, Shipped]
 LoopRung = Callable[[Rung, int, str], tuple[Rung, Shipped, list[str]]]
 """Loops one rung (its first encode at its own CRF): rung, rendition index, progress label ->
 the measured rung, its shipped encode, notes."""
-
-
-def kbps(rung: Rung) -> float:
-    """Measured kbps, else the declared."""
-    measured = rung.measured_bitrate_kbps
-    return measured if measured is not None else rung.bitrate_kbps
-
-
-def vmaf(rung: Rung) -> float:
-    """Measured VMAF, else the declared."""
-    return rung.measured_vmaf if rung.measured_vmaf is not None else rung.vmaf
 
 
 def count_unshipped(job: TitleJob, gone: Sequence[Encoded], kept: Sequence[Encoded]) -> None:
@@ -63,21 +52,22 @@ def drop_dominated(encoded: Sequence[Encoded]) -> tuple[list[Encoded], list[Enco
     """The rungs (sorted by measured kbps) without those another beats (no more kbps for no
     less VMAF, :func:`ladderforge.policy.refill.dominated`) or identical to one kept, the
     dropped ones, and a note for each (their encodes: :func:`count_unshipped`)."""
-    ordered = sorted(encoded, key=lambda e: (kbps(e[0]), vmaf(e[0])))
-    points = [(kbps(r), vmaf(r)) for r, _ in ordered]
+    ordered = sorted(encoded, key=lambda e: (e[0].known_kbps, e[0].known_vmaf))
+    points = [(r.known_kbps, r.known_vmaf) for r, _ in ordered]
     drop = set(dominated(points))
     drop |= {i for i in range(1, len(points)) if points[i] in points[:i]}  # twice the same
     kept = [e for i, e in enumerate(ordered) if i not in drop]
     notes = []
     for i in sorted(drop):
         r = ordered[i][0]
-        best = next(o for o, _ in kept if kbps(o) <= kbps(r) and vmaf(o) >= vmaf(r))
-        if (kbps(best), vmaf(best)) == (kbps(r), vmaf(r)):
+        here = (r.known_kbps, r.known_vmaf)
+        best = next(o for o, _ in kept if o.known_kbps <= here[0] and o.known_vmaf >= here[1])
+        if (best.known_kbps, best.known_vmaf) == here:
             notes.append(f"a second {r.name} rung dropped: the same encode as one kept")
             continue
         notes.append(
-            f"{r.name} rung dropped: it measured {kbps(r):.0f} kbps at VMAF {vmaf(r):.2f}, "
-            f"and the {best.name} rung gives VMAF {vmaf(best):.2f} for {kbps(best):.0f} kbps"
+            f"{r.name} rung dropped: it measured {here[0]:.0f} kbps at VMAF {here[1]:.2f}, and "
+            f"the {best.name} rung gives VMAF {best.known_vmaf:.2f} for {best.known_kbps:.0f} kbps"
         )
     return kept, [ordered[i] for i in sorted(drop)], notes
 
@@ -108,7 +98,7 @@ def refill_gaps(
     tried and not added, and notes."""
     config, info = job.config, job.info
     spacing = RungSpacing.of(config.ladder_options())
-    encoded = sorted(encoded, key=lambda e: kbps(e[0]))
+    encoded = sorted(encoded, key=lambda e: e[0].known_kbps)
     notes: list[str] = []
     rejected: list[Encoded] = []
     tried: set[tuple[str, str]] = set()
@@ -118,7 +108,7 @@ def refill_gaps(
         skip = frozenset(
             i for i in range(len(rungs) - 1) if (rungs[i].name, rungs[i + 1].name) in tried
         )
-        gap = widest_gap([(kbps(r), vmaf(r)) for r in rungs], spacing, skip=skip)
+        gap = widest_gap([(r.known_kbps, r.known_vmaf) for r in rungs], spacing, skip=skip)
         if gap is None:
             break
         low, high = rungs[gap.low], rungs[gap.low + 1]
@@ -161,11 +151,15 @@ def refill_gaps(
         done, shipped, loop_notes = loop(
             rung, index, f"rung {index} {height}p (gap {gap.ratio:.1f}x)"
         )
-        if not (kbps(low) < kbps(done) < kbps(high) and vmaf(low) < vmaf(done) < vmaf(high)):
+        between = (
+            low.known_kbps < done.known_kbps < high.known_kbps
+            and low.known_vmaf < done.known_vmaf < high.known_vmaf
+        )
+        if not between:
             notes.append(
                 f"gap of {gap.ratio:.1f}x between the {low.name} and {high.name} rungs left: "
-                f"the rung tried between measured {kbps(done):.0f} kbps at VMAF "
-                f"{vmaf(done):.2f}, not between them"
+                f"the rung tried between measured {done.known_kbps:.0f} kbps at VMAF "
+                f"{done.known_vmaf:.2f}, not between them"
             )
             rejected.append((done, shipped))
             continue
@@ -176,7 +170,7 @@ def refill_gaps(
             f"{spacing.max_rate_ratio:g}); it aimed at VMAF {gap.target_vmaf:.2f}, first "
             f"encode at CRF {q:g} ({how})"
         )
-        encoded = sorted([*encoded, (done, shipped)], key=lambda e: kbps(e[0]))
+        encoded = sorted([*encoded, (done, shipped)], key=lambda e: e[0].known_kbps)
     return encoded, rejected, notes
 
 
@@ -188,8 +182,8 @@ def _anchored(
     mine = [r for r in measured if r.settings.height == height and r.measured_vmaf is not None]
     if not mine:
         return curve
-    near = min(mine, key=lambda r: abs(vmaf(r) - target))
-    return anchored_curve(curve, (float(near.settings.q or 0), vmaf(near), kbps(near)))
+    near = min(mine, key=lambda r: abs(r.known_vmaf - target))
+    return anchored_curve(curve, (float(near.settings.q or 0), near.known_vmaf, near.known_kbps))
 
 
 def _first_q(
@@ -208,14 +202,11 @@ def _first_q(
     facts = job.facts
     curve = mode.rung_curve(job, rung)
     mine = [
-        RungAttempt(float(r.settings.q or 0), vmaf(r), kbps(r), 0.0)
+        (float(r.settings.q or 0), r.known_vmaf, r.known_kbps)
         for r in measured
         if r.settings.height == rung.settings.height
     ]
-    q = first_q_from_points(
-        mine, target, curve=curve, q_min=facts.q_min, q_max=facts.q_max,
-        fractional=facts.fractional_q, tolerance=job.config.tolerance,
-    )  # fmt: skip
+    q = first_q_measured(job, curve, mine, target)
     if q is not None:
         return q, "from the measured rungs at its height"
     q = quantise(min(max(crf, facts.q_min), facts.q_max), facts.fractional_q)

@@ -185,6 +185,17 @@ class Rung:
         return f"{self.settings.height}p_{round(kbps)}k"
 
     @property
+    def known_kbps(self) -> float:
+        """The measured kbps once encoded, else the declared."""
+        measured = self.measured_bitrate_kbps
+        return measured if measured is not None else self.bitrate_kbps
+
+    @property
+    def known_vmaf(self) -> float:
+        """The measured VMAF once encoded, else the declared."""
+        return self.measured_vmaf if self.measured_vmaf is not None else self.vmaf
+
+    @property
     def chunk_predicted_kbps(self) -> float | None:
         """The chunks' predicted bitrates averaged over frames (None when not chunked)."""
         frames = sum(c.frames for c in self.chunks)

@@ -61,8 +61,52 @@ def piecewise(probes: dict[float, float], crfs: np.ndarray) -> np.ndarray:
     return np.interp(crfs, qs, [probes[q] for q in qs])
 
 
+def _crossing(crfs: np.ndarray, curve: np.ndarray, vmaf: float) -> float:
+    """The CRF where the (decreasing) predicted ``curve`` over ``crfs`` reaches ``vmaf``: linear
+    between grid points, continued along the end segments beyond them."""
+    for i in range(len(crfs) - 1):
+        hi, lo = curve[i], curve[i + 1]
+        if lo <= vmaf <= hi or (i == 0 and vmaf > hi) or (i == len(crfs) - 2 and vmaf < lo):
+            if hi == lo:
+                return float(crfs[i])
+            return float(crfs[i] + (hi - vmaf) / (hi - lo) * (crfs[i + 1] - crfs[i]))
+    return float(crfs[-1])
+
+
+def _along(crfs: np.ndarray, curve: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The predicted curve at CRFs ``at``, continued along its end segments."""
+    inside = np.interp(at, crfs, curve)
+    lo_slope = (curve[1] - curve[0]) / (crfs[1] - crfs[0])
+    hi_slope = (curve[-1] - curve[-2]) / (crfs[-1] - crfs[-2])
+    inside = np.where(at < crfs[0], curve[0] + (at - crfs[0]) * lo_slope, inside)
+    inside = np.where(at > crfs[-1], curve[-1] + (at - crfs[-1]) * hi_slope, inside)
+    return np.clip(inside, 0.0, 100.0)
+
+
+def shift(held: bool):  # type: ignore[no-untyped-def]
+    """The correction as a move along the model's curve: at each probe the CRF shift that puts
+    the model's curve on the measured VMAF, a line in CRF through them (held beyond the probes
+    where ``held``), and the model's curve read at the shifted CRFs. Returns a VMAF error, as
+    the other schemes do."""
+
+    def fit(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> np.ndarray:
+        qs = np.array(sorted(probes))
+        measured = [float(np.interp(q, crfs, curve)) + probes[q] for q in qs]
+        shifts = np.array(
+            [_crossing(crfs, curve, m) - q for q, m in zip(qs, measured, strict=True)]
+        )
+        slope = float(np.polyfit(qs, shifts, 1)[0]) if len(qs) > 1 else 0.0
+        at = np.clip(crfs, qs.min(), qs.max()) if held else crfs
+        s = shifts.mean() + slope * (at - qs.mean())
+        return _along(crfs, curve, crfs + s) - curve
+
+    return fit
+
+
 SCHEMES = {
     "line 25/34": (line, (25.0, 34.0)),
+    "shift held 25/34": (shift(True), (25.0, 34.0)),
+    "shift 25/34": (shift(False), (25.0, 34.0)),
     "piecewise 22/31/40": (piecewise, (22.0, 31.0, 40.0)),
     "piecewise 25/34/43": (piecewise, (25.0, 34.0, 43.0)),
 }
@@ -88,11 +132,16 @@ def main() -> int:
             rows = rows.sort("crf")
             crfs = rows["crf"].to_numpy().astype(float)
             err = rows["vmaf"].to_numpy() - rows["predicted"].to_numpy()
+            curve = rows["predicted"].to_numpy().astype(float)
             at = dict(zip(crfs.tolist(), err.tolist(), strict=True))
             for name, (fit, probe_crfs) in SCHEMES.items():
-                if not all(q in at for q in probe_crfs):
+                if not all(q in at for q in probe_crfs) or len(crfs) < 3:
                     continue
-                left = err - fit({q: at[q] for q in probe_crfs}, crfs)
+                probes = {q: at[q] for q in probe_crfs}
+                correction = (
+                    fit(probes, crfs, curve) if name.startswith("shift") else fit(probes, crfs)
+                )
+                left = err - correction
                 for band, (lo, hi) in BANDS.items():
                     inside = (crfs >= lo) & (crfs <= hi) & ~np.isin(crfs, probe_crfs)
                     errors[name][band] += left[inside].tolist()

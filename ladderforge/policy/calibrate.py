@@ -9,6 +9,16 @@ recorded values); running the probe encodes is the pipeline's job.
   per-height correction: an offset and a slope in CRF for VMAF and for log2 rate (slope only
   where a height was probed at two CRFs or more). Heights between two probed heights get the
   corrections interpolated in log2(height); beyond them, the nearest probed height's.
+- :meth:`Calibration.apply` corrects a height's predicted curve. Its VMAF moves *along* the
+  model's curve: the VMAF error at each end of the probed CRFs becomes the shift in CRF that
+  puts the curve on the measured VMAF, the shift is a line in CRF between them (held beyond),
+  and the curve is read at the shifted CRFs, so the correction keeps the curve's shape (steep
+  at high CRFs, flat near 100). Replayed on the measured datasets
+  (``experiments/calibration_shape``, probes at CRF 25/34, each title's model held out), the
+  first guesses within 0.75 VMAF rise from 63 % to 72 % at CRF 16-22 and from 61 % to 70 %
+  at CRF 25-37 (x265 medium; veryfast and x264 medium alike) against a vertical offset; below
+  CRF 40 both leave about 2.6 VMAF. Where the shift is undefined (a single CRF, a flat curve,
+  a shift over :data:`MAX_SHIFT`) the error is added vertically. Rates keep the line in log2.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import numpy as np
 from ladderforge.errors import UsageError
 
 __all__ = [
+    "MAX_SHIFT",
     "MIN_PROBE_S",
     "Calibration",
     "HeightCorrection",
@@ -35,6 +46,12 @@ _SLOPE_LIMIT_VMAF = 1.5
 """Largest |VMAF correction per CRF step| accepted from two probe points."""
 _SLOPE_LIMIT_RATE = 0.08
 """Largest |log2-rate correction per CRF step| accepted from two probe points."""
+
+
+MAX_SHIFT = 8.0
+"""The largest move along a curve, in CRF, that :meth:`Calibration.apply` makes of a probe's
+VMAF error; beyond it (a curve nearly flat where the probe measured) the error is added as it
+is."""
 
 
 def _complexity(features: Mapping[str, float]) -> float:
@@ -116,9 +133,11 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class HeightCorrection:
-    """vmaf += a_vmaf + b_vmaf d; log2 kbps += a_rate + b_rate d, with d = crf - crf0 for CRFs
-    inside the probed range [crf_lo, crf_hi] and held at its end value outside it (a slope seen
-    between two probe CRFs is not extrapolated)."""
+    """The errors the probes saw at one height, a line in CRF each: VMAF a_vmaf + b_vmaf d and
+    log2 kbps a_rate + b_rate d, with d = crf - crf0 inside the probed range [crf_lo, crf_hi]
+    and held at its end value outside it (a slope seen between two probe CRFs is not
+    extrapolated). :meth:`Calibration.apply` adds the rate's; the VMAF's it turns into a move
+    along the curve where it can."""
 
     crf0: float
     a_vmaf: float
@@ -159,10 +178,71 @@ class Calibration:
             w = (math.log2(height) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
             (v_lo, r_lo), (v_hi, r_hi) = self._offsets(lo, crf), self._offsets(hi, crf)
             dv, dr = (1 - w) * v_lo + w * v_hi, (1 - w) * r_lo + w * r_hi
+            used = [self.by_height[lo], self.by_height[hi]]
         else:
-            dv, dr = self._offsets(below[-1] if below else above[0], crf)
-        new_vmaf = np.clip(np.asarray(vmaf) + dv, 0.0, 100.0)
+            h = below[-1] if below else above[0]
+            dv, dr = self._offsets(h, crf)
+            used = [self.by_height[h]]
+        vmaf = np.asarray(vmaf, float)
+        moved = _along_curve(
+            crf,
+            vmaf,
+            dv,
+            lo=max(c.crf_lo for c in used),
+            hi=min(c.crf_hi for c in used),
+        )
+        new_vmaf = np.clip(vmaf + dv if moved is None else moved, 0.0, 100.0)
         return new_vmaf, np.asarray(kbps) * np.exp2(dr)
+
+
+def _crossing(crf: np.ndarray, curve: np.ndarray, vmaf: float) -> float | None:
+    """The CRF where a curve that falls with CRF reaches ``vmaf``: linear between its points,
+    continued along its end segments beyond them; None where it never does."""
+    for i in range(len(crf) - 1):
+        top, bottom = curve[i], curve[i + 1]
+        first, last = i == 0, i == len(crf) - 2
+        if bottom <= vmaf <= top or (first and vmaf > top) or (last and vmaf < bottom):
+            if top <= bottom:
+                return float(crf[i]) if top == vmaf else None
+            return float(crf[i] + (top - vmaf) / (top - bottom) * (crf[i + 1] - crf[i]))
+    return None
+
+
+def _read(crf: np.ndarray, curve: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A curve at CRFs ``at``: linear between its points, along its end segments beyond them."""
+    first = (curve[1] - curve[0]) / (crf[1] - crf[0])
+    last = (curve[-1] - curve[-2]) / (crf[-1] - crf[-2])
+    read = np.interp(at, crf, curve)
+    read = np.where(at < crf[0], curve[0] + (at - crf[0]) * first, read)
+    return np.where(at > crf[-1], curve[-1] + (at - crf[-1]) * last, read)
+
+
+def _along_curve(
+    crf: np.ndarray, curve: np.ndarray, dv: np.ndarray, *, lo: float, hi: float
+) -> np.ndarray | None:
+    """The curve corrected by moving along it: at the ends ``lo``, ``hi`` of the probed CRFs,
+    the CRF shift that turns the vertical correction ``dv`` into a move along ``curve``; a line
+    in CRF between the two shifts (held beyond them); the curve read at the shifted CRFs. None
+    where a shift is undefined (fewer than two CRFs, CRFs not increasing, a probed range not
+    finite or outside the curve, no crossing, a shift over :data:`MAX_SHIFT`)."""
+    if len(crf) < 2 or np.any(np.diff(crf) <= 0) or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    if lo < crf[0] or hi > crf[-1]:
+        return None
+    falling = np.minimum.accumulate(curve)  # the crossing of a curve that never rises
+    shifts = []
+    for anchor in sorted({lo, hi}):
+        aimed = float(np.interp(anchor, crf, falling) + np.interp(anchor, crf, dv))
+        crossed = _crossing(crf, falling, aimed)
+        if crossed is None or abs(crossed - anchor) > MAX_SHIFT:
+            return None
+        shifts.append(crossed - anchor)
+    if len(shifts) == 1:
+        shift = np.full(len(crf), shifts[0])
+    else:
+        share = (np.clip(crf, lo, hi) - lo) / (hi - lo)
+        shift = shifts[0] + share * (shifts[1] - shifts[0])
+    return _read(crf, curve, crf + shift)
 
 
 def _line(x: np.ndarray, y: np.ndarray, limit: float) -> tuple[float, float, float]:

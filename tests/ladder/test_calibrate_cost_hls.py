@@ -84,6 +84,29 @@ def test_calibration_slope_is_not_extrapolated() -> None:
     assert vmaf == pytest.approx([82.5, 82.5, 77.5, 77.5])
 
 
+def test_calibration_moves_along_the_curve() -> None:
+    # the model's curve bends (flat near the top, steep at high CRFs); the title's measured
+    # curve is the same one 2 CRF later, probed at 24 and 34
+    crf = np.arange(16.0, 47.0)
+
+    def curve(c: np.ndarray) -> np.ndarray:
+        return 100 - 0.05 * (c - 10) ** 2
+
+    def at(q: float) -> float:
+        return float(curve(np.array([q]))[0])
+
+    cal = fit_calibration([ProbeResult(720, q, at(q), at(q + 2), 1e3, 1e3) for q in (24, 34)])
+    rate = np.full(len(crf), 1e3)
+    vmaf, _ = cal.apply(720, crf, curve(crf), rate)
+    # (past CRF 44 the curve is read beyond its end, along its last segment)
+    assert vmaf[:-2] == pytest.approx(curve(crf + 2)[:-2], abs=0.05)  # vertical: 1.2 off at 44
+    # one CRF, or a curve too flat to move along: the error is added as it is
+    single, _ = cal.apply(720, np.array([29.0]), np.array([80.0]), np.array([1e3]))
+    assert single[0] == pytest.approx(80.0 - 0.05 * ((31 - 10) ** 2 - (29 - 10) ** 2), abs=0.01)
+    flat, _ = cal.apply(720, crf, np.full(len(crf), 80.0), rate)
+    assert flat[0] == pytest.approx(80.0 - 0.05 * ((26 - 10) ** 2 - (24 - 10) ** 2))
+
+
 def test_calibration_slope_is_bounded() -> None:
     probes = [ProbeResult(720, 24, 80, 60, 1e3, 1e3), ProbeResult(720, 25, 80, 100, 1e3, 1e3)]
     assert abs(fit_calibration(probes).by_height[720].b_vmaf) <= 1.5

@@ -18,6 +18,7 @@ from ladderforge.policy.calibrate import (
     fit_calibration,
     plan_probe_segments,
     probe_segment_s,
+    probe_segment_weights,
 )
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
@@ -48,23 +49,24 @@ def probe_length_s(config: LadderConfig, duration_s: float, segments: int) -> fl
 
 def run_probes(job: TitleJob) -> Calibration:
     """Encode and measure the probe segments at the probe CRFs and heights; fit the
-    calibration. Records the probes and their CPU seconds on ``job``."""
+    calibration, each segment weighing the share of the title it stands for. Records the
+    probes and their CPU seconds on ``job``."""
     config = job.config
     scenes = job.scenes()
     duration_s = job.info.frame_count / job.fps
     job.probed_whole = probes_whole(config, duration_s)
-    segments = (
-        [(0, job.info.frame_count)]
-        if job.probed_whole
-        else plan_probe_segments(
+    if job.probed_whole:
+        segments, weights = [(0, job.info.frame_count)], [1.0]
+    else:
+        segments = plan_probe_segments(
             scenes,
             frame_rate=job.fps,
             n_segments=config.probe_segments,
             segment_s=probe_length_s(config, duration_s, min(config.probe_segments, len(scenes))),
         )
-    )
+        weights = probe_segment_weights(scenes, n_segments=config.probe_segments)
     heights = probe_heights(job)
-    for start, end in segments:
+    for (start, end), weight in zip(segments, weights, strict=True):
         out = job.work / "segments" / f"{start:06d}-{end:06d}.mkv"  # reused by a rerun
         seg = probe(extract_segment(job.info, start, end, out, timeout_s=config.timeout_s))
         report = measure_settings(
@@ -98,6 +100,7 @@ def run_probes(job: TitleJob) -> Calibration:
                     p.quality.vmaf,
                     float(pk),
                     p.encode.bitrate_kbps,
+                    weight,
                 )
             )
             job.decision_cpu_s += p.encode.cpu_s

@@ -25,7 +25,7 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import ExhaustiveMode, PredictMode
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
-from ladderforge.policy.calibrate import plan_probe_segments
+from ladderforge.policy.calibrate import plan_probe_segments, probe_segment_weights
 from ladderforge.policy.first_guess import first_q
 from ladderforge.policy.target import next_q, pick, within
 from ladderforge.store import ensure_writable_dir
@@ -217,7 +217,9 @@ def _sample_measurer(
     settings: Callable[[float], EncodeSettings],
     stage: Callable[[str], None],
 ) -> Callable[[float], RungAttempt]:
-    """Encodes and measures every sample at a q; frame-weighted VMAF and kbps over them."""
+    """Encodes and measures every sample at a q; VMAF and kbps over them, each sample's frames
+    weighing the share of the title it stands for
+    (:func:`~ladderforge.policy.calibrate.probe_segment_weights`)."""
     from ladderforge.analysis import analyze
 
     profile = analyze(info.path)
@@ -226,6 +228,7 @@ def _sample_measurer(
     ]
     ranges = plan_probe_segments(scenes, frame_rate=float(info.frame_rate), n_segments=n,
                                  segment_s=sample_s)  # fmt: skip
+    weights = probe_segment_weights(scenes, n_segments=n)
     refs = [
         probe(extract_segment(info, a, b, work / "samples" / f"{a:06d}.mkv")) for a, b in ranges
     ]
@@ -233,13 +236,13 @@ def _sample_measurer(
     def at(q: float) -> RungAttempt:
         stage(f"{len(refs)} samples at q {q:g}")
         frames = vmaf_sum = bits = cpu = 0.0
-        for ref in refs:
+        for ref, weight in zip(refs, weights, strict=True):
             path = work / "samples" / f"{ref.title}_q{q:g}.mp4"
             result = encode(ref, settings(q), path)
             quality = measure(ref, path, metrics=("vmaf",))
-            frames += ref.frame_count
-            vmaf_sum += quality.vmaf * ref.frame_count
-            bits += result.bitrate_kbps * ref.frame_count
+            frames += ref.frame_count * weight
+            vmaf_sum += quality.vmaf * ref.frame_count * weight
+            bits += result.bitrate_kbps * ref.frame_count * weight
             cpu += result.cpu_s
             path.unlink()
         return RungAttempt(q, vmaf_sum / frames, bits / frames, cpu)

@@ -4,7 +4,8 @@ Which segments to probe and how to correct a prediction is policy (pure function
 recorded values); running the probe encodes is the pipeline's job.
 
 - :func:`plan_probe_segments` picks short segments from the scene list that span its complexity
-  (the easiest, the median and the hardest scene by texture and motion).
+  (the easiest, the median and the hardest scene by texture and motion);
+  :func:`probe_segment_weights` says how much of the title each stands for.
 - :func:`fit_calibration` turns probe results (predicted vs measured, per height and CRF) into a
   per-height correction: an offset and a slope in CRF for VMAF and for log2 rate (slope only
   where a height was probed at two CRFs or more). Heights between two probed heights get the
@@ -40,6 +41,7 @@ __all__ = [
     "fit_calibration",
     "plan_probe_segments",
     "probe_segment_s",
+    "probe_segment_weights",
 ]
 
 _SLOPE_LIMIT_VMAF = 1.5
@@ -99,15 +101,7 @@ def plan_probe_segments(
     if n_segments < 1 or segment_s <= 0 or frame_rate <= 0:
         raise UsageError("n_segments, segment_s and frame_rate must be positive.")
     ranked = sorted(scenes, key=lambda s: _complexity(s[2]))
-    if len(ranked) <= n_segments:
-        picks = ranked
-    else:
-        idx = sorted(
-            {round(i * (len(ranked) - 1) / (n_segments - 1)) for i in range(n_segments)}
-            if n_segments > 1
-            else {len(ranked) // 2}
-        )
-        picks = [ranked[i] for i in idx]
+    picks = [ranked[i] for i in _picked(len(ranked), n_segments)]
     length = max(1, round(segment_s * frame_rate))
     segments = []
     for start, end, _ in picks:
@@ -117,6 +111,43 @@ def plan_probe_segments(
             mid = (start + end) // 2
             segments.append((mid - length // 2, mid - length // 2 + length))
     return sorted(segments)
+
+
+def _picked(count: int, n_segments: int) -> list[int]:
+    """The ranks (in complexity) of the scenes :func:`plan_probe_segments` probes."""
+    if count <= n_segments:
+        return list(range(count))
+    if n_segments == 1:
+        return [count // 2]
+    return sorted({round(i * (count - 1) / (n_segments - 1)) for i in range(n_segments)})
+
+
+def probe_segment_weights(
+    scenes: Sequence[tuple[int, int, Mapping[str, float]]], *, n_segments: int = 3
+) -> list[float]:
+    """What each segment of :func:`plan_probe_segments` (in its order) stands for: every scene
+    goes to the probed scene nearest it in complexity rank (halves to two equally near), and a
+    segment weighs the frames of
+    its scenes, scaled so that the weights average 1. A title's VMAF is a mean over its frames:
+    the easiest and the hardest scene of a title made mostly of middling ones should not count
+    as much as the middle."""
+    if not scenes:
+        raise UsageError("probe_segment_weights needs at least one scene.")
+    if n_segments < 1:
+        raise UsageError("n_segments must be positive.")
+    ranked = sorted(scenes, key=lambda s: _complexity(s[2]))
+    picked = _picked(len(ranked), n_segments)
+    frames = dict.fromkeys(picked, 0.0)
+    for rank, (start, end, _) in enumerate(ranked):
+        gap = min(abs(p - rank) for p in picked)
+        nearest = [p for p in picked if abs(p - rank) == gap]  # a tie splits the scene
+        for p in nearest:
+            frames[p] += max(end - start, 0) / len(nearest)
+    total = sum(frames.values())
+    if total <= 0:
+        return [1.0] * len(picked)
+    by_start = sorted(picked, key=lambda p: ranked[p][0])
+    return [frames[p] * len(picked) / total for p in by_start]
 
 
 @dataclass(frozen=True)
@@ -129,6 +160,8 @@ class ProbeResult:
     measured_vmaf: float
     predicted_kbps: float
     measured_kbps: float
+    weight: float = 1.0
+    """The share of the title the probe's segment stands for (:func:`probe_segment_weights`)."""
 
 
 @dataclass(frozen=True)
@@ -245,24 +278,29 @@ def _along_curve(
     return _read(crf, curve, crf + shift)
 
 
-def _line(x: np.ndarray, y: np.ndarray, limit: float) -> tuple[float, float, float]:
-    x0 = float(x.mean())
+def _line(x: np.ndarray, y: np.ndarray, limit: float, w: np.ndarray) -> tuple[float, float, float]:
+    """Weighted least squares: (x0, offset at x0, slope limited to ``limit``)."""
+    x0 = float(np.average(x, weights=w))
     if len(np.unique(x)) < 2:
-        return x0, float(y.mean()), 0.0
-    slope = float(np.polyfit(x - x0, y, 1)[0])
+        return x0, float(np.average(y, weights=w)), 0.0
+    slope = float(np.polyfit(x - x0, y, 1, w=np.sqrt(w))[0])
     slope = max(-limit, min(limit, slope))
-    return x0, float(np.mean(y - slope * (x - x0))), slope
+    return x0, float(np.average(y - slope * (x - x0), weights=w)), slope
 
 
 def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
-    """Per-height offset and slope (in CRF) of the prediction errors seen in the probes."""
+    """Per-height offset and slope (in CRF) of the prediction errors seen in the probes, each
+    probe weighing its :attr:`ProbeResult.weight`."""
     by_height: dict[int, HeightCorrection] = {}
     for height in sorted({p.height for p in probes}):
         mine = [p for p in probes if p.height == height]
         crf = np.array([p.crf for p in mine], float)
         dv = np.array([p.measured_vmaf - p.predicted_vmaf for p in mine])
         dr = np.array([math.log2(p.measured_kbps / p.predicted_kbps) for p in mine])
-        crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF)
-        _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE)
+        w = np.array([p.weight for p in mine])
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise UsageError(f"Probe weights must be non-negative and not all 0. Got {w.tolist()}.")
+        crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF, w)
+        _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE, w)
         by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r, crf.min(), crf.max())
     return Calibration(by_height)

@@ -18,6 +18,7 @@ from ladderforge.policy.calibrate import (
     fit_calibration,
     plan_probe_segments,
     probe_segment_s,
+    probe_segment_weights,
 )
 from ladderforge.policy.cost import CostModel, RungSpend, encode_cpu_s, ladder_costs
 from ladderforge.types import EncodeSettings, Ladder, Rung
@@ -36,6 +37,32 @@ def test_probe_segments_span_complexity() -> None:
     # easiest (30-76), median (0-30) and hardest (76-137) scene, middle second of each
     assert segments == [(3, 28), (41, 66), (94, 119)]
     assert all(e - s == 25 for s, e in segments)
+
+
+def test_probe_segments_weigh_the_scenes_they_stand_for() -> None:
+    # by complexity: 30-76 (46 frames), 137-187 (50), 0-30 (30), 187-250 (63), 76-137 (61);
+    # probed: the 1st, 3rd and 5th; the 2nd and 4th are halved between their neighbours
+    weights = probe_segment_weights(SCENES, n_segments=3)
+    assert weights == pytest.approx([x * 3 / 250 for x in (30 + 25 + 31.5, 46 + 25, 61 + 31.5)])
+    assert probe_segment_weights(SCENES[:2], n_segments=3) == pytest.approx([30 / 38, 46 / 38])
+    # a short hard scene in a title of middling ones counts for little
+    title = [
+        (0, 200, {"ti_mean": 5.0}),
+        (200, 210, {"ti_mean": 50.0}),
+        (210, 220, {"ti_mean": 1.0}),
+    ]
+    assert probe_segment_weights(title, n_segments=3) == pytest.approx(
+        [200 * 3 / 220, 0.136, 0.136], abs=1e-3
+    )
+    # in the fit: errors +3 (weight 3) and -1 (weight 1) at each CRF give +2
+    probes = [
+        ProbeResult(720, crf, 80.0, 80.0 + e, 1e3, 1e3, weight=w)
+        for crf in (24, 34)
+        for e, w in ((3.0, 3.0), (-1.0, 1.0))
+    ]
+    assert fit_calibration(probes).by_height[720].a_vmaf == pytest.approx(2.0)
+    with pytest.raises(UsageError):
+        fit_calibration([ProbeResult(720, 24, 80, 80, 1e3, 1e3, weight=0.0)])
 
 
 def test_probe_segments_short_scene_and_errors() -> None:

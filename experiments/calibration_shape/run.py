@@ -1,7 +1,7 @@
 """How well a probe calibration's shape in CRF fits a title's curve (no encode).
 
-Probe mode corrects the model's predicted VMAF per height by a line in CRF fitted to probes at
-CRF 24 and 34, held at its end values beyond them (``policy.calibrate``). On the whole-clip
+Probe mode corrected the model's predicted VMAF per height by a line in CRF fitted to probes at
+CRF 24 and 34, held at its end values beyond them (``policy.calibrate`` before 935fe81). On the whole-clip
 evaluation the first encodes of the middle and bottom rungs miss by more than the top rung's
 (``experiments/evaluate_ladders/RESULTS.md``, 2026-12-04). This replays the correction on the
 measured dataset, where a segment's probes are points of its own curve (so what is left is the
@@ -11,6 +11,15 @@ against the measured VMAF, by CRF band; for
 
 - ``line 25/34``: the product's correction (offset and slope, slope limited to 1.5 VMAF per
   CRF step, held beyond the probes), at the grid's CRFs nearest 24 and 34;
+- ``shift held 25/34``: the error at each probe turned into the CRF shift that puts the model's
+  curve on the measured VMAF, a line in CRF between the two shifts held beyond them, the curve
+  read at the shifted CRFs (the product's since 935fe81, ``Calibration.apply``);
+- ``shift 25/34``: the same line of shifts continued beyond the probes;
+- ``shift 25/34/43``: three shifts, interpolated between them and held beyond (the product's
+  at the shortest probed height, ``bottom_probe_crfs``);
+- ``product 25/34``, ``product 25/34/43``: the product's own ``fit_calibration(...).apply`` on
+  those probes (as ``shift held`` and ``shift 25/34/43`` but for its guards: a shift over 8 CRF
+  or none at all falls back to the vertical error);
 - ``piecewise 22/31/40``: three probes, the error interpolated between them and held beyond;
 - ``piecewise 25/34/43``: the same, the third probe below the others.
 
@@ -35,6 +44,7 @@ sys.path.insert(0, str(ROOT / "experiments" / "evaluate_ladders"))
 
 from run import DATA, model_for  # noqa: E402  (the evaluation's held-out models, cached)
 
+from ladderforge.policy.calibrate import ProbeResult, fit_calibration  # noqa: E402
 from ladderforge.policy.models import MODEL_VERSION, RDModel, fingerprint, load_model  # noqa: E402
 
 BANDS = {
@@ -95,6 +105,9 @@ def shift(held: bool):  # type: ignore[no-untyped-def]
         shifts = np.array(
             [_crossing(crfs, curve, m) - q for q, m in zip(qs, measured, strict=True)]
         )
+        if len(qs) > 2:  # three probes or more: the shifts interpolated between them, held
+            s = np.interp(crfs, qs, shifts)
+            return _along(crfs, curve, crfs + s) - curve
         slope = float(np.polyfit(qs, shifts, 1)[0]) if len(qs) > 1 else 0.0
         at = np.clip(crfs, qs.min(), qs.max()) if held else crfs
         s = shifts.mean() + slope * (at - qs.mean())
@@ -103,10 +116,25 @@ def shift(held: bool):  # type: ignore[no-untyped-def]
     return fit
 
 
+def product(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """The product's own correction (``fit_calibration(...).apply``) on these probes."""
+    found = [
+        ProbeResult(
+            1, q, float(np.interp(q, crfs, curve)), float(np.interp(q, crfs, curve)) + e, 1.0, 1.0
+        )
+        for q, e in probes.items()
+    ]
+    rate = np.ones(len(crfs))
+    return fit_calibration(found).apply(1, crfs, curve, rate)[0] - curve
+
+
 SCHEMES = {
     "line 25/34": (line, (25.0, 34.0)),
     "shift held 25/34": (shift(True), (25.0, 34.0)),
     "shift 25/34": (shift(False), (25.0, 34.0)),
+    "shift 25/34/43": (shift(True), (25.0, 34.0, 43.0)),
+    "product 25/34": (product, (25.0, 34.0)),
+    "product 25/34/43": (product, (25.0, 34.0, 43.0)),
     "piecewise 22/31/40": (piecewise, (22.0, 31.0, 40.0)),
     "piecewise 25/34/43": (piecewise, (25.0, 34.0, 43.0)),
 }
@@ -139,7 +167,9 @@ def main() -> int:
                     continue
                 probes = {q: at[q] for q in probe_crfs}
                 correction = (
-                    fit(probes, crfs, curve) if name.startswith("shift") else fit(probes, crfs)
+                    fit(probes, crfs, curve)
+                    if name.startswith(("shift", "product"))
+                    else fit(probes, crfs)
                 )
                 left = err - correction
                 for band, (lo, hi) in BANDS.items():

@@ -25,7 +25,7 @@ from ladderforge.policy.cost import CostModel
 __all__ = ["Strategy", "parse_strategy", "run_compare"]
 
 _KINDS = ("apple", "ladderforge")
-_TUPLES = {"heights", "crfs", "sweep_crfs", "probe_crfs"}
+_TUPLES = {"heights", "crfs", "sweep_crfs", "probe_crfs", "bottom_probe_crfs"}
 
 
 @dataclass(frozen=True)

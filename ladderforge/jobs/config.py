@@ -68,6 +68,11 @@ class LadderConfig:
     None: ``probe_segment_s`` each."""
     probe_crfs: tuple[float, ...] = (24, 34)
     """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
+    bottom_probe_crfs: tuple[float, ...] = (43,)
+    """Probe mode: further CRFs each segment is encoded at at the shortest probed height only,
+    where the bottom rungs sit: the curve is steepest there, and the correction held beyond
+    ``probe_crfs`` misses it by about 2.6 VMAF (``experiments/calibration_shape``); a third
+    point cuts that to 1.3, at the cheapest probe encode of a segment. () for none."""
     probe_heights: int = 2
     """Probe mode: heights probed, 2 (the tallest and the shortest candidate) or 3 (also the
     one nearest their middle in log2 height)."""
@@ -204,6 +209,13 @@ class LadderConfig:
         if self.preset is None:
             object.__setattr__(self, "preset", facts.default_preset)
         facts.preset_rank(self.resolved_preset)
+        for name in ("probe_crfs", "bottom_probe_crfs"):
+            outside = [q for q in getattr(self, name) if not facts.q_min <= q <= facts.q_max]
+            if outside:
+                raise UsageError(
+                    f"The '{name}' parameter must lie in {self.codec}'s range "
+                    f"{facts.q_min:g}-{facts.q_max:g}. Got {outside} in it."
+                )
         if self.tuned is not None:
             from ladderforge.jobs.tuned import check_tuned_file
 

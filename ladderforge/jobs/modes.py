@@ -34,7 +34,7 @@ from ladderforge.encoder.verify import range_bitrates_kbps
 from ladderforge.errors import UsageError
 from ladderforge.jobs.config import LadderConfig, models_available
 from ladderforge.jobs.context import TitleJob
-from ladderforge.jobs.probes import probe_length_s, probes_whole, run_probes
+from ladderforge.jobs.probes import probe_crfs, probe_length_s, probes_whole, run_probes
 from ladderforge.jobs.sweep import SweepConfig, sweep
 from ladderforge.policy.calibrate import Calibration, ProbeResult, fit_calibration
 from ladderforge.policy.per_scene import SceneOption
@@ -198,8 +198,11 @@ class ProbeMode(PredictMode):
             seg, segments = frames, 1
         chosen = probe_height_choice([h for _, h in sizes], config.probe_heights)
         heights = [size for size in sizes if size[1] in chosen]
-        per_size = segments * len(config.probe_crfs)
-        return [(w, h, seg) for w, h in heights for _ in range(per_size)]
+        return [
+            (w, h, seg)
+            for w, h in heights
+            for _ in range(segments * len(probe_crfs(config, h, chosen)))
+        ]
 
 
 class ExhaustiveMode(Mode):

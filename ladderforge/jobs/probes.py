@@ -22,9 +22,16 @@ from ladderforge.policy.calibrate import (
 )
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
-from ladderforge.types import candidate_sizes
+from ladderforge.types import EncodeSettings, candidate_sizes
 
-__all__ = ["probe_heights", "probe_length_s", "probes_whole", "run_probes"]
+__all__ = [
+    "probe_crfs",
+    "probe_heights",
+    "probe_length_s",
+    "probe_settings",
+    "probes_whole",
+    "run_probes",
+]
 
 
 def probe_heights(job: TitleJob) -> list[int]:
@@ -32,6 +39,20 @@ def probe_heights(job: TitleJob) -> list[int]:
     ``probe_heights`` = 3 also the one nearest their middle in log2 height."""
     sizes = candidate_sizes(job.info.width, job.info.height, job.config.heights)
     return probe_height_choice([h for _, h in sizes], job.config.probe_heights)
+
+
+def probe_crfs(config: LadderConfig, height: int, heights: list[int]) -> list[float]:
+    """The CRFs a probe segment is encoded at at ``height`` of the probed ``heights``:
+    ``probe_crfs``, and at the shortest also ``bottom_probe_crfs``."""
+    crfs = list(config.probe_crfs)
+    if height == min(heights):
+        crfs += [q for q in config.bottom_probe_crfs if q not in crfs]
+    return crfs
+
+
+def probe_settings(job: TitleJob, heights: list[int]) -> list[EncodeSettings]:
+    """Every probe encode of one segment (:func:`probe_crfs` at each of ``heights``)."""
+    return [job.settings(h, q) for h in heights for q in probe_crfs(job.config, h, heights)]
 
 
 def probes_whole(config: LadderConfig, duration_s: float) -> bool:
@@ -71,7 +92,7 @@ def run_probes(job: TitleJob) -> Calibration:
         seg = probe(extract_segment(job.info, start, end, out, timeout_s=config.timeout_s))
         report = measure_settings(
             seg,
-            [job.settings(h, crf) for h in heights for crf in config.probe_crfs],
+            probe_settings(job, heights),
             job.work / "probes",
             config=SweepConfig(codec=config.codec, metrics=("vmaf",), timeout_s=config.timeout_s),
             workers=config.workers,

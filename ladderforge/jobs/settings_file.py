@@ -27,7 +27,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _PATHS = {"model_path", "work_dir", "tuned"}
-_TUPLES = {"heights", "crfs", "sweep_crfs", "probe_crfs"}
+_TUPLES = {"heights", "crfs", "sweep_crfs", "probe_crfs", "bottom_probe_crfs"}
 
 
 def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -169,8 +169,10 @@ class HeightCorrection:
     """The errors the probes saw at one height, a line in CRF each: VMAF a_vmaf + b_vmaf d and
     log2 kbps a_rate + b_rate d, with d = crf - crf0 inside the probed range [crf_lo, crf_hi]
     and held at its end value outside it (a slope seen between two probe CRFs is not
-    extrapolated). :meth:`Calibration.apply` adds the rate's; the VMAF's it turns into a move
-    along the curve where it can."""
+    extrapolated). Where the height was probed at three CRFs or more, ``points`` holds the
+    VMAF error at each (weighted mean), and the VMAF's error runs through them instead of the
+    line. :meth:`Calibration.apply` adds the rate's; the VMAF's it turns into a move along the
+    curve where it can."""
 
     crf0: float
     a_vmaf: float
@@ -179,6 +181,27 @@ class HeightCorrection:
     b_rate: float
     crf_lo: float = -math.inf
     crf_hi: float = math.inf
+    points: tuple[tuple[float, float], ...] = ()
+
+    def vmaf_error(self, crf: np.ndarray) -> np.ndarray:
+        """The VMAF error at ``crf``: through ``points`` where there are three or more, else the
+        line; held beyond the probed CRFs."""
+        if len(self.points) >= 3:
+            return np.interp(crf, [q for q, _ in self.points], [e for _, e in self.points])
+        return self.a_vmaf + self.b_vmaf * (np.clip(crf, self.crf_lo, self.crf_hi) - self.crf0)
+
+    def rate_error(self, crf: np.ndarray) -> np.ndarray:
+        """The log2-rate error at ``crf``, held beyond the probed CRFs."""
+        return self.a_rate + self.b_rate * (np.clip(crf, self.crf_lo, self.crf_hi) - self.crf0)
+
+    def anchors(self) -> list[float]:
+        """The CRFs where :meth:`Calibration.apply` turns the VMAF error into a shift: every
+        probed CRF with ``points``, else the probed range's ends (none where it is unbounded)."""
+        if len(self.points) >= 3:
+            return [q for q, _ in self.points]
+        if not (math.isfinite(self.crf_lo) and math.isfinite(self.crf_hi)):
+            return []
+        return sorted({self.crf_lo, self.crf_hi})
 
 
 @dataclass(frozen=True)
@@ -187,45 +210,37 @@ class Calibration:
 
     by_height: Mapping[int, HeightCorrection]
 
-    def _offsets(self, h: int, crf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c = self.by_height[h]
-        d = np.clip(crf, c.crf_lo, c.crf_hi) - c.crf0
-        return c.a_vmaf + c.b_vmaf * d, c.a_rate + c.b_rate * d
-
     def apply(
         self, height: int, crf: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (vmaf, kbps) for one height over an array of CRFs.
 
-        Between two probed heights the corrections are interpolated linearly in log2(height);
-        outside them the nearest probed height's correction holds.
+        Between two probed heights the corrections are interpolated linearly in log2(height)
+        (the CRF shifts, each found on this height's curve, or the vertical errors where a
+        shift is undefined); outside them the nearest probed height's correction holds.
         """
         crf = np.asarray(crf, float)
+        vmaf = np.asarray(vmaf, float)
         if not self.by_height:
-            return np.asarray(vmaf, float), np.asarray(kbps, float)
+            return vmaf, np.asarray(kbps, float)
         probed = sorted(self.by_height)
         below = [h for h in probed if h <= height]
         above = [h for h in probed if h >= height]
         if below and above and below[-1] != above[0]:
             lo, hi = below[-1], above[0]
             w = (math.log2(height) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
-            (v_lo, r_lo), (v_hi, r_hi) = self._offsets(lo, crf), self._offsets(hi, crf)
-            dv, dr = (1 - w) * v_lo + w * v_hi, (1 - w) * r_lo + w * r_hi
-            used = [self.by_height[lo], self.by_height[hi]]
+            shares = [(self.by_height[lo], 1 - w), (self.by_height[hi], w)]
         else:
-            h = below[-1] if below else above[0]
-            dv, dr = self._offsets(h, crf)
-            used = [self.by_height[h]]
-        vmaf = np.asarray(vmaf, float)
-        moved = _along_curve(
-            crf,
-            vmaf,
-            dv,
-            lo=max(c.crf_lo for c in used),
-            hi=min(c.crf_hi for c in used),
-        )
-        new_vmaf = np.clip(vmaf + dv if moved is None else moved, 0.0, 100.0)
-        return new_vmaf, np.asarray(kbps) * np.exp2(dr)
+            shares = [(self.by_height[below[-1] if below else above[0]], 1.0)]
+        dr = sum(share * c.rate_error(crf) for c, share in shares)
+        shifts = [_shift(crf, vmaf, c) for c, _ in shares]
+        known = [s for s in shifts if s is not None]
+        if len(known) == len(shifts):
+            moved = np.sum([share * s for s, (_, share) in zip(known, shares, strict=True)], axis=0)
+            new_vmaf = _read(crf, vmaf, crf + moved)
+        else:
+            new_vmaf = vmaf + sum(share * c.vmaf_error(crf) for c, share in shares)
+        return np.clip(new_vmaf, 0.0, 100.0), np.asarray(kbps) * np.exp2(dr)
 
 
 def _crossing(crf: np.ndarray, curve: np.ndarray, vmaf: float) -> float | None:
@@ -250,32 +265,27 @@ def _read(crf: np.ndarray, curve: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(at > crf[-1], curve[-1] + (at - crf[-1]) * last, read)
 
 
-def _along_curve(
-    crf: np.ndarray, curve: np.ndarray, dv: np.ndarray, *, lo: float, hi: float
-) -> np.ndarray | None:
-    """The curve corrected by moving along it: at the ends ``lo``, ``hi`` of the probed CRFs,
-    the CRF shift that turns the vertical correction ``dv`` into a move along ``curve``; a line
-    in CRF between the two shifts (held beyond them); the curve read at the shifted CRFs. None
-    where a shift is undefined (fewer than two CRFs, CRFs not increasing, a probed range not
-    finite or outside the curve, no crossing, a shift over :data:`MAX_SHIFT`)."""
-    if len(crf) < 2 or np.any(np.diff(crf) <= 0) or not (math.isfinite(lo) and math.isfinite(hi)):
+def _shift(crf: np.ndarray, curve: np.ndarray, c: HeightCorrection) -> np.ndarray | None:
+    """The move along ``curve`` (in CRF, at each of ``crf``) that a height's correction makes:
+    at each of its anchors (:meth:`HeightCorrection.anchors`), the CRF shift that puts the
+    curve on its VMAF plus the error there; interpolated between the anchors, held beyond.
+    None where a shift is undefined (fewer than two CRFs, CRFs not increasing, no anchors or
+    one outside the curve, no crossing, a shift over :data:`MAX_SHIFT`)."""
+    anchors = c.anchors()
+    if len(crf) < 2 or np.any(np.diff(crf) <= 0) or not anchors:
         return None
-    if lo < crf[0] or hi > crf[-1]:
+    if anchors[0] < crf[0] or anchors[-1] > crf[-1]:
         return None
     falling = np.minimum.accumulate(curve)  # the crossing of a curve that never rises
     shifts = []
-    for anchor in sorted({lo, hi}):
-        aimed = float(np.interp(anchor, crf, falling) + np.interp(anchor, crf, dv))
+    for anchor in anchors:
+        at = np.array([anchor])
+        aimed = float(np.interp(anchor, crf, falling) + c.vmaf_error(at)[0])
         crossed = _crossing(crf, falling, aimed)
         if crossed is None or abs(crossed - anchor) > MAX_SHIFT:
             return None
         shifts.append(crossed - anchor)
-    if len(shifts) == 1:
-        shift = np.full(len(crf), shifts[0])
-    else:
-        share = (np.clip(crf, lo, hi) - lo) / (hi - lo)
-        shift = shifts[0] + share * (shifts[1] - shifts[0])
-    return _read(crf, curve, crf + shift)
+    return np.interp(crf, anchors, shifts)
 
 
 def _line(x: np.ndarray, y: np.ndarray, limit: float, w: np.ndarray) -> tuple[float, float, float]:
@@ -302,5 +312,11 @@ def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
             raise UsageError(f"Probe weights must be non-negative and not all 0. Got {w.tolist()}.")
         crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF, w)
         _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE, w)
-        by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r, crf.min(), crf.max())
+        qs = np.unique(crf)
+        points = (
+            tuple((float(q), float(np.average(dv[crf == q], weights=w[crf == q]))) for q in qs)
+            if len(qs) >= 3
+            else ()
+        )
+        by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r, crf.min(), crf.max(), points)
     return Calibration(by_height)

@@ -14,6 +14,7 @@ from ladderforge.jobs.batch import run_batch
 from ladderforge.jobs.config import LadderConfig
 from ladderforge.jobs.title import plan_title
 from ladderforge.media import probe
+from ladderforge.policy.calibrate import fit_calibration
 
 
 def test_predict_mode_spends_no_encode(bikes_mp4: Path, tmp_path: Path) -> None:
@@ -33,9 +34,15 @@ def test_predict_mode_spends_no_encode(bikes_mp4: Path, tmp_path: Path) -> None:
 def test_probe_mode_calibrates_on_a_real_clip(bikes_mp4: Path, tmp_path: Path) -> None:
     config = LadderConfig(mode="probe", probe_segments=2, probe_segment_s=1.0, heights=(272, 136))
     plan = plan_title(bikes_mp4, tmp_path, config=config)
-    # 2 segments x 2 heights x 2 CRFs, each predicted and measured
-    assert len(plan.probes) == 8
+    # 2 segments x 2 heights x 2 CRFs, and the shortest height at CRF 43 too, each predicted
+    # and measured
+    assert len(plan.probes) == 10
+    assert sorted((p.height, p.crf) for p in plan.probes if p.crf == 43) == [(136, 43)] * 2
     assert {p.height for p in plan.probes} == {272, 136}
+    # three CRFs at 136p: the correction runs through the error at each
+    calibration = fit_calibration(plan.probes)
+    assert [q for q, _ in calibration.by_height[136].points] == [24, 34, 43]
+    assert not calibration.by_height[272].points
     assert all(0 < p.measured_vmaf <= 100 and p.measured_kbps > 0 for p in plan.probes)
     assert plan.decision_cpu_s > 0
     predicted = plan_title(
@@ -59,7 +66,7 @@ def test_a_probe_share_probes_less_of_a_short_title(bikes_mp4: Path, tmp_path: P
     part = plan_title(
         bikes_mp4, tmp_path / "b", config=LadderConfig(**base, probe_share=0.1, keep_work=True)
     )
-    assert len(part.probes) == len(full.probes) == 4
+    assert len(part.probes) == len(full.probes) == 6  # 2 segments x 3 CRFs at the one height
     assert 0 < part.decision_cpu_s < full.decision_cpu_s
 
     def frames(out: Path) -> list[int]:

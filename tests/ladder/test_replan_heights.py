@@ -163,4 +163,6 @@ def test_dry_run_counts_the_third_probe_height() -> None:
     three = ProbeMode.planned_encodes(LadderConfig(probe_heights=3), sizes, frames=250, fps=25.0)
     assert {h for _, h, _ in two} == {1080, 270}
     assert {h for _, h, _ in three} == {1080, 540, 270}  # 540 = sqrt(1080 x 270)
-    assert len(three) == len(two) * 3 // 2
+    # 3 segments: 2 CRFs at 1080p (and 540p), 3 at 270p (the bottom probe CRF)
+    assert [sum(h == x for _, h, _ in three) for x in (1080, 540, 270)] == [6, 6, 9]
+    assert len(three) - len(two) == 6

@@ -22,7 +22,7 @@ def short_clip(make_clip, tmp_path: Path) -> Path:
 def _config(**kw: object) -> LadderConfig:
     base = {
         "mode": "probe", "encode": True, "heights": (180,), "min_chunk_s": 0.4,
-        "probe_segment_s": 0.8, "max_rungs": 3,
+        "probe_segment_s": 0.8, "max_rungs": 3, "bottom_probe_crfs": (),
     }  # fmt: skip
     return LadderConfig(**{**base, **kw})  # type: ignore[arg-type]
 

@@ -117,13 +117,18 @@ VARIANTS = (
     Variant("probe-share.25", {"probe_share": 0.25}),
     Variant("probe-whole4", {"whole_probe_s": 4.0}),
     Variant("probe-seg7", {"probe_segments": 7}),
+    Variant("probe-nocarry", {"carry_share": 0.0}),
+    Variant("probe-2crf", {"bottom_probe_crfs": ()}),
 )
 """``probe``: the product's default (probe mode, closed loop). ``probe3+replan``: three probe
 heights and the rungs moved to their cheapest height after their first encode.
 ``probe-share.25``: the probe segments cover at most a quarter of the title (``probe_share``).
 ``probe-whole4``: a title of at most 4 s is probed whole, and its probes give the first CRF of
 the rungs at the probed heights (``whole_probe_s``). ``probe-seg7``: seven probe segments
-spanning the title's complexity instead of three (a title with fewer scenes probes each)."""
+spanning the title's complexity instead of three (a title with fewer scenes probes each).
+``probe-nocarry``: no rung's first CRF moved by an earlier rung's error at its height
+(``carry_share`` 0). ``probe-2crf``: no third probe CRF at the shortest height
+(``bottom_probe_crfs`` empty, the probes before 370797d)."""
 
 
 def titles() -> list[Path]:

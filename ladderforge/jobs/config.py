@@ -18,6 +18,7 @@ from ladderforge.errors import UsageError
 from ladderforge.jobs.defaults import DEFAULT_HEIGHTS, DEFAULT_SWEEP_CRFS, LadderRules
 from ladderforge.media.ffmpeg import DEFAULT_TIMEOUT_S, check_timeout
 from ladderforge.policy.cost import CostModel
+from ladderforge.policy.first_guess import CARRY
 from ladderforge.policy.ladder import check_rules
 from ladderforge.policy.surface import DEFAULT_CRFS
 from ladderforge.types import CodecFacts
@@ -115,6 +116,10 @@ class LadderConfig:
     max_encodes: int = 3
     """Closed loop: most encodes of one rung (the first guess included); with ``enhanced``,
     of each of its two loops (see :attr:`max_encodes_per_rung`)."""
+    carry_share: float = CARRY
+    """Closed loop: the share of an earlier rung's first-encode error, at the same height, that
+    a later rung's first CRF corrects (:func:`ladderforge.policy.first_guess.carried_first_q`);
+    0: none."""
     segment_type: str = "fmp4"
     """HLS segments: ``fmp4`` (CMAF-style init + .m4s) or ``mpegts``."""
     model_path: Path | None = None
@@ -175,6 +180,10 @@ class LadderConfig:
             raise UsageError(f"The 'vbv' parameter must be 'off' or 'capped'. Got {self.vbv!r}.")
         if not self.tolerance > 0:
             raise UsageError(f"The 'tolerance' parameter must be > 0. Got {self.tolerance!r}.")
+        if not 0 <= self.carry_share <= 1:
+            raise UsageError(
+                f"The 'carry_share' parameter must be in [0, 1]. Got {self.carry_share!r}."
+            )
         if self.max_encodes < 1:
             raise UsageError(f"The 'max_encodes' parameter must be >= 1. Got {self.max_encodes}.")
         if self.probe_heights not in (2, 3):

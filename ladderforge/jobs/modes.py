@@ -11,8 +11,9 @@ calls in order:
 - ``predict``: the learned model predicts the RD surface from the content features; no encode
   is spent on the decision.
 - ``probe``: a few short segments spanning the title's complexity are encoded at two CRFs and
-  two heights (three with ``probe_heights``) and measured; the predicted surface is
-  corrected per height (offset and slope).
+  two heights (three with ``probe_heights``), the shortest also at ``bottom_probe_crfs``, and
+  measured; the predicted surface is corrected per height, each segment weighing the share of
+  the title it stands for (:mod:`ladderforge.policy.calibrate`).
 - ``exhaustive``: every (height, CRF) of a coarser grid is encoded and measured (the ground
   truth); per-scene chunk curves are measured too (every chunk at every sweep CRF).
 

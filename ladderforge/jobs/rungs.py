@@ -264,7 +264,13 @@ def _carried(
         return 0.0, []
     facts, base = job.facts, float(rung.settings.q or 0)
     q = carried_first_q(
-        curve, base, error, q_min=facts.q_min, q_max=facts.q_max, fractional=facts.fractional_q
+        curve,
+        base,
+        error,
+        q_min=facts.q_min,
+        q_max=facts.q_max,
+        fractional=facts.fractional_q,
+        share=job.config.carry_share,
     )
     if q == base:
         return 0.0, []

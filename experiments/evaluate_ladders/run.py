@@ -119,6 +119,7 @@ VARIANTS = (
     Variant("probe-seg7", {"probe_segments": 7}),
     Variant("probe-nocarry", {"carry_share": 0.0}),
     Variant("probe-2crf", {"bottom_probe_crfs": ()}),
+    Variant("probe-vertical", {"probe_along_curve": False}),
 )
 """``probe``: the product's default (probe mode, closed loop). ``probe3+replan``: three probe
 heights and the rungs moved to their cheapest height after their first encode.
@@ -128,7 +129,9 @@ the rungs at the probed heights (``whole_probe_s``). ``probe-seg7``: seven probe
 spanning the title's complexity instead of three (a title with fewer scenes probes each).
 ``probe-nocarry``: no rung's first CRF moved by an earlier rung's error at its height
 (``carry_share`` 0). ``probe-2crf``: no third probe CRF at the shortest height
-(``bottom_probe_crfs`` empty, the probes before 370797d)."""
+(``bottom_probe_crfs`` empty, the probes before 370797d). ``probe-vertical``: the probes'
+errors added to the curves vertically (``probe_along_curve`` False, the correction before
+935fe81)."""
 
 
 def titles() -> list[Path]:

@@ -69,6 +69,10 @@ class LadderConfig:
     None: ``probe_segment_s`` each."""
     probe_crfs: tuple[float, ...] = (24, 34)
     """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
+    probe_along_curve: bool = True
+    """Probe mode: the probes' VMAF errors move each height's predicted curve along itself
+    (:meth:`ladderforge.policy.calibrate.Calibration.apply`); False adds them vertically, as
+    before 935fe81 (for comparison)."""
     bottom_probe_crfs: tuple[float, ...] = (43,)
     """Probe mode: further CRFs each segment is encoded at at the shortest probed height only,
     where the bottom rungs sit: the curve is steepest there, and the correction held beyond

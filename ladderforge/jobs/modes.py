@@ -137,7 +137,9 @@ class PredictMode(Mode):
     def recalibrate(self, job: TitleJob, measured: Sequence[ProbeResult]) -> None:
         """Fit the calibration again on the title's probes and ``measured`` (rung encodes as
         calibration points) and predict the surface again (``job.surface``) on it."""
-        self.calibration = fit_calibration([*job.probes, *measured])
+        self.calibration = fit_calibration(
+            [*job.probes, *measured], along_curve=job.config.probe_along_curve
+        )
         PredictMode.rd_points(self, job)  # the surface only: no new probe
 
     def rung_curve(self, job: TitleJob, rung: Rung) -> list[tuple[float, float]]:

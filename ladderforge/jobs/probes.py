@@ -125,4 +125,4 @@ def run_probes(job: TitleJob) -> Calibration:
                 )
             )
             job.decision_cpu_s += p.encode.cpu_s
-    return fit_calibration(job.probes)
+    return fit_calibration(job.probes, along_curve=config.probe_along_curve)

@@ -206,9 +206,11 @@ class HeightCorrection:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per-height corrections of a predicted RD surface."""
+    """Per-height corrections of a predicted RD surface; ``along_curve`` False adds the VMAF
+    errors vertically (the correction before 935fe81, kept for comparison)."""
 
     by_height: Mapping[int, HeightCorrection]
+    along_curve: bool = True
 
     def apply(
         self, height: int, crf: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray
@@ -233,7 +235,7 @@ class Calibration:
         else:
             shares = [(self.by_height[below[-1] if below else above[0]], 1.0)]
         dr = sum(share * c.rate_error(crf) for c, share in shares)
-        shifts = [_shift(crf, vmaf, c) for c, _ in shares]
+        shifts = [_shift(crf, vmaf, c) if self.along_curve else None for c, _ in shares]
         known = [s for s in shifts if s is not None]
         if len(known) == len(shifts):
             moved = np.sum([share * s for s, (_, share) in zip(known, shares, strict=True)], axis=0)
@@ -298,7 +300,7 @@ def _line(x: np.ndarray, y: np.ndarray, limit: float, w: np.ndarray) -> tuple[fl
     return x0, float(np.average(y - slope * (x - x0), weights=w)), slope
 
 
-def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
+def fit_calibration(probes: Sequence[ProbeResult], *, along_curve: bool = True) -> Calibration:
     """Per-height offset and slope (in CRF) of the prediction errors seen in the probes, each
     probe weighing its :attr:`ProbeResult.weight`."""
     by_height: dict[int, HeightCorrection] = {}
@@ -319,4 +321,4 @@ def fit_calibration(probes: Sequence[ProbeResult]) -> Calibration:
             else ()
         )
         by_height[height] = HeightCorrection(crf0, a_v, b_v, a_r, b_r, crf.min(), crf.max(), points)
-    return Calibration(by_height)
+    return Calibration(by_height, along_curve)

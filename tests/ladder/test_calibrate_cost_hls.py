@@ -125,6 +125,10 @@ def test_calibration_moves_along_the_curve() -> None:
     cal = fit_calibration([ProbeResult(720, q, at(q), at(q + 2), 1e3, 1e3) for q in (24, 34)])
     rate = np.full(len(crf), 1e3)
     vmaf, _ = cal.apply(720, crf, curve(crf), rate)
+    vertical, _ = fit_calibration(
+        [ProbeResult(720, q, at(q), at(q + 2), 1e3, 1e3) for q in (24, 34)], along_curve=False
+    ).apply(720, crf, curve(crf), rate)
+    assert vertical[crf == 44][0] == pytest.approx(at(44) + at(36) - at(34))  # the error held
     # (past CRF 44 the curve is read beyond its end, along its last segment)
     assert vmaf[:-2] == pytest.approx(curve(crf + 2)[:-2], abs=0.05)  # vertical: 1.2 off at 44
     # one CRF, or a curve too flat to move along: the error is added as it is

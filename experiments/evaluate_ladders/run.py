@@ -130,8 +130,8 @@ spanning the title's complexity instead of three (a title with fewer scenes prob
 ``probe-nocarry``: no rung's first CRF moved by an earlier rung's error at its height
 (``carry_share`` 0). ``probe-2crf``: no third probe CRF at the shortest height
 (``bottom_probe_crfs`` empty, the probes before 370797d). ``probe-vertical``: the probes'
-errors added to the curves vertically (``probe_along_curve`` False, the correction before
-935fe81)."""
+errors added to the curves vertically (``probe_along_curve`` False: the line of the
+correction before 935fe81, through three points at the shortest height, segments weighted)."""
 
 
 def titles() -> list[Path]:

@@ -71,13 +71,13 @@ class LadderConfig:
     """Probe mode: CRFs each segment is encoded at (at the top and bottom height)."""
     probe_along_curve: bool = True
     """Probe mode: the probes' VMAF errors move each height's predicted curve along itself
-    (:meth:`ladderforge.policy.calibrate.Calibration.apply`); False adds them vertically, as
-    before 935fe81 (for comparison)."""
+    (:meth:`ladderforge.policy.calibrate.Calibration.apply`); False adds them vertically (for
+    comparison)."""
     bottom_probe_crfs: tuple[float, ...] = (43,)
     """Probe mode: further CRFs each segment is encoded at at the shortest probed height only,
     where the bottom rungs sit: the curve is steepest there, and the correction held beyond
     ``probe_crfs`` misses it by about 2.6 VMAF (``experiments/calibration_shape``); a third
-    point cuts that to 1.3, at the cheapest probe encode of a segment. () for none."""
+    point cuts that to 1.3-1.6, at the cheapest probe encode of a segment. () for none."""
     probe_heights: int = 2
     """Probe mode: heights probed, 2 (the tallest and the shortest candidate) or 3 (also the
     one nearest their middle in log2 height)."""

@@ -217,7 +217,7 @@ def _sample_measurer(
     settings: Callable[[float], EncodeSettings],
     stage: Callable[[str], None],
 ) -> Callable[[float], RungAttempt]:
-    """Encodes and measures every sample at a q; VMAF and kbps over them, each sample's frames
+    """Encodes and measures every sample at a q; VMAF and kbps over them, each sample
     weighing the share of the title it stands for
     (:func:`~ladderforge.policy.calibrate.probe_segment_weights`)."""
     from ladderforge.analysis import analyze
@@ -240,9 +240,9 @@ def _sample_measurer(
             path = work / "samples" / f"{ref.title}_q{q:g}.mp4"
             result = encode(ref, settings(q), path)
             quality = measure(ref, path, metrics=("vmaf",))
-            frames += ref.frame_count * weight
-            vmaf_sum += quality.vmaf * ref.frame_count * weight
-            bits += result.bitrate_kbps * ref.frame_count * weight
+            frames += weight
+            vmaf_sum += quality.vmaf * weight
+            bits += result.bitrate_kbps * weight
             cpu += result.cpu_s
             path.unlink()
         return RungAttempt(q, vmaf_sum / frames, bits / frames, cpu)

@@ -11,15 +11,16 @@ recorded values); running the probe encodes is the pipeline's job.
   where a height was probed at two CRFs or more). Heights between two probed heights get the
   corrections interpolated in log2(height); beyond them, the nearest probed height's.
 - :meth:`Calibration.apply` corrects a height's predicted curve. Its VMAF moves *along* the
-  model's curve: the VMAF error at each end of the probed CRFs becomes the shift in CRF that
-  puts the curve on the measured VMAF, the shift is a line in CRF between them (held beyond),
-  and the curve is read at the shifted CRFs, so the correction keeps the curve's shape (steep
-  at high CRFs, flat near 100). Replayed on the measured datasets
-  (``experiments/calibration_shape``, probes at CRF 25/34, each title's model held out), the
-  first guesses within 0.75 VMAF rise from 63 % to 72 % at CRF 16-22 and from 61 % to 70 %
-  at CRF 25-37 (x265 medium; veryfast and x264 medium alike) against a vertical offset; below
-  CRF 40 both leave about 2.6 VMAF. Where the shift is undefined (a single CRF, a flat curve,
-  a shift over :data:`MAX_SHIFT`) the error is added vertically. Rates keep the line in log2.
+  model's curve: the VMAF error at each probed CRF (the two ends of the probed range where a
+  height was probed at two CRFs) becomes the shift in CRF that puts the curve on the measured
+  VMAF; the shifts are interpolated between those CRFs and held beyond them, and the curve is
+  read at the shifted CRFs, so the correction keeps the curve's shape (steep at high CRFs,
+  flat near 100). Replayed on the measured datasets (``experiments/calibration_shape``,
+  probes at CRF 25/34, each title's model held out), the first guesses within 0.75 VMAF rise
+  from 61-63 % to 70-72 % at CRF 16-22 and from 60-61 % to 64-70 % at CRF 25-37 against a
+  vertical line; at CRF 40-46 both leave about 2.6 VMAF, and a third probe at CRF 43 about
+  1.3-1.6. Where a shift is undefined (a curve given at fewer than two CRFs, a flat curve, a
+  shift over :data:`MAX_SHIFT`) the error is added vertically. Rates keep the line in log2.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def probe_segment_weights(
 ) -> list[float]:
     """What each segment of :func:`plan_probe_segments` (in its order) stands for: every scene
     goes to the probed scene nearest it in complexity rank (halves to two equally near), and a
-    segment weighs the frames of
-    its scenes, scaled so that the weights average 1. A title's VMAF is a mean over its frames:
+    segment weighs the frames of its scenes, scaled so that the weights average 1 (the scenes
+    must not overlap, as the analysis's never do). A title's VMAF is a mean over its frames:
     the easiest and the hardest scene of a title made mostly of middling ones should not count
     as much as the middle."""
     if not scenes:
@@ -207,7 +208,8 @@ class HeightCorrection:
 @dataclass(frozen=True)
 class Calibration:
     """Per-height corrections of a predicted RD surface; ``along_curve`` False adds the VMAF
-    errors vertically (the correction before 935fe81, kept for comparison)."""
+    errors vertically (through the line of two probed CRFs or the points of three or more),
+    kept for comparison."""
 
     by_height: Mapping[int, HeightCorrection]
     along_curve: bool = True
@@ -222,9 +224,15 @@ class Calibration:
         shift is undefined); outside them the nearest probed height's correction holds.
         """
         crf = np.asarray(crf, float)
-        vmaf = np.asarray(vmaf, float)
+        vmaf, kbps = np.asarray(vmaf, float), np.asarray(kbps, float)
         if not self.by_height:
-            return vmaf, np.asarray(kbps, float)
+            return vmaf, kbps
+        order = np.argsort(crf, kind="stable")
+        if np.any(order != np.arange(len(crf))):  # in CRF order, and back
+            v, k = self.apply(height, crf[order], vmaf[order], kbps[order])
+            back = np.empty_like(order)
+            back[order] = np.arange(len(order))
+            return v[back], k[back]
         probed = sorted(self.by_height)
         below = [h for h in probed if h <= height]
         above = [h for h in probed if h >= height]
@@ -239,10 +247,10 @@ class Calibration:
         known = [s for s in shifts if s is not None]
         if len(known) == len(shifts):
             moved = np.sum([share * s for s, (_, share) in zip(known, shares, strict=True)], axis=0)
-            new_vmaf = _read(crf, vmaf, crf + moved)
+            new_vmaf = _read(crf, np.minimum.accumulate(vmaf), crf + moved)
         else:
             new_vmaf = vmaf + sum(share * c.vmaf_error(crf) for c, share in shares)
-        return np.clip(new_vmaf, 0.0, 100.0), np.asarray(kbps) * np.exp2(dr)
+        return np.clip(new_vmaf, 0.0, 100.0), kbps * np.exp2(dr)
 
 
 def _crossing(crf: np.ndarray, curve: np.ndarray, vmaf: float) -> float | None:
@@ -271,18 +279,17 @@ def _shift(crf: np.ndarray, curve: np.ndarray, c: HeightCorrection) -> np.ndarra
     """The move along ``curve`` (in CRF, at each of ``crf``) that a height's correction makes:
     at each of its anchors (:meth:`HeightCorrection.anchors`), the CRF shift that puts the
     curve on its VMAF plus the error there; interpolated between the anchors, held beyond.
-    None where a shift is undefined (fewer than two CRFs, CRFs not increasing, no anchors or
-    one outside the curve, no crossing, a shift over :data:`MAX_SHIFT`)."""
+    The curve is taken as never rising (its running minimum), read along its end segments
+    beyond its ends. None where a shift is undefined (fewer than two distinct CRFs, no
+    anchors, no crossing, a shift over :data:`MAX_SHIFT`)."""
     anchors = c.anchors()
     if len(crf) < 2 or np.any(np.diff(crf) <= 0) or not anchors:
         return None
-    if anchors[0] < crf[0] or anchors[-1] > crf[-1]:
-        return None
-    falling = np.minimum.accumulate(curve)  # the crossing of a curve that never rises
+    falling = np.minimum.accumulate(curve)
     shifts = []
     for anchor in anchors:
         at = np.array([anchor])
-        aimed = float(np.interp(anchor, crf, falling) + c.vmaf_error(at)[0])
+        aimed = float(_read(crf, falling, at)[0] + c.vmaf_error(at)[0])
         crossed = _crossing(crf, falling, aimed)
         if crossed is None or abs(crossed - anchor) > MAX_SHIFT:
             return None
@@ -310,8 +317,11 @@ def fit_calibration(probes: Sequence[ProbeResult], *, along_curve: bool = True) 
         dv = np.array([p.measured_vmaf - p.predicted_vmaf for p in mine])
         dr = np.array([math.log2(p.measured_kbps / p.predicted_kbps) for p in mine])
         w = np.array([p.weight for p in mine])
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise UsageError(f"Probe weights must be non-negative and not all 0. Got {w.tolist()}.")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or any(w[crf == q].sum() <= 0 for q in crf):
+            raise UsageError(
+                "The 'weight' of the probes given to fit_calibration must be finite, >= 0 and "
+                f"not all 0 at one height and CRF. Got {w.tolist()} at {height}p instead."
+            )
         crf0, a_v, b_v = _line(crf, dv, _SLOPE_LIMIT_VMAF, w)
         _, a_r, b_r = _line(crf, dr, _SLOPE_LIMIT_RATE, w)
         qs = np.unique(crf)

@@ -130,7 +130,15 @@ def test_calibration_moves_along_the_curve() -> None:
     ).apply(720, crf, curve(crf), rate)
     assert vertical[crf == 44][0] == pytest.approx(at(44) + at(36) - at(34))  # the error held
     # (past CRF 44 the curve is read beyond its end, along its last segment)
-    assert vmaf[:-2] == pytest.approx(curve(crf + 2)[:-2], abs=0.05)  # vertical: 1.2 off at 44
+    assert vmaf[:-2] == pytest.approx(curve(crf + 2)[:-2], abs=0.05)  # vertical: 2.0 off at 44
+    # three probed CRFs, one of them past the end of a shorter grid; CRFs in any order
+    three = fit_calibration([ProbeResult(720, q, at(q), at(q + 2), 1e3, 1e3) for q in (24, 34, 43)])
+    short = crf[crf <= 40]
+    v3, _ = three.apply(720, short, curve(short), np.full(len(short), 1e3))
+    assert v3[short <= 34] == pytest.approx(curve(short + 2)[short <= 34], abs=0.05)
+    assert v3 == pytest.approx(curve(short + 2), abs=0.5)  # read past 40 along its last segment
+    backwards, _ = three.apply(720, short[::-1], curve(short)[::-1], np.full(len(short), 1e3))
+    assert backwards == pytest.approx(v3[::-1])
     # one CRF, or a curve too flat to move along: the error is added as it is
     single, _ = cal.apply(720, np.array([29.0]), np.array([80.0]), np.array([1e3]))
     assert single[0] == pytest.approx(80.0 - 0.05 * ((31 - 10) ** 2 - (29 - 10) ** 2), abs=0.01)

@@ -1,5 +1,8 @@
-"""Probe mode on a title no longer than ``whole_probe_s``: the title is probed whole, and its
-probes (whole renditions) give the first CRF of every rung at a probed height."""
+"""Where a short title's rungs start their loops. Probe mode on a title no longer than
+``whole_probe_s``: the title is probed whole, and its probes (whole renditions) give the first
+CRF of every rung at a probed height. And the carried first guess: a rung at the height of an
+earlier one starts from its own CRF moved by a share of that rung's first-encode error
+(``carry_share``; 0: not moved)."""
 
 from __future__ import annotations
 
@@ -74,3 +77,26 @@ def test_the_dry_run_counts_a_whole_title_probe(bikes_mp4: Path) -> None:
 def test_whole_probe_s_must_be_positive() -> None:
     with pytest.raises(UsageError, match="whole_probe_s"):
         LadderConfig(whole_probe_s=0)
+
+
+CARRIED = "an earlier rung at this height measured"
+
+
+def test_carry_share_zero_starts_every_rung_at_its_own_crf(
+    short_clip: Path, tmp_path: Path
+) -> None:
+    carried = plan_title(short_clip, tmp_path / "carried", config=_config(refill_gaps=False))
+    plain = plan_title(
+        short_clip, tmp_path / "plain", config=_config(refill_gaps=False, carry_share=0.0)
+    )
+    assert [r.target_vmaf for r in carried.ladder.rungs] == [
+        r.target_vmaf for r in plain.ladder.rungs
+    ]
+    assert any(CARRIED in n for n in carried.ladder.notes), carried.ladder.notes
+    assert not any(CARRIED in n for n in plain.ladder.notes)
+    # a rung the carry moved started elsewhere without it
+    moved = [n for n in carried.ladder.notes if CARRIED in n]
+    firsts = {r.attempts[0].q for r in plain.ladder.rungs}
+    for note in moved:
+        q = float(note.split("first encode at CRF ")[1].split(",")[0])
+        assert q not in firsts, (note, firsts)

@@ -1,8 +1,8 @@
 """How well a probe calibration's shape in CRF fits a title's curve (no encode).
 
 Probe mode corrected the model's predicted VMAF per height by a line in CRF fitted to probes at
-CRF 24 and 34, held at its end values beyond them (``policy.calibrate`` before 935fe81). On the whole-clip
-evaluation the first encodes of the middle and bottom rungs miss by more than the top rung's
+CRF 24 and 34, held at its end values beyond them (``policy.calibrate`` before 935fe81). On the
+whole-clip evaluation the first encodes of the middle and bottom rungs miss by more than the top rung's
 (``experiments/evaluate_ladders/RESULTS.md``, 2026-12-04). This replays the correction on the
 measured dataset, where a segment's probes are points of its own curve (so what is left is the
 correction's shape, not the sampling): for every title (its model held out) and height, the
@@ -11,15 +11,15 @@ against the measured VMAF, by CRF band; for
 
 - ``line 25/34``: the product's correction (offset and slope, slope limited to 1.5 VMAF per
   CRF step, held beyond the probes), at the grid's CRFs nearest 24 and 34;
-- ``shift held 25/34``: the error at each probe turned into the CRF shift that puts the model's
-  curve on the measured VMAF, a line in CRF between the two shifts held beyond them, the curve
-  read at the shifted CRFs (the product's since 935fe81, ``Calibration.apply``);
-- ``shift 25/34``: the same line of shifts continued beyond the probes;
-- ``shift 25/34/43``: three shifts, interpolated between them and held beyond (the product's
-  at the shortest probed height, ``bottom_probe_crfs``);
-- ``product 25/34``, ``product 25/34/43``: the product's own ``fit_calibration(...).apply`` on
-  those probes (as ``shift held`` and ``shift 25/34/43`` but for its guards: a shift over 8 CRF
-  or none at all falls back to the vertical error);
+- ``shift held 25/34``: the product's own correction since 935fe81
+  (``fit_calibration(...).apply``): the error at each probe turned into the CRF shift that puts
+  the model's curve on the measured VMAF, a line in CRF between the two shifts held beyond
+  them, the curve read at the shifted CRFs;
+- ``shift 25/34``: the same line of shifts continued beyond the probes (the product's
+  ``_crossing`` and ``_read``);
+- ``shift 25/34/43``: the product's correction with three probes (three shifts, interpolated
+  between them and held beyond: the product's at the shortest probed height,
+  ``bottom_probe_crfs``);
 - ``piecewise 22/31/40``: three probes, the error interpolated between them and held beyond;
 - ``piecewise 25/34/43``: the same, the third probe below the others.
 
@@ -44,7 +44,12 @@ sys.path.insert(0, str(ROOT / "experiments" / "evaluate_ladders"))
 
 from run import DATA, model_for  # noqa: E402  (the evaluation's held-out models, cached)
 
-from ladderforge.policy.calibrate import ProbeResult, fit_calibration  # noqa: E402
+from ladderforge.policy.calibrate import (  # noqa: E402
+    ProbeResult,
+    _crossing,
+    _read,
+    fit_calibration,
+)
 from ladderforge.policy.models import MODEL_VERSION, RDModel, fingerprint, load_model  # noqa: E402
 
 BANDS = {
@@ -71,49 +76,19 @@ def piecewise(probes: dict[float, float], crfs: np.ndarray) -> np.ndarray:
     return np.interp(crfs, qs, [probes[q] for q in qs])
 
 
-def _crossing(crfs: np.ndarray, curve: np.ndarray, vmaf: float) -> float:
-    """The CRF where the (decreasing) predicted ``curve`` over ``crfs`` reaches ``vmaf``: linear
-    between grid points, continued along the end segments beyond them."""
-    for i in range(len(crfs) - 1):
-        hi, lo = curve[i], curve[i + 1]
-        if lo <= vmaf <= hi or (i == 0 and vmaf > hi) or (i == len(crfs) - 2 and vmaf < lo):
-            if hi == lo:
-                return float(crfs[i])
-            return float(crfs[i] + (hi - vmaf) / (hi - lo) * (crfs[i + 1] - crfs[i]))
-    return float(crfs[-1])
-
-
-def _along(crfs: np.ndarray, curve: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The predicted curve at CRFs ``at``, continued along its end segments."""
-    inside = np.interp(at, crfs, curve)
-    lo_slope = (curve[1] - curve[0]) / (crfs[1] - crfs[0])
-    hi_slope = (curve[-1] - curve[-2]) / (crfs[-1] - crfs[-2])
-    inside = np.where(at < crfs[0], curve[0] + (at - crfs[0]) * lo_slope, inside)
-    inside = np.where(at > crfs[-1], curve[-1] + (at - crfs[-1]) * hi_slope, inside)
-    return np.clip(inside, 0.0, 100.0)
-
-
-def shift(held: bool):  # type: ignore[no-untyped-def]
-    """The correction as a move along the model's curve: at each probe the CRF shift that puts
-    the model's curve on the measured VMAF, a line in CRF through them (held beyond the probes
-    where ``held``), and the model's curve read at the shifted CRFs. Returns a VMAF error, as
-    the other schemes do."""
-
-    def fit(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> np.ndarray:
-        qs = np.array(sorted(probes))
-        measured = [float(np.interp(q, crfs, curve)) + probes[q] for q in qs]
-        shifts = np.array(
-            [_crossing(crfs, curve, m) - q for q, m in zip(qs, measured, strict=True)]
-        )
-        if len(qs) > 2:  # three probes or more: the shifts interpolated between them, held
-            s = np.interp(crfs, qs, shifts)
-            return _along(crfs, curve, crfs + s) - curve
-        slope = float(np.polyfit(qs, shifts, 1)[0]) if len(qs) > 1 else 0.0
-        at = np.clip(crfs, qs.min(), qs.max()) if held else crfs
-        s = shifts.mean() + slope * (at - qs.mean())
-        return _along(crfs, curve, crfs + s) - curve
-
-    return fit
+def continued(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """The product's move along the curve (``Calibration.apply``), but with the line of CRF
+    shifts through the two probes continued beyond them instead of held; the error added as it
+    is where a shift is undefined. Returns a VMAF error, as the other schemes do."""
+    qs = np.array(sorted(probes))
+    falling = np.minimum.accumulate(curve)
+    crossed = [_crossing(crfs, falling, float(np.interp(q, crfs, falling)) + probes[q]) for q in qs]
+    if any(c is None for c in crossed):
+        return line(probes, crfs)
+    shifts = np.array([c - q for c, q in zip(crossed, qs, strict=True)])  # type: ignore[operator]
+    slope = float(np.polyfit(qs, shifts, 1)[0])
+    moved = crfs + shifts.mean() + slope * (crfs - qs.mean())
+    return np.clip(_read(crfs, falling, moved), 0.0, 100.0) - curve
 
 
 def product(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> np.ndarray:
@@ -130,11 +105,9 @@ def product(probes: dict[float, float], crfs: np.ndarray, curve: np.ndarray) -> 
 
 SCHEMES = {
     "line 25/34": (line, (25.0, 34.0)),
-    "shift held 25/34": (shift(True), (25.0, 34.0)),
-    "shift 25/34": (shift(False), (25.0, 34.0)),
-    "shift 25/34/43": (shift(True), (25.0, 34.0, 43.0)),
-    "product 25/34": (product, (25.0, 34.0)),
-    "product 25/34/43": (product, (25.0, 34.0, 43.0)),
+    "shift held 25/34": (product, (25.0, 34.0)),
+    "shift 25/34": (continued, (25.0, 34.0)),
+    "shift 25/34/43": (product, (25.0, 34.0, 43.0)),
     "piecewise 22/31/40": (piecewise, (22.0, 31.0, 40.0)),
     "piecewise 25/34/43": (piecewise, (25.0, 34.0, 43.0)),
 }
@@ -167,9 +140,7 @@ def main() -> int:
                     continue
                 probes = {q: at[q] for q in probe_crfs}
                 correction = (
-                    fit(probes, crfs, curve)
-                    if name.startswith(("shift", "product"))
-                    else fit(probes, crfs)
+                    fit(probes, crfs, curve) if name.startswith("shift") else fit(probes, crfs)
                 )
                 left = err - correction
                 for band, (lo, hi) in BANDS.items():

@@ -16,9 +16,8 @@ from ladderforge.policy.calibrate import (
     Calibration,
     ProbeResult,
     fit_calibration,
-    plan_probe_segments,
+    plan_weighted_segments,
     probe_segment_s,
-    probe_segment_weights,
 )
 from ladderforge.policy.replan import probe_height_choice
 from ladderforge.policy.surface import predict_points
@@ -76,18 +75,18 @@ def run_probes(job: TitleJob) -> Calibration:
     scenes = job.scenes()
     duration_s = job.info.frame_count / job.fps
     job.probed_whole = probes_whole(config, duration_s)
-    if job.probed_whole:
-        segments, weights = [(0, job.info.frame_count)], [1.0]
-    else:
-        segments = plan_probe_segments(
+    segments = (
+        [(0, job.info.frame_count, 1.0)]
+        if job.probed_whole
+        else plan_weighted_segments(
             scenes,
             frame_rate=job.fps,
             n_segments=config.probe_segments,
             segment_s=probe_length_s(config, duration_s, min(config.probe_segments, len(scenes))),
         )
-        weights = probe_segment_weights(scenes, n_segments=config.probe_segments)
+    )
     heights = probe_heights(job)
-    for (start, end), weight in zip(segments, weights, strict=True):
+    for start, end, weight in segments:
         out = job.work / "segments" / f"{start:06d}-{end:06d}.mkv"  # reused by a rerun
         seg = probe(extract_segment(job.info, start, end, out, timeout_s=config.timeout_s))
         report = measure_settings(

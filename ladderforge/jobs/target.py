@@ -25,7 +25,7 @@ from ladderforge.jobs.context import TitleJob
 from ladderforge.jobs.modes import ExhaustiveMode, PredictMode
 from ladderforge.media import probe
 from ladderforge.media.segments import extract_segment
-from ladderforge.policy.calibrate import plan_probe_segments, probe_segment_weights
+from ladderforge.policy.calibrate import plan_weighted_segments
 from ladderforge.policy.first_guess import first_q
 from ladderforge.policy.target import next_q, pick, within
 from ladderforge.store import ensure_writable_dir
@@ -226,11 +226,12 @@ def _sample_measurer(
     scenes = [(s.start_frame, s.end_frame, dict(s.features)) for s in profile.scenes] or [
         (0, info.frame_count, {})
     ]
-    ranges = plan_probe_segments(scenes, frame_rate=float(info.frame_rate), n_segments=n,
-                                 segment_s=sample_s)  # fmt: skip
-    weights = probe_segment_weights(scenes, n_segments=n)
+    ranges = plan_weighted_segments(
+        scenes, frame_rate=float(info.frame_rate), n_segments=n, segment_s=sample_s
+    )
+    weights = [w for _, _, w in ranges]
     refs = [
-        probe(extract_segment(info, a, b, work / "samples" / f"{a:06d}.mkv")) for a, b in ranges
+        probe(extract_segment(info, a, b, work / "samples" / f"{a:06d}.mkv")) for a, b, _ in ranges
     ]
 
     def at(q: float) -> RungAttempt:

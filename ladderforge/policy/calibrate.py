@@ -5,7 +5,8 @@ recorded values); running the probe encodes is the pipeline's job.
 
 - :func:`plan_probe_segments` picks short segments from the scene list that span its complexity
   (the easiest, the median and the hardest scene by texture and motion);
-  :func:`probe_segment_weights` says how much of the title each stands for.
+  :func:`probe_segment_weights` says how much of the title each stands for
+  (:func:`plan_weighted_segments`: both together).
 - :func:`fit_calibration` turns probe results (predicted vs measured, per height and CRF) into a
   per-height correction: an offset and a slope in CRF for VMAF and for log2 rate (slope only
   where a height was probed at two CRFs or more). Heights between two probed heights get the
@@ -41,6 +42,7 @@ __all__ = [
     "ProbeResult",
     "fit_calibration",
     "plan_probe_segments",
+    "plan_weighted_segments",
     "probe_segment_s",
     "probe_segment_weights",
 ]
@@ -149,6 +151,22 @@ def probe_segment_weights(
         return [1.0] * len(picked)
     by_start = sorted(picked, key=lambda p: ranked[p][0])
     return [frames[p] * len(picked) / total for p in by_start]
+
+
+def plan_weighted_segments(
+    scenes: Sequence[tuple[int, int, Mapping[str, float]]],
+    *,
+    frame_rate: float,
+    n_segments: int = 3,
+    segment_s: float = 2.0,
+) -> list[tuple[int, int, float]]:
+    """(start, end, weight) of each segment of :func:`plan_probe_segments`, with its
+    :func:`probe_segment_weights`."""
+    segments = plan_probe_segments(
+        scenes, frame_rate=frame_rate, n_segments=n_segments, segment_s=segment_s
+    )
+    weights = probe_segment_weights(scenes, n_segments=n_segments)
+    return [(a, b, w) for (a, b), w in zip(segments, weights, strict=True)]
 
 
 @dataclass(frozen=True)
